@@ -1,0 +1,92 @@
+// swift-tools-version:6.0
+// runxl: an OCI runtime that runs every container as its own Xen virtual machine.
+import PackageDescription
+
+/// One set of settings for every Swift target, so that strictness is uniform.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "runxl",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "runxl", targets: ["runxl"]),
+        .executable(name: "runxl-init", targets: ["runxl-init"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries: each is imported by exactly one Swift module below.
+        .systemLibrary(
+            name: "CXenLight", path: "Sources/C/CXenLight",
+            pkgConfig: "xenlight", providers: [.apt(["libxen-dev"])]),
+        .systemLibrary(
+            name: "CArchive", path: "Sources/C/CArchive",
+            pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(
+            name: "CSeccomp", path: "Sources/C/CSeccomp",
+            pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(
+            name: "CCurl", path: "Sources/C/CCurl",
+            pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // Leaf module: the error model, logging and file primitives every other module uses.
+        .target(name: "RunxlBase", swiftSettings: strictSettings),
+        // runtime-spec and image-spec types.
+        .target(name: "OCI", dependencies: ["RunxlBase"], swiftSettings: strictSettings),
+        // The hypervisor protocol and its value types: no C here.
+        .target(name: "Hypervisor", dependencies: ["RunxlBase"], swiftSettings: strictSettings),
+        // A hypervisor double whose domains live in files, so separate runxl processes share them.
+        .target(name: "FakeHypervisor", dependencies: ["Hypervisor", "RunxlBase"], swiftSettings: strictSettings),
+        // The only code that calls libxl.
+        .target(name: "XenLight", dependencies: ["CXenLight", "Hypervisor", "RunxlBase"], swiftSettings: strictSettings),
+        // The only code that calls libarchive.
+        .target(name: "Archive", dependencies: ["CArchive", "RunxlBase"], swiftSettings: strictSettings),
+        // What runxl-init and the host agree on: xenstore keys, the console framing, the process file.
+        // No Foundation: runxl-init links it into a fully static binary.
+        .target(name: "GuestProtocol", swiftSettings: strictSettings),
+        // From a rootfs and a process to a bootable guest: initramfs, kernel, DomainSpec.
+        .target(
+            name: "GuestBuild", dependencies: ["Archive", "OCI", "Hypervisor", "GuestProtocol", "RunxlBase"],
+            swiftSettings: strictSettings),
+        // State store, OCI state machine, lifecycle.
+        .target(
+            name: "Runtime", dependencies: ["OCI", "Hypervisor", "GuestBuild", "GuestProtocol", "RunxlBase"],
+            swiftSettings: strictSettings),
+        // The CLI: one file per verb.
+        .target(
+            name: "RunxlCommands",
+            dependencies: [
+                "Runtime", "OCI", "Hypervisor", "FakeHypervisor", "XenLight", "GuestBuild", "RunxlBase",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings),
+        .executableTarget(name: "runxl", dependencies: ["RunxlCommands"], swiftSettings: strictSettings),
+        // PID 1 inside Linux guests; built fully static, no Foundation.
+        .executableTarget(
+            name: "runxl-init", dependencies: ["GuestProtocol", "CSeccomp"], path: "Sources/RunxlInit",
+            swiftSettings: strictSettings),
+
+        .testTarget(name: "OCITests", dependencies: ["OCI", "RunxlBase"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "RuntimeTests",
+            dependencies: ["Runtime", "FakeHypervisor", "Hypervisor", "OCI", "RunxlBase"],
+            swiftSettings: strictSettings),
+        .testTarget(name: "GuestProtocolTests", dependencies: ["GuestProtocol"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "GuestBuildTests", dependencies: ["GuestBuild", "Archive", "OCI", "Hypervisor", "RunxlBase"],
+            swiftSettings: strictSettings),
+        .testTarget(name: "XenLightTests", dependencies: ["XenLight", "Hypervisor", "RunxlBase"], swiftSettings: strictSettings),
+        // Run inside the nested Xen lab (Scripts/xenlab); skipped where this host is not a dom0.
+        .testTarget(
+            name: "LabTests", dependencies: ["XenLight", "Hypervisor", "GuestBuild", "GuestProtocol", "Runtime", "OCI", "RunxlBase"],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "CLITests", dependencies: ["RunxlCommands", "RunxlBase", "OCI"],
+            swiftSettings: strictSettings),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,4 @@
+#ifndef RUNXL_CSECCOMP_SHIM_H
+#define RUNXL_CSECCOMP_SHIM_H
+#include <seccomp.h>
+#endif

@@ -1,0 +1,95 @@
+/// The guest virtualization mode. PVH needs hardware-assisted paging on the host; PV runs anywhere.
+public enum GuestType: String, Codable, Sendable, CaseIterable {
+    case pv
+    case pvh
+}
+
+/// What Xen's toolstack does when a guest powers off, reboots or crashes.
+///
+/// runxl always uses `.destroy`: a container that reboots or crashes has ended, and xl's default
+/// `restart` would hide a triple-faulting guest behind an endless restart loop.
+public enum LifecycleAction: String, Codable, Sendable {
+    case destroy
+    case restart
+    case preserve
+}
+
+/// A block device given to the guest.
+public struct DiskSpec: Codable, Sendable, Equatable {
+    /// A file or block device in dom0.
+    public var path: String
+    /// The name the guest sees, e.g. `xvda`.
+    public var virtualDevice: String
+    public var readOnly: Bool
+    public var format: Format
+
+    public enum Format: String, Codable, Sendable {
+        case raw
+        case qcow2
+    }
+
+    public init(path: String, virtualDevice: String, readOnly: Bool = true, format: Format = .raw) {
+        self.path = path
+        self.virtualDevice = virtualDevice
+        self.readOnly = readOnly
+        self.format = format
+    }
+}
+
+/// A network interface given to the guest.
+public struct VifSpec: Codable, Sendable, Equatable {
+    /// `xx:xx:xx:xx:xx:xx`; nil lets libxl pick one.
+    public var mac: String?
+    /// The dom0 bridge the backend joins; nil leaves the backend vif unattached (runxl wires it).
+    public var bridge: String?
+    /// The name of the backend interface in dom0.
+    public var backendName: String?
+
+    public init(mac: String? = nil, bridge: String? = nil, backendName: String? = nil) {
+        self.mac = mac
+        self.bridge = bridge
+        self.backendName = backendName
+    }
+}
+
+/// Everything needed to create one Xen domain: the value that the guest builder produces and the
+/// backends consume. Plain values only, so it can be written as JSON, compared in tests and
+/// rendered as an `xl.cfg`.
+public struct DomainSpec: Codable, Sendable, Equatable {
+    /// The Xen domain name; unique among running domains.
+    public var name: String
+    public var type: GuestType
+    /// Path in dom0 of the kernel (an ELF or bzImage for Linux, the unikernel binary otherwise).
+    public var kernel: String
+    /// Path in dom0 of the initramfs, if any.
+    public var ramdisk: String?
+    /// The kernel command line.
+    public var cmdline: String
+    public var memoryMiB: Int
+    public var vcpus: Int
+    public var disks: [DiskSpec]
+    public var vifs: [VifSpec]
+    public var onPoweroff: LifecycleAction
+    public var onReboot: LifecycleAction
+    public var onCrash: LifecycleAction
+
+    public init(
+        name: String, type: GuestType, kernel: String, ramdisk: String? = nil, cmdline: String = "",
+        memoryMiB: Int = 256, vcpus: Int = 1, disks: [DiskSpec] = [], vifs: [VifSpec] = [],
+        onPoweroff: LifecycleAction = .destroy, onReboot: LifecycleAction = .destroy,
+        onCrash: LifecycleAction = .destroy
+    ) {
+        self.name = name
+        self.type = type
+        self.kernel = kernel
+        self.ramdisk = ramdisk
+        self.cmdline = cmdline
+        self.memoryMiB = memoryMiB
+        self.vcpus = vcpus
+        self.disks = disks
+        self.vifs = vifs
+        self.onPoweroff = onPoweroff
+        self.onReboot = onReboot
+        self.onCrash = onCrash
+    }
+}

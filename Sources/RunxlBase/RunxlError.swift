@@ -1,0 +1,107 @@
+/// The one error type every runxl module throws.
+///
+/// A stable numeric `code` lets scripts, podman and containerd logs and the docs refer to a failure
+/// without parsing prose; the `message` says what to do about it; `cause` keeps the lower-level
+/// error (a libxl error number, an errno, a decoding error) for `--debug` and the JSON log.
+/// The code table lives in `Specs/errors.json` and `docs/errors.md`; a test keeps them in step.
+public struct RunxlError: Error, Sendable, CustomStringConvertible {
+    public let code: Code
+    public let message: String
+    public let cause: (any Error & Sendable)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String {
+        guard let cause else { return message }
+        return "\(message): \(cause)"
+    }
+
+    /// A stable error code. A struct over an integer rather than an enum, so that codes can be
+    /// added without breaking exhaustive switches in other modules.
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        public var description: String { "RX\(rawValue)" }
+    }
+}
+
+extension RunxlError.Code {
+    // 1xx: what the user asked for is malformed.
+    /// The command line itself is wrong (a flag, a missing argument).
+    public static let usage = Self(rawValue: 100)
+    /// A container id that runc would refuse (path separators, `..`, characters outside runc's set).
+    public static let invalidContainerID = Self(rawValue: 101)
+    /// A signal name or number that does not exist.
+    public static let invalidSignal = Self(rawValue: 102)
+    /// config.json is not valid JSON or does not match the runtime-spec.
+    public static let invalidConfig = Self(rawValue: 110)
+    /// The bundle directory, its config.json or its rootfs is missing.
+    public static let bundleNotFound = Self(rawValue: 111)
+    /// A runxl annotation or `vm` setting has a value runxl cannot use.
+    public static let invalidAnnotation = Self(rawValue: 112)
+    /// The guest kernel is missing or not bootable by Xen.
+    public static let invalidKernel = Self(rawValue: 113)
+    /// A state file or other JSON document runxl wrote cannot be read back.
+    public static let invalidDocument = Self(rawValue: 114)
+
+    // 2xx: the container exists or not, or is in the wrong state.
+    public static let containerNotFound = Self(rawValue: 200)
+    public static let containerExists = Self(rawValue: 201)
+    /// The verb is not allowed in the container's current state (runc's transition errors).
+    public static let invalidState = Self(rawValue: 202)
+
+    // 3xx: the host.
+    /// A file system operation failed (permissions, disk full).
+    public static let io = Self(rawValue: 300)
+    /// Another runxl process holds the lock and did not let go in time.
+    public static let lockTimeout = Self(rawValue: 301)
+    /// A child process (supervisor, hook) could not be started.
+    public static let spawnFailed = Self(rawValue: 302)
+    /// A hook from config.json failed.
+    public static let hookFailed = Self(rawValue: 303)
+
+    // 4xx: the hypervisor.
+    /// This host is not a Xen dom0 (libxl could not open the privileged interface).
+    public static let notXenHost = Self(rawValue: 400)
+    /// libxl reported an error not covered by a more specific code; the cause names it.
+    public static let hypervisorFailed = Self(rawValue: 401)
+    /// The domain does not exist (any more).
+    public static let domainNotFound = Self(rawValue: 402)
+    /// Xen or dom0 does not have the memory the guest asks for.
+    public static let outOfMemory = Self(rawValue: 403)
+    /// libxl rejected the domain configuration.
+    public static let invalidDomainConfig = Self(rawValue: 404)
+    /// The guest kernel failed to load or boot.
+    public static let guestBootFailed = Self(rawValue: 405)
+    /// A libxl operation does not support this request on this host (e.g. PVH without HAP).
+    public static let unsupported = Self(rawValue: 406)
+    /// A xenstore read, write or watch failed.
+    public static let xenstoreFailed = Self(rawValue: 407)
+    /// Waiting for the domain took longer than allowed.
+    public static let timeout = Self(rawValue: 408)
+
+    // 5xx: images.
+    public static let imageNotFound = Self(rawValue: 500)
+    public static let invalidImage = Self(rawValue: 501)
+    public static let digestMismatch = Self(rawValue: 502)
+    public static let unsafeLayerEntry = Self(rawValue: 503)
+    public static let registryFailed = Self(rawValue: 504)
+
+    /// A bug in runxl: an invariant did not hold. Reported instead of crashing.
+    public static let `internal` = Self(rawValue: 900)
+}
+
+/// An errno from a failed system call, kept as the cause of a `RunxlError`.
+public struct SystemCallError: Error, Sendable, CustomStringConvertible {
+    public let call: String
+    public let errno: Int32
+    public init(_ call: String, errno: Int32) {
+        self.call = call
+        self.errno = errno
+    }
+    public var description: String { "\(call): \(errnoDescription(errno))" }
+}
