@@ -12,7 +12,7 @@ public struct ConsoleStream: RawRepresentable, Hashable, Sendable, CustomStringC
     public static let stderr = ConsoleStream(rawValue: 2)
     /// Init's own messages (why a mount or an exec failed): never mixed with the process's output.
     public static let diagnostics = ConsoleStream(rawValue: 3)
-    /// The `ExitStatus` text, the last frame init writes: a second channel next to xenstore.
+    /// The `GuestExitStatus` text, the last frame init writes: a second channel next to xenstore.
     public static let exit = ConsoleStream(rawValue: 4)
 
     public var description: String {

@@ -8,7 +8,7 @@ public enum GuestKeys {
     public static let root = "data/runxl"
     /// Written by init once the container process has been started (value: its pid in the guest).
     public static let ready = "data/runxl/ready"
-    /// Written by init when the container process is gone; value is an `ExitStatus` encoding.
+    /// Written by init when the container process is gone; value is an `GuestExitStatus` encoding.
     public static let exit = "data/runxl/exit"
     /// Written by the host to ask init to signal the container process; value is a
     /// `SignalRequest` encoding. Init watches it.
@@ -29,7 +29,7 @@ public enum GuestKeys {
 
 /// How the container process ended, as init reports it (xenstore `data/runxl/exit` and the console
 /// `exit` stream carry the same text).
-public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
+public enum GuestExitStatus: Sendable, Equatable, CustomStringConvertible {
     /// The process called exit with this code (0...255).
     case exited(Int32)
     /// The process was killed by this signal number.
@@ -58,7 +58,7 @@ public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { encoded }
 
-    public static func decode(_ text: String) throws(GuestProtocolError) -> ExitStatus {
+    public static func decode(_ text: String) throws(GuestProtocolError) -> GuestExitStatus {
         guard let colon = text.firstIndex(of: ":") else {
             throw GuestProtocolError("exit status '\(text.prefix(64))' has no ':'")
         }
