@@ -1,0 +1,95 @@
+internal import CXenLight
+import Glibc
+public import Hypervisor
+public import RunxlBase
+import Synchronization
+
+/// Tokens that tell one wait's libxl events from another's on the shared ctx.
+private let nextWaitToken = Atomic<UInt64>(1)
+
+extension XenLightHypervisor {
+    /// Waits through libxl's domain-death events, driving libxl's file descriptors with poll(2)
+    /// so that the wait can end at a deadline (`libxl_event_wait` cannot).
+    ///
+    /// libxl reports a domain that had already shut down, or was already gone, as soon as the
+    /// watch is set up, so there is no window between a check and the wait.
+    public func waitForEnd(_ domain: DomainID, timeoutSeconds: Double?) throws(RunxlError) -> DomainEnd {
+        let deadline = timeoutSeconds.map { ContinuousClock.now + .milliseconds(Int64(max($0, 0) * 1000)) }
+        var token = nextWaitToken.wrappingAdd(1, ordering: .relaxed).oldValue
+        var generator: OpaquePointer?
+        try call("libxl_evenable_domain_death", "cannot watch domain \(domain) for its end") {
+            libxl_evenable_domain_death(context, domain.rawValue, token, &generator)
+        }
+        defer {
+            libxl_evdisable_domain_death(context, generator)
+            discardEvents(token: &token)
+        }
+
+        let wanted: UInt64 =
+            (1 << UInt64(LIBXL_EVENT_TYPE_DOMAIN_SHUTDOWN.rawValue)) | (1 << UInt64(LIBXL_EVENT_TYPE_DOMAIN_DEATH.rawValue))
+        var descriptors = [pollfd](repeating: pollfd(), count: 16)
+        while true {
+            var event: UnsafeMutablePointer<libxl_event>?
+            let rc = libxl_event_check(context, &event, wanted, runxl_event_predicate_for_token(), &token)
+            if rc == 0, let event {
+                defer { libxl_event_free(context, event) }
+                switch event.pointee.type {
+                case LIBXL_EVENT_TYPE_DOMAIN_SHUTDOWN:
+                    return .shutdown(Self.shutdownReason(Int(event.pointee.u.domain_shutdown.shutdown_reason)))
+                case LIBXL_EVENT_TYPE_DOMAIN_DEATH:
+                    return .gone
+                default:
+                    continue
+                }
+            }
+            guard rc == ERROR_NOT_READY.rawValue else {
+                throw Self.error(
+                    rc, function: "libxl_event_check", failure: "cannot wait for domain \(domain) to end", records: [])
+            }
+
+            var timeout: Int32 = -1
+            if let deadline {
+                let remaining = deadline - ContinuousClock.now
+                guard remaining > .zero else { return .timedOut }
+                let (seconds, attoseconds) = remaining.components
+                // Round up, so the last poll does not wake just before the deadline and spin.
+                let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+                timeout = Int32(clamping: milliseconds)
+            }
+            var count = Int32(descriptors.count)
+            var now = timeval()
+            gettimeofday(&now, nil)
+            let prepared = libxl_osevent_beforepoll(context, &count, &descriptors, &timeout, now)
+            if prepared == ERROR_BUFFERFULL.rawValue {
+                descriptors = [pollfd](repeating: pollfd(), count: Int(count))
+                continue
+            }
+            guard prepared == 0 else {
+                throw Self.error(
+                    prepared, function: "libxl_osevent_beforepoll", failure: "cannot wait for domain \(domain) to end",
+                    records: [])
+            }
+            if poll(&descriptors, nfds_t(count), timeout) < 0 {
+                let err = errno
+                guard err == EINTR else {
+                    throw RunxlError(
+                        .hypervisorFailed, "cannot wait for domain \(domain) to end",
+                        cause: SystemCallError("poll", errno: err))
+                }
+            }
+            gettimeofday(&now, nil)
+            libxl_osevent_afterpoll(context, count, &descriptors, now)
+        }
+    }
+
+    /// Frees the events of a finished wait that were queued but not returned (a DEATH behind the
+    /// SHUTDOWN it returned), which libxl would otherwise keep for the life of the ctx.
+    private func discardEvents(token: inout UInt64) {
+        while true {
+            var event: UnsafeMutablePointer<libxl_event>?
+            guard libxl_event_check(context, &event, ~0, runxl_event_predicate_for_token(), &token) == 0, let event
+            else { return }
+            libxl_event_free(context, event)
+        }
+    }
+}
