@@ -1,0 +1,45 @@
+public import Archive
+public import Hypervisor
+import OCI
+public import RunxlBase
+
+/// The host-wide defaults an administrator sets in `/etc/runxl/config.json`; each field may be
+/// left out. Per-container settings (the `vm` section, annotations) override these.
+public struct HostConfig: Codable, Sendable, Equatable {
+    public static let defaultPath = "/etc/runxl/config.json"
+    /// Where built kernels and initramfs images are kept when the config does not say.
+    public static let defaultCacheDirectory = "/var/lib/runxl/cache"
+
+    public var defaultType: GuestType?
+    public var kernel: String?
+    public var memoryMiB: Int?
+    public var vcpus: Int?
+    public var cacheDir: String?
+    public var compression: ArchiveCompression?
+    /// Kernel modules (names as modprobe knows them) put into every initramfs, from
+    /// `/lib/modules/<release>` of the guest kernel's release.
+    public var modules: [String]?
+
+    public init(
+        defaultType: GuestType? = nil, kernel: String? = nil, memoryMiB: Int? = nil, vcpus: Int? = nil,
+        cacheDir: String? = nil, compression: ArchiveCompression? = nil, modules: [String]? = nil
+    ) {
+        self.defaultType = defaultType
+        self.kernel = kernel
+        self.memoryMiB = memoryMiB
+        self.vcpus = vcpus
+        self.cacheDir = cacheDir
+        self.compression = compression
+        self.modules = modules
+    }
+
+    /// Reads the file; a missing file means "no host settings", a malformed one is an error
+    /// naming it.
+    public static func load(path: String = defaultPath) throws(RunxlError) -> HostConfig {
+        guard FileSystem.exists(path) else { return HostConfig() }
+        let bytes = try FileSystem.read(path)
+        return try JSONDocument.decode(HostConfig.self, from: bytes, documentName: path, code: .invalidConfig)
+    }
+
+    public var cacheDirectory: String { cacheDir ?? Self.defaultCacheDirectory }
+}

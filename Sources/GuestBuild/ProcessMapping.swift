@@ -1,0 +1,103 @@
+public import GuestProtocol
+public import OCI
+public import RunxlBase
+
+extension ProcessDescription {
+    /// The process file for the guest, from config.json, with checks that would otherwise only
+    /// fail inside a booted guest: each error names the field to fix.
+    ///
+    /// `process.user.username`, when set, is looked up in the rootfs's `/etc/passwd` and gives
+    /// uid, gid and supplementary groups (explicit `additionalGids` are added to them).
+    public init(spec: Spec, rootfs: String) throws(RunxlError) {
+        guard let process = spec.process else {
+            throw RunxlError(.invalidConfig, "config.json has no process: nothing to run in the guest")
+        }
+        let args = process.args ?? []
+        guard let command = args.first, !command.isEmpty else {
+            throw RunxlError(.invalidConfig, "process.args is empty: give the program to run")
+        }
+        let env = process.env ?? []
+        let cwd = process.cwd.isEmpty ? "/" : process.cwd
+        let lookup = RootfsLookup(rootfs: rootfs)
+        guard lookup.findExecutable(command, env: env, cwd: cwd) != nil else {
+            throw RunxlError(
+                .invalidConfig,
+                "process.args[0] '\(command)' is not an executable file in the rootfs "
+                    + (command.contains("/") ? "" : "(searched PATH from process.env)"))
+        }
+
+        var user = User(
+            uid: process.user?.uid ?? 0, gid: process.user?.gid ?? 0,
+            additionalGids: process.user?.additionalGids ?? [], umask: process.user?.umask)
+        if let username = process.user?.username, !username.isEmpty {
+            guard let account = lookup.account(named: username) else {
+                throw RunxlError(
+                    .invalidConfig, "process.user.username '\(username)' is not in the rootfs's /etc/passwd")
+            }
+            user.uid = account.uid
+            user.gid = account.gid
+            user.additionalGids = account.additionalGids + user.additionalGids.filter { !account.additionalGids.contains($0) }
+        }
+
+        var rlimits: [Rlimit] = []
+        for (index, limit) in (process.rlimits ?? []).enumerated() {
+            guard Rlimit.knownTypes.contains(limit.type) else {
+                throw RunxlError(.invalidConfig, "process.rlimits[\(index)].type '\(limit.type)' is not a Linux rlimit")
+            }
+            rlimits.append(Rlimit(type: limit.type, soft: limit.soft, hard: limit.hard))
+        }
+
+        let capabilities = process.capabilities.map {
+            Capabilities(
+                bounding: $0.bounding ?? [], effective: $0.effective ?? [], inheritable: $0.inheritable ?? [],
+                permitted: $0.permitted ?? [], ambient: $0.ambient ?? [])
+        }
+
+        // Mounts the guest can make from nothing; bind mounts have no source inside a VM (the
+        // builder copies file binds such as /etc/hosts into the initramfs instead).
+        let guestMountTypes: Set<String> = ["proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2", "ramfs"]
+        let mounts = (spec.mounts ?? []).compactMap { mount -> Mount? in
+            guard let type = mount.type, guestMountTypes.contains(type) else { return nil }
+            return Mount(destination: mount.destination, type: type, source: mount.source ?? type, options: mount.options ?? [])
+        }
+
+        self.init(
+            args: args, env: env, cwd: cwd, user: user, rlimits: rlimits,
+            noNewPrivileges: process.noNewPrivileges ?? false, hostname: spec.hostname,
+            terminal: process.terminal ?? false, mounts: mounts, capabilities: capabilities,
+            maskedPaths: spec.linux?.maskedPaths ?? [], readonlyPaths: spec.linux?.readonlyPaths ?? [],
+            readonlyRoot: spec.root?.readonly ?? false,
+            sysctl: (spec.linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map { Sysctl(key: $0.key, value: $0.value) },
+            seccomp: try spec.linux?.seccomp.map(Self.seccompProfile))
+    }
+
+    private static func seccompProfile(_ seccomp: LinuxSeccomp) throws(RunxlError) -> SeccompProfile {
+        func action(_ value: LinuxSeccompAction, _ field: String) throws(RunxlError) -> SeccompAction {
+            guard let mapped = SeccompAction(rawValue: value.rawValue) else {
+                throw RunxlError(.invalidConfig, "\(field) '\(value.rawValue)' is not supported by runxl-init")
+            }
+            return mapped
+        }
+        var rules: [SeccompRule] = []
+        for (index, syscall) in (seccomp.syscalls ?? []).enumerated() {
+            var arguments: [SeccompArgument] = []
+            for (argumentIndex, argument) in (syscall.args ?? []).enumerated() {
+                guard let op = SeccompOperator(rawValue: argument.op.rawValue) else {
+                    throw RunxlError(
+                        .invalidConfig, "linux.seccomp.syscalls[\(index)].args[\(argumentIndex)].op is not supported")
+                }
+                arguments.append(
+                    SeccompArgument(index: argument.index, value: argument.value, valueTwo: argument.valueTwo ?? 0, op: op))
+            }
+            rules.append(
+                SeccompRule(
+                    names: syscall.names, action: try action(syscall.action, "linux.seccomp.syscalls[\(index)].action"),
+                    errnoRet: syscall.errnoRet, args: arguments))
+        }
+        return SeccompProfile(
+            defaultAction: try action(seccomp.defaultAction, "linux.seccomp.defaultAction"),
+            defaultErrnoRet: seccomp.defaultErrnoRet,
+            architectures: (seccomp.architectures ?? []).map(\.rawValue),
+            flags: (seccomp.flags ?? []).map(\.rawValue), syscalls: rules)
+    }
+}
