@@ -14,6 +14,12 @@ public struct TreeItem: Sendable {
     /// The last path component.
     public let name: String
     public let kind: ArchiveEntryKind
+
+    public init(relativePath: String, name: String, kind: ArchiveEntryKind) {
+        self.relativePath = relativePath
+        self.name = name
+        self.kind = kind
+    }
 }
 
 /// How `CpioWriter.addTree` maps a tree on disk into the archive.

@@ -1,0 +1,202 @@
+public import Archive
+public import GuestProtocol
+public import Hypervisor
+public import OCI
+public import RunxlBase
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// What the builder needs besides the container itself.
+public struct GuestBuildOptions: Sendable {
+    /// The static runxl-init binary (Scripts/build-init prints its path).
+    public var initBinary: String
+    public var host: HostConfig
+    public var defaults: GuestDefaults
+    /// Overrides `host.cacheDirectory`.
+    public var cacheDirectory: String?
+
+    public init(
+        initBinary: String, host: HostConfig = HostConfig(), defaults: GuestDefaults = GuestDefaults(),
+        cacheDirectory: String? = nil
+    ) {
+        self.initBinary = initBinary
+        self.host = host
+        self.defaults = defaults
+        self.cacheDirectory = cacheDirectory
+    }
+
+    var resolvedCacheDirectory: String { cacheDirectory ?? host.cacheDirectory }
+}
+
+/// A guest ready to boot.
+public struct BuiltGuest: Sendable {
+    public var domain: DomainSpec
+    public var settings: GuestSettings
+    public var kernel: BootableKernel
+    /// nil when `vm.kernel.initrd` supplied a ready initramfs.
+    public var initramfs: Initramfs?
+    public var process: ProcessDescription
+}
+
+/// The JSON written next to a converted guest: what it is and how it was made.
+public struct GuestDescription: Codable, Sendable, Equatable {
+    public var domain: DomainSpec
+    /// The kernel the user chose, before extraction.
+    public var kernelSource: String
+    public var kernelFormat: KernelFormat
+    public var initramfsKey: String?
+    public var initramfsCompression: ArchiveCompression?
+    public var initramfsContentBytes: Int64?
+    public var args: [String]
+}
+
+/// From an OCI bundle to a bootable guest: settings, process file, kernel, initramfs, domain.
+///
+/// Every check that can fail does so here, before a domain exists: the runtime calls `build`
+/// from `create`, so a bad config.json never leaves a half-created Xen domain behind.
+public struct GuestBuilder: Sendable {
+    public let options: GuestBuildOptions
+
+    public init(options: GuestBuildOptions) {
+        self.options = options
+    }
+
+    /// Builds (or reuses from the cache) everything `spec` needs and returns the domain to create.
+    public func build(spec: Spec, rootfs: String, domainName: String) throws(RunxlError) -> BuiltGuest {
+        guard FileSystem.isDirectory(rootfs) else {
+            throw RunxlError(.bundleNotFound, "rootfs \(rootfs) is not a directory (root.path in config.json)")
+        }
+        let settings = try GuestSettingsResolver.resolve(spec: spec, host: options.host, defaults: options.defaults)
+        let process = try ProcessDescription(spec: spec, rootfs: rootfs)
+        let cache = options.resolvedCacheDirectory
+
+        let kernel: BootableKernel
+        do {
+            kernel = try KernelCache(directory: cache).bootable(settings.kernel)
+        } catch where error.code == .invalidKernel {
+            throw RunxlError(.invalidKernel, "\(error.message) (kernel chosen by \(settings.kernelSource))", cause: error.cause)
+        }
+
+        var initramfs: Initramfs?
+        let ramdisk: String
+        var neededBytes: Int64 = 0
+        if let initrd = settings.initrd {
+            var info = stat()
+            guard stat(initrd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+                throw RunxlError(.invalidAnnotation, "vm.kernel.initrd \(initrd) is not a file")
+            }
+            ramdisk = initrd
+            neededBytes = Int64(info.st_size) * 3  // unknown content: assume a 2:1 compression
+        } else {
+            guard FileSystem.exists(options.initBinary) else {
+                throw RunxlError(
+                    .io, "runxl-init binary \(options.initBinary) is missing: build it with Scripts/build-init")
+            }
+            var modules: [KernelModuleFile] = []
+            if let names = options.host.modules, !names.isEmpty {
+                guard let release = KernelModules.release(ofKernel: settings.kernel) else {
+                    throw RunxlError(
+                        .invalidKernel, "cannot tell the release of kernel \(settings.kernel) to find its modules")
+                }
+                modules = try KernelModules.resolve(names, release: release)
+            }
+            let request = InitramfsRequest(
+                rootfs: rootfs, initBinary: options.initBinary, processFile: process.encoded(),
+                compression: settings.compression, modules: modules, extraFiles: Self.fileBindMounts(spec))
+            let built = try InitramfsBuilder(cacheDirectory: cache).build(request)
+            initramfs = built
+            ramdisk = built.path
+            neededBytes = built.contentBytes + built.compressedBytes
+        }
+
+        // The guest holds the compressed image and the unpacked files in RAM at once while
+        // booting, besides the kernel's own needs.
+        let neededMiB = Int((neededBytes + (1 << 20) - 1) >> 20) + options.defaults.kernelOverheadMiB
+        var memoryMiB = settings.memoryMiB
+        switch settings.memorySource {
+        case .builtIn:
+            memoryMiB = max(memoryMiB, neededMiB)
+        case .containerLimit:
+            // The limit is for the processes: the files in RAM come on top.
+            memoryMiB += Int((neededBytes + (1 << 20) - 1) >> 20)
+        default:
+            guard memoryMiB >= neededMiB else {
+                let code: RunxlError.Code = {
+                    if case .hostConfig = settings.memorySource { return .invalidConfig }
+                    return .invalidAnnotation
+                }()
+                throw RunxlError(
+                    code,
+                    "guest memory \(memoryMiB) MiB (from \(settings.memorySource)) is too small for this rootfs: "
+                        + "its initramfs needs at least \(neededMiB) MiB")
+            }
+        }
+
+        let domain = DomainSpec(
+            name: domainName, type: settings.type, kernel: kernel.path, ramdisk: ramdisk, cmdline: settings.cmdline,
+            memoryMiB: memoryMiB, vcpus: settings.vcpus)
+        var resolved = settings
+        resolved.memoryMiB = memoryMiB
+        return BuiltGuest(domain: domain, settings: resolved, kernel: kernel, initramfs: initramfs, process: process)
+    }
+
+    /// Writes a bootable guest for the bundle into `output`: `kernel`, `initramfs.cpio[.gz|...]`,
+    /// `xl.cfg` (paths pointing into `output`) and `guest.json`. Backs `runxl image convert`.
+    @discardableResult
+    public func convert(bundle: String, output: String, domainName: String? = nil) throws(RunxlError) -> BuiltGuest {
+        let spec = try Spec.load(path: bundle + "/config.json", missingCode: .bundleNotFound)
+        guard let rootPath = spec.root?.path, !rootPath.isEmpty else {
+            throw RunxlError(.invalidConfig, "config.json has no root.path: the bundle has no rootfs")
+        }
+        let rootfs = rootPath.hasPrefix("/") ? rootPath : bundle + "/" + rootPath
+        let bundleName = bundle.split(separator: "/").last.map(String.init) ?? "guest"
+        let name = domainName ?? GuestNaming.domainName(containerID: bundleName)
+        var guest = try build(spec: spec, rootfs: rootfs, domainName: name)
+
+        try FileSystem.makeDirectories(output, mode: 0o755)
+        let kernelPath = output + "/kernel"
+        try Self.copyFile(guest.kernel.path, to: kernelPath)
+        guest.domain.kernel = kernelPath
+        if let ramdisk = guest.domain.ramdisk {
+            let ramdiskPath = output + "/initramfs.cpio" + (guest.initramfs == nil ? "" : guest.settings.compression.fileExtension)
+            try Self.copyFile(ramdisk, to: ramdiskPath)
+            guest.domain.ramdisk = ramdiskPath
+        }
+        let config = try XlConfig.render(guest.domain, comment: "Generated by runxl image convert from \(bundle)\nBoot with: xl create \(output)/xl.cfg")
+        try FileSystem.writeAtomically(output + "/xl.cfg", Array(config.utf8))
+        let description = GuestDescription(
+            domain: guest.domain, kernelSource: guest.kernel.source, kernelFormat: guest.kernel.format,
+            initramfsKey: guest.initramfs?.key, initramfsCompression: guest.initramfs == nil ? nil : guest.settings.compression,
+            initramfsContentBytes: guest.initramfs?.contentBytes, args: guest.process.args)
+        let json = try JSONDocument.encode(description)
+        try FileSystem.writeAtomically(output + "/guest.json", Array(json) + [0x0A])
+        return guest
+    }
+
+    /// Bind mounts of single host files (podman's /etc/hosts, /etc/resolv.conf, /etc/hostname,
+    /// /run/.containerenv): a VM cannot see host files, so their contents are copied in.
+    static func fileBindMounts(_ spec: Spec) -> [GuestFile] {
+        (spec.mounts ?? []).compactMap { mount in
+            let options = mount.options ?? []
+            guard mount.type == "bind" || options.contains("bind") || options.contains("rbind"),
+                let source = mount.source, source.hasPrefix("/"), mount.destination.hasPrefix("/")
+            else { return nil }
+            var info = stat()
+            guard stat(source, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+            let permissions = UInt32(info.st_mode) & (options.contains("ro") ? 0o5555 : 0o7777)
+            return GuestFile(guestPath: mount.destination, hostPath: source, permissions: permissions)
+        }
+    }
+
+    static func copyFile(_ source: String, to destination: String) throws(RunxlError) {
+        unlink(destination)
+        // Same file system: a hard link costs nothing and the cache entry stays shared.
+        if link(source, destination) == 0 { return }
+        let bytes = try FileSystem.read(source)
+        try FileSystem.writeAtomically(destination, bytes)
+    }
+}
