@@ -1,0 +1,187 @@
+import Glibc
+import GuestProtocol
+
+/// How init talks to the host besides the console: readiness, exit status, signal requests.
+/// Injectable so that test mode runs the same supervision code without Xen.
+protocol HostChannel: AnyObject {
+    /// A descriptor to poll for input (signal requests); nil when there is none.
+    var pollDescriptor: Int32? { get }
+    func reportReady(pid: pid_t) throws(InitFailure)
+    func reportExit(_ status: GuestExitStatus) throws(InitFailure)
+    /// The signal requests that arrived; `readable` says whether `pollDescriptor` polled readable
+    /// (events may also have arrived while waiting for a reply, so this is called either way).
+    func receiveSignalRequests(readable: Bool) throws(InitFailure) -> [SignalRequest]
+}
+
+/// Delivers each signal request once, whatever order or repetition the channel shows it in.
+struct SignalRequestFilter {
+    private var lastSequence: UInt64?
+
+    mutating func isNew(_ request: SignalRequest) -> Bool {
+        if let lastSequence, request.sequence <= lastSequence { return false }
+        lastSequence = request.sequence
+        return true
+    }
+}
+
+/// xenstore through the guest kernel's /dev/xen/xenbus device.
+///
+/// One request at a time: write a whole message, read until its reply. Watch events that arrive
+/// in between are kept for `receiveSignalRequests`. Keys are relative, so xenstored resolves them
+/// under this domain's own path.
+final class XenbusChannel: HostChannel {
+    static let devicePath = "/dev/xen/xenbus"
+    /// How long a reply may take before init gives up on xenstore (it still powers off).
+    static let replyTimeoutMilliseconds: Int32 = 10_000
+
+    private let fd: Int32
+    private var decoder = XenstoreMessageDecoder()
+    private var pendingEvents: [XenstoreMessage] = []
+    private var nextRequestID: UInt32 = 1
+
+    var pollDescriptor: Int32? { fd }
+
+    init() throws(InitFailure) {
+        fd = try check(open(Self.devicePath, O_RDWR | O_CLOEXEC), "cannot open \(Self.devicePath)")
+        _ = try request(.watch(GuestKeys.signal, token: GuestKeys.signalWatchToken), context: "watch \(GuestKeys.signal)")
+    }
+
+    func reportReady(pid: pid_t) throws(InitFailure) {
+        _ = try request(.write(GuestKeys.ready, string: String(pid)), context: "write \(GuestKeys.ready)")
+    }
+
+    func reportExit(_ status: GuestExitStatus) throws(InitFailure) {
+        var text = status.encoded
+        // A value must fit in one message with its path.
+        if text.utf8.count > 2048 { text = String(decoding: Array(text.utf8.prefix(2048)), as: UTF8.self) }
+        _ = try request(.write(GuestKeys.exit, string: text), context: "write \(GuestKeys.exit)")
+    }
+
+    func receiveSignalRequests(readable: Bool) throws(InitFailure) -> [SignalRequest] {
+        if readable { try readAvailable() }
+        let events = pendingEvents
+        pendingEvents.removeAll()
+        guard events.contains(where: { $0.watchEvent?.token == GuestKeys.signalWatchToken }) else { return [] }
+        // The event says the key changed; its value is read now (several writes may have merged).
+        let reply = try request(.read(GuestKeys.signal), context: "read \(GuestKeys.signal)", allowingError: "ENOENT")
+        guard let reply else { return [] }
+        let text = String(decoding: reply, as: UTF8.self)
+        do {
+            return [try SignalRequest.decode(text)]
+        } catch {
+            throw InitFailure("host wrote an invalid \(GuestKeys.signal): \(error.message)")
+        }
+    }
+
+    /// Sends a request and returns its reply's payload; nil when the reply is the error named by
+    /// `allowingError` (such as ENOENT for a key not written yet).
+    private func request(_ message: XenstoreMessage, context: String, allowingError: String? = nil) throws(InitFailure) -> [UInt8]? {
+        var message = message
+        message.requestID = nextRequestID
+        nextRequestID &+= 1
+        let bytes: [UInt8]
+        do {
+            bytes = try message.encoded()
+        } catch {
+            throw InitFailure("xenstore \(context): \(error.message)")
+        }
+        // The device takes one whole message per write.
+        let written = bytes.withUnsafeBytes { buffer in retryingEINTR { write(fd, buffer.baseAddress, buffer.count) } }
+        if written != bytes.count {
+            let code = errno
+            throw InitFailure("xenstore \(context): write to \(Self.devicePath) failed: \(errnoText(code))")
+        }
+        while true {
+            if let index = pendingReplies.firstIndex(where: { $0.requestID == message.requestID }) {
+                let reply = pendingReplies.remove(at: index)
+                if let error = reply.error(context: context) {
+                    if error.name == allowingError { return nil }
+                    throw InitFailure(error.description)
+                }
+                return reply.payload
+            }
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = retryingEINTR { Int(poll(&descriptor, 1, Self.replyTimeoutMilliseconds)) }
+            if ready == 0 { throw InitFailure("xenstore \(context): no reply within \(Self.replyTimeoutMilliseconds) ms") }
+            try readAvailable()
+        }
+    }
+
+    private var pendingReplies: [XenstoreMessage] = []
+
+    private func readAvailable() throws(InitFailure) {
+        var buffer = [UInt8](repeating: 0, count: XenstoreMessage.headerSize + XenstoreMessage.maxPayload)
+        let count = buffer.withUnsafeMutableBytes { raw in retryingEINTR { read(fd, raw.baseAddress, raw.count) } }
+        if count < 0 {
+            let code = errno
+            if code == EAGAIN { return }
+            throw InitFailure("read from \(Self.devicePath) failed: \(errnoText(code))")
+        }
+        if count == 0 { throw InitFailure("\(Self.devicePath) closed") }
+        do {
+            for message in try decoder.feed(buffer[..<count]) {
+                if message.type == .watchEvent {
+                    pendingEvents.append(message)
+                } else {
+                    pendingReplies.append(message)
+                }
+            }
+        } catch {
+            throw InitFailure("xenstore: \(error.message)")
+        }
+    }
+}
+
+/// Test mode: files in a directory stand in for xenstore, so the static binary can be run on a
+/// development machine. `ready` and `exit` are written there; `signal`, if it is a FIFO, is read
+/// for `SignalRequest` lines.
+final class DirectoryChannel: HostChannel {
+    private let directory: String
+    private let fifo: Int32
+    private var partialLine: [UInt8] = []
+
+    var pollDescriptor: Int32? { fifo >= 0 ? fifo : nil }
+
+    init(directory: String) {
+        self.directory = directory
+        // O_RDWR keeps the FIFO open with no writer, so poll does not spin on end-of-file.
+        fifo = open(directory + "/signal", O_RDWR | O_NONBLOCK | O_CLOEXEC)
+    }
+
+    func reportReady(pid: pid_t) throws(InitFailure) {
+        try writeFile("ready", String(pid))
+    }
+
+    func reportExit(_ status: GuestExitStatus) throws(InitFailure) {
+        try writeFile("exit", status.encoded)
+    }
+
+    func receiveSignalRequests(readable: Bool) throws(InitFailure) -> [SignalRequest] {
+        guard fifo >= 0 else { return [] }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = buffer.withUnsafeMutableBytes { raw in retryingEINTR { read(fifo, raw.baseAddress, raw.count) } }
+        guard count > 0 else { return [] }
+        partialLine += buffer[..<count]
+        var requests: [SignalRequest] = []
+        while let newline = partialLine.firstIndex(of: 0x0A) {
+            let line = String(decoding: partialLine[..<newline], as: UTF8.self)
+            partialLine.removeSubrange(...newline)
+            do {
+                requests.append(try SignalRequest.decode(line))
+            } catch {
+                throw InitFailure("invalid signal request '\(line)': \(error.message)")
+            }
+        }
+        return requests
+    }
+
+    private func writeFile(_ name: String, _ text: String) throws(InitFailure) {
+        let path = directory + "/" + name
+        let temporary = path + ".tmp"
+        let fd = try check(open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644), "cannot create \(temporary)")
+        let complete = writeAll(fd, Array(text.utf8))
+        close(fd)
+        guard complete else { throw InitFailure("cannot write \(temporary)") }
+        try check(rename(temporary, path), "cannot rename \(temporary) to \(path)")
+    }
+}

@@ -1,0 +1,135 @@
+import Glibc
+import GuestProtocol
+
+/// The whole life of the guest: set up, start the process, supervise it, report, power off.
+///
+/// Guest mode (PID 1): mounts, /dev/hvc0 framed, xenstore through /dev/xen/xenbus, power-off.
+/// Test mode (not PID 1, `RUNXL_INIT_TEST=1`): no mounts, hostname or sysctls; frames go to
+/// stdout; `RUNXL_INIT_STATE_DIR`, when set, receives `ready` and `exit` files and may hold a
+/// `signal` FIFO; the process file is `RUNXL_INIT_PROCESS` (default `/.runxl/process`); init
+/// exits with the process's shell-style exit code.
+struct InitMain {
+    static let consolePath = "/dev/hvc0"
+
+    let isGuest: Bool
+
+    func run() -> Never {
+        guard isGuest || environmentValue("RUNXL_INIT_TEST") == "1" else {
+            writeAll(2, Array("runxl-init runs as PID 1 inside a runxl guest; set RUNXL_INIT_TEST=1 to try it elsewhere\n".utf8))
+            exit(2)
+        }
+        signal(SIGPIPE, SIG_IGN)
+        var console = isGuest ? Console.raw(fd: 1) : Console(fd: 1, framed: true)
+        var host: (any HostChannel)?
+        let status: GuestExitStatus
+        do {
+            if isGuest {
+                try FileSystemSetup.mountBase()
+                Self.ensureStandardDescriptors()
+                Kmsg.open()
+                console = Console.openGuestConsole(path: Self.consolePath)
+                do {
+                    host = try XenbusChannel()
+                } catch {
+                    console.diagnostic("xenstore is unavailable (\(error.message)); the exit status goes to the console only")
+                }
+            } else if let directory = environmentValue("RUNXL_INIT_STATE_DIR") {
+                host = DirectoryChannel(directory: directory)
+            }
+            let path = isGuest ? ProcessDescription.path : (environmentValue("RUNXL_INIT_PROCESS") ?? ProcessDescription.path)
+            let description: ProcessDescription
+            do {
+                description = try ProcessDescription.decode(try readWholeFile(path, limit: ProcessDescription.maxEncodedSize))
+            } catch let error as GuestProtocolError {
+                throw InitFailure("\(path): \(error.message)")
+            }
+            status = try start(description, console: &console, host: host)
+        } catch let failure as InitFailure {
+            console.diagnostic(failure.message)
+            status = failure.status
+        } catch {
+            console.diagnostic("\(error)")
+            status = .failed("\(error)")
+        }
+        finish(status, console: console, host: host)
+    }
+
+    /// Without /dev/console in the initramfs the kernel starts init with fds 0-2 closed; the
+    /// pipes opened later would then take those numbers and be lost at exec. Fill them.
+    private static func ensureStandardDescriptors() {
+        for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) == -1 {
+            let opened = open("/dev/null", O_RDWR)
+            if opened >= 0 && opened != fd {
+                _ = dup2(opened, fd)
+                close(opened)
+            }
+        }
+    }
+
+    private func start(_ description: ProcessDescription, console: inout Console, host: (any HostChannel)?) throws -> GuestExitStatus {
+        if isGuest {
+            try FileSystemSetup.apply(description, console: console)
+        } else {
+            // Subreaper: orphans of the process come back to init as they would to PID 1.
+            _ = c_prctl(Linux.prSetChildSubreaper, 1, 0, 0, 0)
+        }
+        let signalDescriptor = try InitSignals.makeDescriptor()
+
+        let stdio: Launcher.Stdio
+        var outputs: [(fd: Int32, stream: ConsoleStream)] = []
+        var childEnds: [Int32] = []
+        if description.terminal {
+            stdio = isGuest ? .terminal(console.fd) : .inherit
+            console = console.forPlainTerminal()
+        } else {
+            var stdoutPipe: [Int32] = [-1, -1]
+            var stderrPipe: [Int32] = [-1, -1]
+            try check(c_pipe2(&stdoutPipe, O_CLOEXEC), "pipe for stdout")
+            try check(c_pipe2(&stderrPipe, O_CLOEXEC), "pipe for stderr")
+            stdio = .pipes(stdout: stdoutPipe[1], stderr: stderrPipe[1])
+            outputs = [(stdoutPipe[0], .stdout), (stderrPipe[0], .stderr)]
+            childEnds = [stdoutPipe[1], stderrPipe[1]]
+        }
+        let user = description.user
+        let alreadyThatUser = user.uid == getuid() && user.gid == getgid() && user.additionalGids.isEmpty
+        let launcher = Launcher(
+            description: description, stdio: stdio, switchUser: isGuest || getuid() == 0 || !alreadyThatUser,
+            warn: { [console] in console.diagnostic($0) })
+        let child: pid_t
+        do {
+            child = try launcher.launch()
+        } catch {
+            for fd in childEnds { close(fd) }
+            throw error
+        }
+        for fd in childEnds { close(fd) }
+        if let host {
+            do {
+                try host.reportReady(pid: child)
+            } catch {
+                console.diagnostic("cannot report readiness: \(error.message)")
+            }
+        }
+        return Supervisor(
+            console: console, host: host, child: child, signalDescriptor: signalDescriptor, outputs: outputs,
+            killEverythingAtEnd: isGuest
+        ).run()
+    }
+
+    private func finish(_ status: GuestExitStatus, console: Console, host: (any HostChannel)?) -> Never {
+        console.exit(status)
+        if let host {
+            do {
+                try host.reportExit(status)
+            } catch {
+                console.diagnostic("cannot report the exit status: \(error.message)")
+            }
+        }
+        guard isGuest else { exit(status.shellExitCode) }
+        sync()
+        _ = c_reboot(Linux.rebootPowerOff)
+        // PID 1 must never exit (the kernel would panic); wait for the host to destroy the domain.
+        console.diagnostic("power-off failed: \(errnoText(errno))")
+        while true { pause() }
+    }
+}

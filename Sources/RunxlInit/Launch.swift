@@ -1,0 +1,200 @@
+import CSeccomp
+import Glibc
+import GuestProtocol
+
+/// Starts the container process: fork, then in the child everything runc's init does between
+/// fork and exec, in runc's order. Failures in the child travel back over a close-on-exec pipe
+/// ("<exit code>\n<message>"); end-of-file on it means execve succeeded.
+struct Launcher {
+    enum Stdio {
+        /// Output to these pipe write ends, input from /dev/null.
+        case pipes(stdout: Int32, stderr: Int32)
+        /// The console as controlling terminal and stdio.
+        case terminal(Int32)
+        /// Init's own descriptors (test mode with a terminal).
+        case inherit
+    }
+
+    let description: ProcessDescription
+    let stdio: Stdio
+    /// False in test mode when init is not root and runs as the requested ids anyway.
+    let switchUser: Bool
+    let warn: (String) -> Void
+
+    /// The pid of the started process. Throws when it could not be started (the child is reaped).
+    func launch() throws(InitFailure) -> pid_t {
+        var errorPipe: [Int32] = [-1, -1]
+        try check(c_pipe2(&errorPipe, O_CLOEXEC), "pipe for the exec status")
+        if description.cwd != "/" {
+            // runc creates a missing working directory.
+            try? makeDirectories(description.cwd)
+        }
+        let home = description.env.contains(where: { $0.hasPrefix("HOME=") }) ? nil : homeDirectory(uid: description.user.uid)
+        // Resolved before fork: the child's stdout is no longer init's, so it must not warn.
+        let capabilities = description.capabilities.map { sets in
+            ResolvedCapabilities(
+                bounding: CapabilitySets.resolve(sets.bounding, warn: warn),
+                effective: CapabilitySets.resolve(sets.effective, warn: warn),
+                inheritable: CapabilitySets.resolve(sets.inheritable, warn: warn),
+                permitted: CapabilitySets.resolve(sets.permitted, warn: warn),
+                ambient: CapabilitySets.resolve(sets.ambient, warn: warn))
+        }
+        let pid = fork()
+        if pid == -1 {
+            let code = errno
+            throw InitFailure("fork: \(errnoText(code))")
+        }
+        if pid == 0 {
+            close(errorPipe[0])
+            let failure: InitFailure
+            do {
+                try runChild(home: home, capabilities: capabilities)
+                failure = InitFailure("execve returned")
+            } catch {
+                failure = error
+            }
+            let code = failure.exitCode ?? 1
+            writeAll(errorPipe[1], Array("\(failure.exitCode.map(String.init) ?? "-")\n\(failure.message)".utf8))
+            _exit(code)
+        }
+        close(errorPipe[1])
+        var report: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { raw in retryingEINTR { read(errorPipe[0], raw.baseAddress, raw.count) } }
+            if count <= 0 { break }
+            report += buffer[..<count]
+        }
+        close(errorPipe[0])
+        if report.isEmpty { return pid }
+        var status: Int32 = 0
+        _ = retryingEINTR { Int(waitpid(pid, &status, 0)) }
+        let text = String(decoding: report, as: UTF8.self)
+        let parts = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        let exitCode = parts.first.flatMap { Int32($0) }
+        let message = parts.count > 1 ? String(parts[1]) : text
+        throw InitFailure(message, exitCode: exitCode)
+    }
+
+    private func runChild(home: String?, capabilities: ResolvedCapabilities?) throws(InitFailure) {
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        sigprocmask(SIG_SETMASK, &emptyMask, nil)
+        signal(SIGPIPE, SIG_DFL)
+
+        try check(setsid(), "setsid")
+        try setUpStdio()
+
+        for limit in description.rlimits {
+            guard let resource = ProcessDescription.Rlimit.knownTypes.firstIndex(of: limit.type) else { continue }
+            var value = rlimit(rlim_cur: rlim_t(limit.soft), rlim_max: rlim_t(limit.hard))
+            try check(setrlimit(__rlimit_resource_t(UInt32(resource)), &value), "setrlimit \(limit.type)")
+        }
+
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while still root.
+        if let seccomp = description.seccomp, !description.noNewPrivileges {
+            try SeccompFilter.load(seccomp)
+        }
+
+        var changedDirectory = chdir(description.cwd) == 0
+        if !changedDirectory && errno != EACCES && errno != EPERM {
+            let code = errno
+            throw InitFailure("chdir to cwd \(description.cwd): \(errnoText(code))")
+        }
+
+        try switchUserAndCapabilities(capabilities)
+
+        if !changedDirectory {
+            try check(chdir(description.cwd), "chdir to cwd \(description.cwd) as uid \(description.user.uid)")
+            changedDirectory = true
+        }
+        umask(mode_t(description.user.umask ?? 0o022))
+
+        if description.noNewPrivileges {
+            try check(c_prctl(Linux.prSetNoNewPrivs, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+        }
+
+        var environment = description.env
+        if let home { environment.append("HOME=\(home)") }
+        let program = try resolveExecutable(description.args[0], environment: environment)
+
+        // Last, so that the filter only has to allow execve itself.
+        if let seccomp = description.seccomp, description.noNewPrivileges {
+            try SeccompFilter.load(seccomp)
+        }
+
+        let result = withCStringArray(description.args) { argv in
+            withCStringArray(environment) { envp in execve(program, argv, envp) }
+        }
+        if result == -1 {
+            let code = errno
+            let exitCode: Int32 = code == ENOENT ? 127 : 126
+            throw InitFailure("exec \(program): \(errnoText(code))", exitCode: exitCode)
+        }
+    }
+
+    private func setUpStdio() throws(InitFailure) {
+        switch stdio {
+        case .pipes(let stdout, let stderr):
+            let null = try check(open("/dev/null", O_RDWR), "open /dev/null for stdin")
+            try check(dup2(null, 0), "stdin")
+            try check(dup2(stdout, 1), "stdout")
+            try check(dup2(stderr, 2), "stderr")
+            if null > 2 { close(null) }
+        case .terminal(let console):
+            for target: Int32 in 0...2 { try check(dup2(console, target), "console as fd \(target)") }
+            // 1 = take it even if it is still the controlling terminal of init's session (the
+            // kernel opened it for PID 1); allowed because the child is still root here.
+            try check(ioctl(0, UInt(TIOCSCTTY), 1), "make the console the controlling terminal")
+        case .inherit:
+            break
+        }
+    }
+
+    struct ResolvedCapabilities {
+        var bounding, effective, inheritable, permitted, ambient: [UInt32]
+    }
+
+    private func switchUserAndCapabilities(_ capabilities: ResolvedCapabilities?) throws(InitFailure) {
+        if let capabilities {
+            try CapabilitySets.dropBounding(keeping: capabilities.bounding)
+            try check(c_prctl(Linux.prSetKeepCaps, 1, 0, 0, 0), "prctl(PR_SET_KEEPCAPS)")
+        }
+        if switchUser {
+            let user = description.user
+            let groups = user.additionalGids.map { gid_t($0) }
+            try check(groups.withUnsafeBufferPointer { setgroups($0.count, $0.baseAddress) }, "setgroups \(user.additionalGids)")
+            try check(setgid(gid_t(user.gid)), "setgid \(user.gid)")
+            try check(setuid(uid_t(user.uid)), "setuid \(user.uid)")
+        }
+        if let capabilities {
+            _ = c_prctl(Linux.prSetKeepCaps, 0, 0, 0, 0)
+            try CapabilitySets.apply(
+                effective: capabilities.effective, permitted: capabilities.permitted,
+                inheritable: capabilities.inheritable, ambient: capabilities.ambient)
+        }
+    }
+
+    /// Go's exec.LookPath, which runc uses, over the process's own PATH (not init's).
+    func resolveExecutable(_ name: String, environment: [String]) throws(InitFailure) -> String {
+        if name.contains("/") { return name }
+        let path = environment.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) } ?? ""
+        for directory in path.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + name
+            if let mode = fileMode(candidate), (mode & S_IFMT) == S_IFREG, (mode & 0o111) != 0 {
+                return candidate
+            }
+        }
+        throw InitFailure("exec: \"\(name)\": executable file not found in $PATH", exitCode: 127)
+    }
+
+    /// The user's home directory from the image's /etc/passwd, "/" when it has none (runc's rule).
+    private func homeDirectory(uid: UInt32) -> String {
+        guard let bytes = try? readWholeFile("/etc/passwd", limit: 4 << 20) else { return "/" }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+            if fields.count >= 6, UInt32(fields[2]) == uid, !fields[5].isEmpty { return String(fields[5]) }
+        }
+        return "/"
+    }
+}
