@@ -184,6 +184,10 @@ public struct KernelCache: Sendable {
         if let header = BzImageHeader(bytes), let offset = header.payloadOffset, let length = header.payloadLength,
             length > 0, offset + length <= bytes.count
         {
+            // The kernel build appends the decompressed size (4 bytes) to the payload; xz (and
+            // libarchive, which then drops its last output block) read those as a broken second
+            // stream, so the stream without them is tried first.
+            if length > 4 { candidates.append(offset..<offset + length - 4) }
             candidates.append(offset..<offset + length)
         }
         // Older boot protocols do not say where the payload is: look for an xz stream.
