@@ -138,6 +138,16 @@ public struct InitramfsBuilder: Sendable {
     private func write(_ request: InitramfsRequest, to path: String) throws(RunxlError) -> Int {
         let writer = try CpioWriter(path: path, compression: request.compression)
         try writer.addTree(from: request.rootfs, to: "/", options: TreeOptions(include: Self.includes))
+        // The kernel opens /dev/console for init's stdio before anything is mounted: without
+        // the node, init starts with no stdout and early messages are lost.
+        let lookup = RootfsLookup(rootfs: request.rootfs)
+        if lookup.hostPath(of: "/dev") == nil {
+            try writer.addDirectory("/dev", metadata: EntryMetadata(permissions: 0o755))
+        }
+        if lookup.hostPath(of: "/dev/console") == nil {
+            try writer.addSpecial(
+                "/dev/console", kind: .characterDevice, major: 5, minor: 1, metadata: EntryMetadata(permissions: 0o600))
+        }
         let root = EntryMetadata(permissions: 0o700)
         try writer.addDirectory("/.runxl", metadata: root)
         try writer.addFile(GuestLayout.initPath, copyingFrom: request.initBinary, metadata: EntryMetadata(permissions: 0o755))
@@ -154,7 +164,6 @@ public struct InitramfsBuilder: Sendable {
             let order = request.modules.map { $0.guestName + "\n" }.joined()
             try writer.addFile(GuestLayout.moduleOrderPath, contents: Array(order.utf8), metadata: EntryMetadata(permissions: 0o600))
         }
-        let lookup = RootfsLookup(rootfs: request.rootfs)
         for file in request.extraFiles {
             // The kernel does not create missing parents: add them when the rootfs lacks them.
             var parent = ""

@@ -46,6 +46,8 @@ private func spec(args: [String] = ["sh", "-c", "echo hi"], annotations: [String
         #expect(byPath[".runxl/init"]?.data == Array("#!/bin/sh\n# runxl-init stand-in\n".utf8))
         #expect(byPath[".runxl/process"]?.data == process)
         #expect(byPath[".runxl/process"]?.permissions == 0o400)
+        #expect(byPath["dev/console"]?.kind == .characterDevice)
+        #expect(byPath["dev/console"]?.deviceMajor == 5)
         #expect(!entries.contains { $0.path.split(separator: "/").contains { $0.hasPrefix(".wh.") } })
         // The image's own /.runxl never goes in: only one .runxl/init entry, ours.
         #expect(entries.filter { $0.path == ".runxl/init" }.count == 1)
