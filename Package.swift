@@ -54,13 +54,13 @@ let package = Package(
             swiftSettings: strictSettings),
         // State store, OCI state machine, lifecycle.
         .target(
-            name: "Runtime", dependencies: ["OCI", "Hypervisor", "GuestBuild", "GuestProtocol", "RunxlBase"],
+            name: "Runtime", dependencies: ["OCI", "Hypervisor", "GuestProtocol", "RunxlBase"],
             swiftSettings: strictSettings),
         // The CLI: one file per verb.
         .target(
             name: "RunxlCommands",
             dependencies: [
-                "Runtime", "OCI", "Hypervisor", "FakeHypervisor", "XenLight", "GuestBuild", "RunxlBase",
+                "Runtime", "OCI", "Hypervisor", "FakeHypervisor", "XenLight", "RunxlBase",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings),

@@ -105,3 +105,21 @@ public struct SystemCallError: Error, Sendable, CustomStringConvertible {
     }
     public var description: String { "\(call): \(errnoDescription(errno))" }
 }
+
+extension RunxlError.Code {
+    /// Every code with its name, in the order of docs/errors.md; a test keeps the two in step.
+    public static let catalog: [(name: String, code: RunxlError.Code)] = [
+        ("usage", .usage), ("invalidContainerID", .invalidContainerID), ("invalidSignal", .invalidSignal),
+        ("invalidConfig", .invalidConfig), ("bundleNotFound", .bundleNotFound),
+        ("invalidAnnotation", .invalidAnnotation), ("invalidKernel", .invalidKernel),
+        ("invalidDocument", .invalidDocument), ("containerNotFound", .containerNotFound),
+        ("containerExists", .containerExists), ("invalidState", .invalidState), ("io", .io),
+        ("lockTimeout", .lockTimeout), ("spawnFailed", .spawnFailed), ("hookFailed", .hookFailed),
+        ("notXenHost", .notXenHost), ("hypervisorFailed", .hypervisorFailed), ("domainNotFound", .domainNotFound),
+        ("outOfMemory", .outOfMemory), ("invalidDomainConfig", .invalidDomainConfig),
+        ("guestBootFailed", .guestBootFailed), ("unsupported", .unsupported), ("xenstoreFailed", .xenstoreFailed),
+        ("timeout", .timeout), ("imageNotFound", .imageNotFound), ("invalidImage", .invalidImage),
+        ("digestMismatch", .digestMismatch), ("unsafeLayerEntry", .unsafeLayerEntry),
+        ("registryFailed", .registryFailed), ("internal", .internal),
+    ]
+}

@@ -1,0 +1,290 @@
+internal import FoundationEssentials
+public import GuestProtocol
+public import Hypervisor
+public import OCI
+public import RunxlBase
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The OCI lifecycle over a `Hypervisor`: the state machine, the records, and the mapping of
+/// each verb onto domain operations (architecture.md, "OCI states on Xen").
+///
+/// Each verb takes the container's lock for its read-modify-write, so concurrent runxl processes
+/// (conmon's `start` racing podman's `kill`, say) see one order of events.
+public final class ContainerEngine {
+    public let store: StateStore
+    public let hypervisor: any Hypervisor
+    /// "xen" or "fake"; recorded so a record is never driven through the wrong backend.
+    public let hypervisorName: String
+    let preparer: any GuestPreparing
+
+    public init(store: StateStore, hypervisor: any Hypervisor, hypervisorName: String, preparer: any GuestPreparing) {
+        self.store = store
+        self.hypervisor = hypervisor
+        self.hypervisorName = hypervisorName
+        self.preparer = preparer
+    }
+
+    // MARK: create
+
+    /// Options of `create` that reach the engine.
+    public struct CreateOptions: Sendable {
+        public var bundle: String
+        public var pidFile: String?
+        public var consoleSocket: String?
+        public init(bundle: String, pidFile: String? = nil, consoleSocket: String? = nil) {
+            self.bundle = bundle
+            self.pidFile = pidFile
+            self.consoleSocket = consoleSocket
+        }
+    }
+
+    /// Builds the guest, creates the domain paused and starts the supervisor, which `launch`
+    /// returns the pid of. On any failure nothing is left: no record, no domain.
+    public func create(
+        _ id: ContainerID, options: CreateOptions, launchSupervisor: (ContainerID) throws(RunxlError) -> Int32
+    ) throws(RunxlError) -> ContainerRecord {
+        let bundle = Self.absolutePath(options.bundle)
+        let spec = try Self.loadSpec(bundle: bundle)
+        guard let rootPath = spec.root?.path, !rootPath.isEmpty else {
+            throw RunxlError(.invalidConfig, "\(bundle)/config.json: root.path is required")
+        }
+        let rootfs = rootPath.hasPrefix("/") ? rootPath : "\(bundle)/\(rootPath)"
+        guard FileSystem.isDirectory(rootfs) else {
+            throw RunxlError(.bundleNotFound, "rootfs \(rootfs) (root.path in \(bundle)/config.json) is not a directory")
+        }
+        guard let args = spec.process?.args, !args.isEmpty else {
+            throw RunxlError(.invalidConfig, "\(bundle)/config.json: process.args must name the program to run")
+        }
+
+        var record = ContainerRecord(
+            ociVersion: spec.ociVersion, id: id.rawValue, status: .creating, bundle: bundle, rootfs: rootfs,
+            created: Clock.rfc3339Now(), owner: Self.ownerName(), annotations: spec.annotations ?? [:],
+            hypervisor: hypervisorName)
+        record.creatorPID = getpid()
+        record.domainName = DomainNaming.name(for: id)
+        try store.claim(record, id: id)
+
+        // From here on, every failure undoes what was done, in reverse.
+        var domain: DomainID?
+        do {
+            let lock = try store.lock(id)
+            defer { lock.unlock() }
+            let guest = try preparer.prepare(
+                id: id, bundle: bundle, rootfs: rootfs, spec: spec, stateDirectory: store.directory(id))
+            record.domainName = guest.domain.name
+            try store.save(record, id: id)
+            domain = try hypervisor.createDomain(guest.domain, paused: true)
+            record.domainID = domain
+            try store.save(record, id: id)
+
+            let pid = try launchSupervisor(id)
+            record.pid = pid
+            record.pidStartTime = Processes.startTime(of: pid)
+            record.status = try record.status.transition(to: .created, id: id)
+            try store.save(record, id: id)
+            if let pidFile = options.pidFile {
+                try FileSystem.writeAtomically(Self.absolutePath(pidFile), Array(String(pid).utf8))
+            }
+            return record
+        } catch {
+            if let domain { try? hypervisor.destroy(domain) }
+            try? store.remove(id)
+            throw error
+        }
+    }
+
+    // MARK: start, pause, resume
+
+    public func start(_ id: ContainerID) throws(RunxlError) {
+        try withRecord(id) { (record: inout ContainerRecord) throws(RunxlError) in
+            guard record.status == .created else {
+                throw RunxlError(.invalidState, "cannot start container \(id): it is \(record.status.rawValue), not created")
+            }
+            try hypervisor.unpause(try domainID(of: record))
+            record.status = try record.status.transition(to: .running, id: id)
+        }
+    }
+
+    public func pause(_ id: ContainerID) throws(RunxlError) {
+        try withRecord(id) { (record: inout ContainerRecord) throws(RunxlError) in
+            guard record.status == .running else {
+                throw RunxlError(.invalidState, "cannot pause container \(id): it is \(record.status.rawValue), not running")
+            }
+            try hypervisor.pause(try domainID(of: record))
+            record.status = try record.status.transition(to: .paused, id: id)
+        }
+    }
+
+    public func resume(_ id: ContainerID) throws(RunxlError) {
+        try withRecord(id) { (record: inout ContainerRecord) throws(RunxlError) in
+            guard record.status == .paused else {
+                throw RunxlError(.invalidState, "cannot resume container \(id): it is \(record.status.rawValue), not paused")
+            }
+            try hypervisor.unpause(try domainID(of: record))
+            record.status = try record.status.transition(to: .running, id: id)
+        }
+    }
+
+    // MARK: kill
+
+    /// Sends `signal` to the container's process. SIGKILL, and any signal to a container whose
+    /// process has not started yet, destroys the domain: there is no process to deliver it to.
+    public func kill(_ id: ContainerID, signal: Int32, all: Bool = false) throws(RunxlError) {
+        try withRecord(id) { (record: inout ContainerRecord) throws(RunxlError) in
+            switch record.status {
+            case .created, .running, .paused:
+                break
+            case .creating, .stopped:
+                throw RunxlError(.invalidState, "cannot kill container \(id): container not running (\(record.status.rawValue))")
+            }
+            let domain = try domainID(of: record)
+            if signal == SIGKILL || record.status == .created {
+                try hypervisor.destroy(domain)
+                record.exitStatus = GuestExitStatus.signaled(signal).encoded
+                record.status = .stopped
+                return
+            }
+            let base = try hypervisor.storePath(domain)
+            let request = SignalRequest(sequence: Self.sequenceNumber(), signal: signal)
+            try hypervisor.writeStore("\(base)/\(GuestKeys.signal)", request.encoded)
+            if record.status == .paused { try hypervisor.unpause(domain); record.status = .running }
+        }
+    }
+
+    // MARK: delete
+
+    /// Removes the container. Without `force` it must be stopped; with `force` a live one is
+    /// destroyed first, and a missing one is not an error.
+    public func delete(_ id: ContainerID, force: Bool) throws(RunxlError) {
+        guard store.exists(id) else {
+            if force { return }
+            throw StateStore.notFound(id)
+        }
+        let lock = try store.lock(id)
+        defer { lock.unlock() }
+        var record: ContainerRecord?
+        do {
+            record = try refreshed(try store.load(id), id: id)
+        } catch where error.code == .containerNotFound && force {
+            // A create that died between claiming the id and writing its record.
+        } catch where error.code == .invalidDocument && force {
+            // An unreadable record: still find and destroy the domain by name below.
+        }
+        if let record, record.status != .stopped, !force {
+            throw RunxlError(.invalidState, "cannot delete container \(id) that is not stopped: it is \(record.status.rawValue)")
+        }
+        try destroyDomain(of: record, id: id)
+        if let record, record.status != .stopped, let pid = record.pid,
+            Processes.isAlive(pid, startTime: record.pidStartTime) {
+            // The supervisor ends by itself once its domain is gone; do not leave it behind if not.
+            Glibc.kill(pid, SIGKILL)
+        }
+        try store.remove(id)
+    }
+
+    private func destroyDomain(of record: ContainerRecord?, id: ContainerID) throws(RunxlError) {
+        if let domain = record?.domainID, let info = try hypervisor.domainInfo(domain),
+            info.name == record?.domainName {
+            try hypervisor.destroy(domain)
+        }
+        // Also by name: a create killed between libxl's create and the record save leaves only a name.
+        let name = record?.domainName ?? DomainNaming.name(for: id)
+        if let domain = try hypervisor.domainID(named: name) {
+            try hypervisor.destroy(domain)
+        }
+    }
+
+    // MARK: state, list
+
+    /// The stored record, corrected by what is live: a container whose supervisor is gone has
+    /// stopped, whatever the record last said.
+    public func state(_ id: ContainerID) throws(RunxlError) -> ContainerRecord {
+        try refreshed(try store.load(id), id: id)
+    }
+
+    public func list() throws(RunxlError) -> [ContainerRecord] {
+        var records: [ContainerRecord] = []
+        for id in try store.ids() {
+            if let record = try? state(id) { records.append(record) }
+        }
+        return records
+    }
+
+    func refreshed(_ stored: ContainerRecord, id: ContainerID) throws(RunxlError) -> ContainerRecord {
+        var record = stored
+        switch record.status {
+        case .creating:
+            if let creator = record.creatorPID, !Processes.isAlive(creator, startTime: nil) {
+                record.status = .stopped
+            }
+        case .created, .running, .paused:
+            if let pid = record.pid, !Processes.isAlive(pid, startTime: record.pidStartTime) {
+                record.status = .stopped
+            }
+        case .stopped:
+            break
+        }
+        return record
+    }
+
+    /// Loads, lets `change` modify, and saves the record, all under the container's lock.
+    func withRecord(_ id: ContainerID, _ change: (inout ContainerRecord) throws(RunxlError) -> Void) throws(RunxlError) {
+        let lock = try store.lock(id)
+        defer { lock.unlock() }
+        var record = try refreshed(try store.load(id), id: id)
+        try change(&record)
+        try store.save(record, id: id)
+    }
+
+    func domainID(of record: ContainerRecord) throws(RunxlError) -> DomainID {
+        guard let domain = record.domainID else {
+            throw RunxlError(.invalidState, "container \(record.id) has no domain")
+        }
+        return domain
+    }
+
+    /// Records the container's end; called by the supervisor.
+    public func recordExit(_ id: ContainerID, status: GuestExitStatus) throws(RunxlError) {
+        try withRecord(id) { (record: inout ContainerRecord) throws(RunxlError) in
+            if record.exitStatus == nil { record.exitStatus = status.encoded }
+            record.status = .stopped
+        }
+    }
+
+    // MARK: helpers
+
+    public static func loadSpec(bundle: String) throws(RunxlError) -> Spec {
+        guard FileSystem.isDirectory(bundle) else {
+            throw RunxlError(.bundleNotFound, "bundle \(bundle) is not a directory")
+        }
+        let path = "\(bundle)/config.json"
+        guard FileSystem.exists(path) else {
+            throw RunxlError(.bundleNotFound, "bundle \(bundle) has no config.json")
+        }
+        return try Spec.decode(try FileSystem.read(path), documentName: path)
+    }
+
+    public static func absolutePath(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if path == "." || path.isEmpty { return cwd }
+        return cwd + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+    }
+
+    static func ownerName() -> String {
+        guard let entry = getpwuid(getuid()), let name = entry.pointee.pw_name else { return "" }
+        return String(cString: name)
+    }
+
+    /// Distinguishes two kills with the same signal, so a xenstore watch sees both.
+    static func sequenceNumber() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+    }
+}

@@ -1,0 +1,40 @@
+public import Hypervisor
+public import OCI
+public import RunxlBase
+
+/// What `create` needs to boot a container: the domain to create and the files that belong to it.
+public struct PreparedGuest: Sendable {
+    public var domain: DomainSpec
+    public init(domain: DomainSpec) { self.domain = domain }
+}
+
+/// Turns a bundle into a bootable guest. The Xen path builds a kernel + initramfs (GuestBuild);
+/// the fake path only validates, so that the layers above can be tested without Xen.
+public protocol GuestPreparing: Sendable {
+    /// Builds the guest for container `id`. `stateDirectory` is the container's own directory,
+    /// where per-container files may go (removed by delete).
+    func prepare(
+        id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String
+    ) throws(RunxlError) -> PreparedGuest
+}
+
+/// Validates the bundle the way the real builder does and describes a domain without building
+/// anything: for the fake hypervisor.
+public struct ValidatingGuestPreparer: GuestPreparing {
+    public init() {}
+
+    public func prepare(
+        id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String
+    ) throws(RunxlError) -> PreparedGuest {
+        PreparedGuest(domain: DomainSpec(
+            name: DomainNaming.name(for: id), type: .pv, kernel: "/nonexistent/fake-kernel",
+            cmdline: (spec.process?.args ?? []).joined(separator: " ")))
+    }
+}
+
+/// Xen domain names for containers: prefixed so `xl list` shows what is ours and `gc` can find
+/// leftovers. The whole id is kept: truncating would let two containers collide.
+public enum DomainNaming {
+    public static let prefix = "runxl-"
+    public static func name(for id: ContainerID) -> String { prefix + id.rawValue }
+}

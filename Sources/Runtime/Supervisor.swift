@@ -1,0 +1,175 @@
+public import GuestProtocol
+public import Hypervisor
+public import RunxlBase
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The per-container process whose pid podman, conmon and containerd see as the container's.
+///
+/// It lives exactly as long as the container: it pumps the guest console onto the stdio it
+/// inherited from `create`, waits for the domain to end through the hypervisor's events, reads
+/// the exit status runxl-init left in xenstore, records it, destroys the domain and exits with
+/// the container's status (128+N for a signal), which is what podman reports.
+public struct Supervisor {
+    let engine: ContainerEngine
+    let id: ContainerID
+    let log: @Sendable (String) -> Void
+
+    public init(engine: ContainerEngine, id: ContainerID, log: @escaping @Sendable (String) -> Void) {
+        self.engine = engine
+        self.id = id
+        self.log = log
+    }
+
+    /// How long the console may lag behind the domain's shutdown before output is given up on.
+    static let consoleDrainSeconds = 3.0
+
+    /// Runs until the container ends; returns the exit code for the supervisor process.
+    /// `readyDescriptor` is written "ok" (or the error) and closed once the supervisor is
+    /// listening, so `create` returns only when no output can be lost.
+    public func run(readyDescriptor: Int32?) -> Int32 {
+        let record: ContainerRecord
+        let domain: DomainID
+        var pumpDone: Int32 = -1
+        do {
+            record = try engine.store.load(id)
+            domain = try engine.domainID(of: record)
+            pumpDone = try startConsolePump(domain)
+        } catch {
+            report(readyDescriptor, "error: \(error.message)")
+            return 255
+        }
+        report(readyDescriptor, "ok")
+
+        let end: DomainEnd
+        do {
+            end = try engine.hypervisor.waitForEnd(domain, timeoutSeconds: nil)
+        } catch {
+            log("supervisor of \(id): waiting for domain \(domain) failed: \(error)")
+            end = .gone
+        }
+        if pumpDone >= 0 {
+            Self.waitReadable(pumpDone, seconds: Self.consoleDrainSeconds)
+        }
+        let status = exitStatus(after: end, domain: domain)
+        do {
+            try engine.recordExit(id, status: status)
+        } catch {
+            // delete --force may have removed the record already: the exit still counts.
+            log("supervisor of \(id): cannot record the exit: \(error)")
+        }
+        try? engine.hypervisor.destroy(domain)
+        return stored(status).shellExitCode
+    }
+
+    /// What ended the container, from the domain's end and the key runxl-init writes.
+    func exitStatus(after end: DomainEnd, domain: DomainID) -> GuestExitStatus {
+        var written: GuestExitStatus?
+        if let base = try? engine.hypervisor.storePath(domain),
+            let text = try? engine.hypervisor.readStore("\(base)/\(GuestKeys.exit)") {
+            written = try? GuestExitStatus.decode(text)
+        }
+        switch end {
+        case .shutdown(.poweroff):
+            return written ?? .failed("the guest powered off without reporting an exit status")
+        case .shutdown(.crash):
+            return written ?? .failed("the guest crashed")
+        case .shutdown(let reason):
+            return written ?? .failed("the guest shut down (\(reason))")
+        case .gone, .timedOut:
+            return written ?? .signaled(SIGKILL)
+        }
+    }
+
+    /// A kill that destroyed the domain recorded its signal first; that one is the truth.
+    func stored(_ status: GuestExitStatus) -> GuestExitStatus {
+        guard let record = try? engine.store.load(id), let recorded = record.exit else { return status }
+        return recorded
+    }
+
+    private func report(_ descriptor: Int32?, _ text: String) {
+        guard let descriptor, descriptor >= 0 else { return }
+        let bytes = Array((text + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+    }
+
+    /// Starts copying the guest console to fds 1 and 2; returns a descriptor that becomes
+    /// readable when the guest's last frame has been copied, or -1 for a backend without consoles.
+    private func startConsolePump(_ domain: DomainID) throws(RunxlError) -> Int32 {
+        let path: String
+        do {
+            path = try engine.hypervisor.consolePath(domain)
+        } catch where error.code == .unsupported {
+            return -1
+        }
+        let console = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard console >= 0 else {
+            let err = errno
+            throw RunxlError(.io, "cannot open the console \(path) of domain \(domain)", cause: SystemCallError("open", errno: err))
+        }
+        var settings = termios()
+        if tcgetattr(console, &settings) == 0 {
+            cfmakeraw(&settings)
+            tcsetattr(console, TCSANOW, &settings)
+        }
+        let pipeEnds: (read: Int32, write: Int32)
+        do {
+            pipeEnds = try Processes.makePipe()
+        } catch {
+            close(console)
+            throw error
+        }
+        let signalEnd = pipeEnds.write
+        let log = self.log
+        try startDetachedThread {
+            ConsolePump(console: console, log: log).run()
+            _ = write(signalEnd, "x", 1)
+        }
+        return pipeEnds.read
+    }
+
+    static func waitReadable(_ descriptor: Int32, seconds: Double) {
+        var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        _ = poll(&entry, 1, Int32(seconds * 1000))
+    }
+}
+
+/// Copies framed console output to stdout and stderr until init's exit frame or end of file.
+struct ConsolePump {
+    let console: Int32
+    let log: @Sendable (String) -> Void
+
+    func run() {
+        var decoder = ConsoleFrameDecoder()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(console, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return }
+            for event in decoder.feed(buffer[0..<count]) {
+                switch event {
+                case .frame(.stdout, let bytes): Self.writeAll(1, bytes)
+                case .frame(.stderr, let bytes): Self.writeAll(2, bytes)
+                case .frame(.exit, _): return
+                case .frame(.diagnostics, let bytes): log("guest: \(String(decoding: bytes, as: UTF8.self))")
+                case .frame, .unframed: break
+                }
+            }
+        }
+    }
+
+    static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress.map { $0 + offset }, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            offset += written
+        }
+    }
+}

@@ -1,0 +1,110 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Process primitives: spawning runxl's own supervisor and telling whether a recorded pid is
+/// still the process we started.
+public enum Processes {
+    /// This executable's path, so runxl can re-execute itself as the supervisor.
+    public static func currentExecutable() throws(RunxlError) -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else {
+            let err = errno
+            throw RunxlError(.spawnFailed, "cannot find the runxl executable", cause: SystemCallError("readlink", errno: err))
+        }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Starts `path` with `arguments`; fds 0-2 are inherited and `extraDescriptors` are moved to
+    /// 3, 4, ... in order. Other inherited descriptors stay open unless marked close-on-exec: a
+    /// child that must not hold them calls `closeDescriptors(from:)` first thing.
+    public static func spawn(
+        _ path: String, _ arguments: [String], extraDescriptors: [Int32] = []
+    ) throws(RunxlError) -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        // Move the extra descriptors above any target slot first, so dup2 into 3... cannot clobber them.
+        let parked = extraDescriptors.enumerated().map { (index, fd) in Int32(100 + index) }
+        for (fd, park) in zip(extraDescriptors, parked) { posix_spawn_file_actions_adddup2(&actions, fd, park) }
+        for (index, park) in parked.enumerated() { posix_spawn_file_actions_adddup2(&actions, park, Int32(3 + index)) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        guard result == 0 else {
+            throw RunxlError(.spawnFailed, "cannot start \(path)", cause: SystemCallError("posix_spawn", errno: result))
+        }
+        return pid
+    }
+
+    /// Closes every descriptor numbered `first` or above: what a caller (conmon's sync pipes, a
+    /// shim's fds) left open must not be kept alive by a long-running supervisor.
+    public static func closeDescriptors(from first: Int32) {
+        guard let names = try? FileSystem.listDirectory("/proc/self/fd") else { return }
+        for name in names {
+            if let fd = Int32(name), fd >= first { close(fd) }
+        }
+    }
+
+    /// The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or nil
+    /// when it does not exist. Together with the pid it names one process for good.
+    public static func startTime(of pid: Int32) -> UInt64? {
+        guard pid > 0, let bytes = try? FileSystem.read("/proc/\(pid)/stat") else { return nil }
+        // The command name (field 2) may hold spaces and parentheses: fields start after the last ')'.
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
+        // After ')' come field 3 (state) onwards: field 22 is at index 19.
+        guard fields.count > 19 else { return nil }
+        return UInt64(String(decoding: fields[19], as: UTF8.self))
+    }
+
+    /// True when `pid` is alive, is not a zombie, and (when given) started at `startTime`.
+    public static func isAlive(_ pid: Int32, startTime expected: UInt64?) -> Bool {
+        guard pid > 0, let started = startTime(of: pid) else { return false }
+        if let expected, expected != started { return false }
+        guard let bytes = try? FileSystem.read("/proc/\(pid)/stat"),
+            let close = bytes.lastIndex(of: UInt8(ascii: ")")), close + 2 < bytes.count
+        else { return false }
+        return bytes[close + 2] != UInt8(ascii: "Z") && bytes[close + 2] != UInt8(ascii: "X")
+    }
+
+    /// Waits for a child; returns its shell-style exit code (128+N for a signal).
+    public static func waitForExit(_ pid: Int32) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { return 255 }
+        }
+        let signal = status & 0x7f
+        if signal == 0 { return (status >> 8) & 0xff }
+        return 128 + signal
+    }
+}
+
+extension Processes {
+    /// A pipe whose ends are close-on-exec, so no child inherits them by accident.
+    public static func makePipe() throws(RunxlError) -> (read: Int32, write: Int32) {
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else {
+            let err = errno
+            throw RunxlError(.io, "cannot create a pipe", cause: SystemCallError("pipe", errno: err))
+        }
+        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+        return (ends[0], ends[1])
+    }
+}

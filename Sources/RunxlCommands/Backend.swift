@@ -1,0 +1,41 @@
+import FakeHypervisor
+import Hypervisor
+import Runtime
+import RunxlBase
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Chooses the hypervisor backend and opens it only when a verb needs it, so that verbs which
+/// only read state (`state`, `list`) never pay for a libxl context.
+///
+/// `RUNXL_HYPERVISOR=fake` selects the file-backed double (its files under `RUNXL_FAKE_DIR`,
+/// default `/tmp/runxl-fake`): for the CLI tests on hosts without Xen. Anything else is Xen.
+enum Backend {
+    static var selectedName: String {
+        guard let value = getenv("RUNXL_HYPERVISOR") else { return "xen" }
+        return String(cString: value) == "fake" ? "fake" : "xen"
+    }
+
+    static func engine(_ global: Runxl) throws(RunxlError) -> ContainerEngine {
+        let store = StateStore(root: global.root)
+        let logger = global.logger
+        if selectedName == "fake" {
+            let directory = getenv("RUNXL_FAKE_DIR").map { String(cString: $0) } ?? "/tmp/runxl-fake"
+            return ContainerEngine(
+                store: store, hypervisor: try FakeHypervisor(directory: directory), hypervisorName: "fake",
+                preparer: ValidatingGuestPreparer())
+        }
+        return ContainerEngine(
+            store: store, hypervisor: try XenBackend.open(logger: logger), hypervisorName: "xen",
+            preparer: try XenBackend.preparer(logger: logger))
+    }
+
+    /// An engine for verbs that only read records: no hypervisor is opened until one is used.
+    static func readOnlyEngine(_ global: Runxl) -> ContainerEngine {
+        ContainerEngine(
+            store: StateStore(root: global.root), hypervisor: UnopenedHypervisor(), hypervisorName: selectedName,
+            preparer: ValidatingGuestPreparer())
+    }
+}

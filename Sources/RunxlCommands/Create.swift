@@ -1,0 +1,97 @@
+import ArgumentParser
+import Runtime
+import RunxlBase
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `runxl create`: builds the guest, creates its domain paused and starts the supervisor whose
+/// pid goes into `--pid-file`. Returns once the container is `created`.
+struct Create: ParsableCommand, GlobalOptionsReader {
+    static let configuration = CommandConfiguration(abstract: "Create a container (its domain stays paused until start).")
+
+    @ParentCommand var global: Runxl
+    @OptionGroup var options: CreateFlags
+    @Argument(help: "The container id.") var id: String
+
+    var globalLogger: Logger { global.logger }
+
+    func run() throws {
+        let containerID = try ContainerID(id)
+        let engine = try Backend.engine(global)
+        _ = try engine.create(containerID, options: options.engineOptions) { (id: ContainerID) throws(RunxlError) -> Int32 in
+            try SupervisorLauncher.launch(global: global, id: id)
+        }
+    }
+}
+
+/// The flags `create` and `run` share, as runc spells them.
+struct CreateFlags: ParsableArguments {
+    @Option(name: [.short, .long], help: "Path to the bundle directory.") var bundle: String = "."
+    @Option(name: .customLong("pid-file"), help: "Write the container's pid to this file.") var pidFile: String?
+    @Option(name: .customLong("console-socket"), help: "AF_UNIX socket that receives the pty master.") var consoleSocket: String?
+    @Flag(name: .customLong("no-pivot"), help: "Accepted for runc compatibility.") var noPivot = false
+    @Flag(name: .customLong("no-new-keyring"), help: "Accepted for runc compatibility.") var noNewKeyring = false
+    @Option(name: .customLong("preserve-fds"), help: "Accepted for runc compatibility; a guest cannot inherit host fds.")
+    var preserveFds: Int = 0
+
+    var engineOptions: ContainerEngine.CreateOptions {
+        ContainerEngine.CreateOptions(bundle: bundle, pidFile: pidFile, consoleSocket: consoleSocket)
+    }
+}
+
+/// Starts `runxl supervise` as a child of this process and waits until it is listening.
+enum SupervisorLauncher {
+    static let readyTimeoutSeconds = 60.0
+
+    static func launch(global: Runxl, id: ContainerID) throws(RunxlError) -> Int32 {
+        let ends = try Processes.makePipe()
+        defer { close(ends.read) }
+        var arguments = ["--root", global.root, "--log-format", global.logFormat.rawValue]
+        if let log = global.log { arguments += ["--log", ContainerEngine.absolutePath(log)] }
+        if global.debug { arguments.append("--debug") }
+        arguments += ["supervise", "--ready-fd", "3", id.rawValue]
+        let pid: Int32
+        do {
+            pid = try Processes.spawn(try Processes.currentExecutable(), arguments, extraDescriptors: [ends.write])
+        } catch {
+            close(ends.write)
+            throw error
+        }
+        close(ends.write)
+        let answer = readAll(ends.read, timeoutSeconds: readyTimeoutSeconds)
+        guard answer.hasPrefix("ok") else {
+            kill(pid, SIGKILL)
+            _ = Processes.waitForExit(pid)
+            let detail = answer.isEmpty ? "it exited without a word" : answer
+            throw RunxlError(.spawnFailed, "the supervisor of container \(id) did not start: \(detail)")
+        }
+        return pid
+    }
+
+    private static func readAll(_ descriptor: Int32, timeoutSeconds: Double) -> String {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let deadline = Clock.monotonicSeconds() + timeoutSeconds
+        while true {
+            let remaining = deadline - Clock.monotonicSeconds()
+            guard remaining > 0 else { break }
+            var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&entry, 1, Int32(remaining * 1000)) > 0 else { break }
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            bytes += buffer[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \n")
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, set.contains(first) { scalars.removeFirst() }
+        while let last = scalars.last, set.contains(last) { scalars.removeLast() }
+        return String(scalars)
+    }
+}

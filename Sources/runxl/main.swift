@@ -1,0 +1,3 @@
+import RunxlCommands
+
+RunxlMain.main(Array(CommandLine.arguments.dropFirst()))

@@ -1,0 +1,107 @@
+import Foundation
+
+/// Runs the built `runxl` binary as podman or containerd would: a separate process per verb.
+struct RunxlProcess {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// The binary under test: `RUNXL_BINARY`, or the debug build next to this package.
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["RUNXL_BINARY"] { return path }
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        for candidate in [".build/debug/runxl", ".build/x86_64-unknown-linux-gnu/debug/runxl"] {
+            let path = packageRoot.appendingPathComponent(candidate).path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return packageRoot.appendingPathComponent(".build/debug/runxl").path
+    }
+
+    /// A scratch world: its own --root and fake hypervisor directory, removed by `cleanup()`.
+    let directory: String
+    var root: String { directory + "/root" }
+    var fakeDirectory: String { directory + "/fake" }
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("runxl-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    /// Ends every container left (their supervisors are processes) and removes the world.
+    func cleanup() {
+        if let ids = try? run(["list", "--quiet"]).stdout.split(separator: "\n") {
+            for id in ids { _ = try? run(["delete", "--force", String(id)]) }
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    var environment: [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["RUNXL_HYPERVISOR"] = "fake"
+        env["RUNXL_FAKE_DIR"] = fakeDirectory
+        return env
+    }
+
+    /// A started runxl process whose output goes to files: a supervisor spawned by `create`
+    /// inherits them and may outlive the verb, so waiting for end-of-file on a pipe would hang.
+    struct Running {
+        let process: Process
+        let stdoutPath: String
+        let stderrPath: String
+
+        func wait() -> Result {
+            process.waitUntilExit()
+            return Result(
+                status: process.terminationStatus,
+                stdout: (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "",
+                stderr: (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")
+        }
+    }
+
+    /// Starts `runxl --root ROOT ARGS...` without waiting.
+    func start(_ arguments: [String], globalFirst: [String] = []) throws -> Running {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = globalFirst + ["--root", root] + arguments
+        process.environment = environment
+        let name = UUID().uuidString
+        let stdoutPath = directory + "/out-\(name)", stderrPath = directory + "/err-\(name)"
+        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return Running(process: process, stdoutPath: stdoutPath, stderrPath: stderrPath)
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], globalFirst: [String] = []) throws -> Result {
+        try start(arguments, globalFirst: globalFirst).wait()
+    }
+
+    /// Writes a bundle with a rootfs directory and the given process args.
+    func makeBundle(_ name: String, args: [String] = ["sh"], mutate: (inout [String: Any]) -> Void = { _ in }) throws -> String {
+        let bundle = directory + "/" + name
+        try FileManager.default.createDirectory(atPath: bundle + "/rootfs", withIntermediateDirectories: true)
+        var config: [String: Any] = [
+            "ociVersion": "1.2.0",
+            "root": ["path": "rootfs"],
+            "process": ["args": args, "cwd": "/", "env": ["PATH=/bin"], "user": ["uid": 0, "gid": 0]],
+            "hostname": "test",
+        ]
+        mutate(&config)
+        let data = try JSONSerialization.data(withJSONObject: config)
+        try data.write(to: URL(fileURLWithPath: bundle + "/config.json"))
+        return bundle
+    }
+
+    /// Every file below `--root`, to prove nothing was left behind.
+    func filesUnderRoot() -> [String] {
+        guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
+        return enumerator.compactMap { $0 as? String }
+    }
+}

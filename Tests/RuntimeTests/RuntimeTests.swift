@@ -1,0 +1,144 @@
+import FakeHypervisor
+import Foundation
+import Hypervisor
+import OCI
+import Runtime
+import RunxlBase
+import Testing
+
+@Suite struct ContainerIDTests {
+    @Test(arguments: ["a", "abc-DEF_1.2+3", String(repeating: "f", count: 64)])
+    func acceptsRuncCharacterSet(_ text: String) throws {
+        #expect(try ContainerID(text).rawValue == text)
+    }
+
+    @Test(arguments: ["", ".", "..", "a/b", "../x", "a b", "a\u{0}b", "é", String(repeating: "x", count: 1025)])
+    func refusesIDsThatCouldEscapeRoot(_ text: String) {
+        #expect(throws: RunxlError.self) { try ContainerID(text) }
+        do { _ = try ContainerID(text) } catch { #expect(error.code == .invalidContainerID) }
+    }
+}
+
+@Suite struct ContainerStatusTests {
+    @Test func allowsRuncTransitionsOnly() throws {
+        let id = try ContainerID("t")
+        #expect(try ContainerStatus.created.transition(to: .running, id: id) == .running)
+        #expect(try ContainerStatus.running.transition(to: .paused, id: id) == .paused)
+        #expect(try ContainerStatus.paused.transition(to: .running, id: id) == .running)
+        for status in ContainerStatus.allCases {
+            #expect(throws: RunxlError.self) { try ContainerStatus.stopped.transition(to: status, id: id) }
+        }
+        #expect(throws: RunxlError.self) { try ContainerStatus.created.transition(to: .paused, id: id) }
+        #expect(throws: RunxlError.self) { try ContainerStatus.running.transition(to: .created, id: id) }
+    }
+}
+
+@Suite struct SignalNameTests {
+    @Test(arguments: [("15", 15), ("9", 9), ("KILL", 9), ("SIGKILL", 9), ("sigterm", 15), ("term", 15), ("Hup", 1), ("RTMIN+2", 36)])
+    func parsesNumbersAndNamesInAnyCase(_ text: String, _ expected: Int32) throws {
+        #expect(try SignalName.parse(text) == expected)
+    }
+
+    @Test(arguments: ["0", "65", "-1", "SIGNOPE", "", "KILLX"])
+    func refusesUnknownSignals(_ text: String) {
+        do {
+            _ = try SignalName.parse(text)
+            Issue.record("\(text) should be refused")
+        } catch {
+            #expect(error.code == .invalidSignal)
+        }
+    }
+}
+
+/// The engine over the fake hypervisor, in process.
+@Suite struct ContainerEngineTests {
+    final class World {
+        let directory: String
+        let engine: ContainerEngine
+        let fake: FakeHypervisor
+        init() throws {
+            directory = NSTemporaryDirectory() + "runxl-engine-\(UUID().uuidString)"
+            fake = try FakeHypervisor(directory: directory + "/fake", memoryLimitMiB: 1024)
+            engine = ContainerEngine(
+                store: StateStore(root: directory + "/root"), hypervisor: fake, hypervisorName: "fake",
+                preparer: ValidatingGuestPreparer())
+        }
+        deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+        func bundle(args: [String] = ["sh"]) throws -> String {
+            let bundle = directory + "/bundle-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: bundle + "/rootfs", withIntermediateDirectories: true)
+            let config: [String: Any] = ["ociVersion": "1.2.0", "root": ["path": "rootfs"], "process": ["args": args, "cwd": "/"]]
+            try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: bundle + "/config.json"))
+            return bundle
+        }
+
+        /// A stand-in supervisor: a child that lives long enough for the test.
+        let launcher: (ContainerID) throws(RunxlError) -> Int32 = { _ in try Processes.spawn("/bin/sleep", ["30"]) }
+    }
+
+    @Test func createFailureLeavesNothing() throws {
+        let world = try World()
+        let id = try ContainerID("fails")
+        // The supervisor cannot start: the domain created before must be destroyed, the record removed.
+        #expect(throws: RunxlError.self) {
+            try world.engine.create(id, options: .init(bundle: try world.bundle())) { (_: ContainerID) throws(RunxlError) -> Int32 in
+                throw RunxlError(.spawnFailed, "injected")
+            }
+        }
+        #expect(try world.fake.listDomains().isEmpty)
+        #expect(!world.engine.store.exists(id))
+    }
+
+    @Test func outOfMemoryFromHypervisorLeavesNothing() throws {
+        let world = try World()
+        let bundle = try world.bundle()
+        // Fill the fake's 1024 MiB with four 256 MiB guests; the fifth must fail cleanly.
+        for index in 0..<4 {
+            _ = try world.engine.create(try ContainerID("m\(index)"), options: .init(bundle: bundle), launchSupervisor: world.launcher)
+        }
+        do {
+            _ = try world.engine.create(try ContainerID("m4"), options: .init(bundle: bundle), launchSupervisor: world.launcher)
+            Issue.record("a fifth guest must not fit")
+        } catch {
+            #expect(error.code == .outOfMemory)
+        }
+        #expect(try world.fake.listDomains().count == 4)
+        #expect(!world.engine.store.exists(try ContainerID("m4")))
+    }
+
+    @Test func killBeforeStartDestroysTheDomain() throws {
+        let world = try World()
+        let id = try ContainerID("early")
+        let record = try world.engine.create(id, options: .init(bundle: try world.bundle()), launchSupervisor: world.launcher)
+        #expect(record.status == .created)
+        try world.engine.kill(id, signal: 15)
+        #expect(try world.engine.state(id).status == .stopped)
+        #expect(try world.engine.state(id).exitStatus == "signaled:15")
+        #expect(try world.fake.listDomains().isEmpty)
+        try world.engine.delete(id, force: false)
+        #expect(!world.engine.store.exists(id))
+    }
+
+    @Test func deadSupervisorMeansStopped() throws {
+        let world = try World()
+        let id = try ContainerID("orphan")
+        // A pid that cannot be alive: the record must not claim the container runs.
+        _ = try world.engine.create(id, options: .init(bundle: try world.bundle())) { (_: ContainerID) throws(RunxlError) -> Int32 in 999_999_999 }
+        #expect(try world.engine.state(id).status == .stopped)
+        // delete --force still finds and destroys the domain.
+        try world.engine.delete(id, force: true)
+        #expect(try world.fake.listDomains().isEmpty)
+    }
+
+    @Test func deleteForceFindsDomainOfHalfCreatedContainer() throws {
+        let world = try World()
+        let id = try ContainerID("half")
+        // Simulate a create killed after the domain was made but before anything was recorded.
+        _ = try world.fake.createDomain(DomainSpec(name: DomainNaming.name(for: id), type: .pv, kernel: "/k"), paused: true)
+        try FileSystem.makeDirectories(world.engine.store.directory(id))
+        try world.engine.delete(id, force: true)
+        #expect(try world.fake.listDomains().isEmpty)
+        #expect(!world.engine.store.exists(id))
+    }
+}
