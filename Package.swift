@@ -15,9 +15,7 @@ let package = Package(
         .executable(name: "runxl", targets: ["runxl"]),
         .executable(name: "runxl-init", targets: ["runxl-init"]),
     ],
-    dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-    ],
+    dependencies: [],
     targets: [
         // C libraries: each is imported by exactly one Swift module below.
         .systemLibrary(
@@ -56,12 +54,11 @@ let package = Package(
         .target(
             name: "Runtime", dependencies: ["OCI", "Hypervisor", "GuestProtocol", "RunxlBase"],
             swiftSettings: strictSettings),
-        // The CLI: one file per verb.
+        // The CLI: one file per verb over a small parser of its own (CommandLine.swift says why).
         .target(
             name: "RunxlCommands",
             dependencies: [
-                "Runtime", "OCI", "Hypervisor", "FakeHypervisor", "XenLight", "RunxlBase",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Runtime", "OCI", "Hypervisor", "FakeHypervisor", "XenLight", "GuestBuild", "RunxlBase",
             ],
             swiftSettings: strictSettings),
         .executableTarget(name: "runxl", dependencies: ["RunxlCommands"], swiftSettings: strictSettings),

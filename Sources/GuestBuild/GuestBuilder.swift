@@ -146,9 +146,15 @@ public struct GuestBuilder: Sendable {
 
     /// Writes a bootable guest for the bundle into `output`: `kernel`, `initramfs.cpio[.gz|...]`,
     /// `xl.cfg` (paths pointing into `output`) and `guest.json`. Backs `runxl image convert`.
+    /// `annotations` override the bundle's own (the CLI's --type, --memory, ... flags).
     @discardableResult
-    public func convert(bundle: String, output: String, domainName: String? = nil) throws(RunxlError) -> BuiltGuest {
-        let spec = try Spec.load(path: bundle + "/config.json", missingCode: .bundleNotFound)
+    public func convert(
+        bundle: String, output: String, domainName: String? = nil, annotations: [String: String] = [:]
+    ) throws(RunxlError) -> BuiltGuest {
+        var spec = try Spec.load(path: bundle + "/config.json", missingCode: .bundleNotFound)
+        if !annotations.isEmpty {
+            spec.annotations = (spec.annotations ?? [:]).merging(annotations) { _, override in override }
+        }
         guard let rootPath = spec.root?.path, !rootPath.isEmpty else {
             throw RunxlError(.invalidConfig, "config.json has no root.path: the bundle has no rootfs")
         }

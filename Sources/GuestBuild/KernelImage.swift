@@ -1,4 +1,5 @@
 import Archive
+import OCI
 public import RunxlBase
 
 #if canImport(Glibc)

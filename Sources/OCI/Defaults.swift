@@ -51,6 +51,8 @@ extension Spec {
 }
 
 /// Annotation keys runxl itself defines; use these constants rather than retyping the strings.
+/// Every annotation key runxl reads or writes, defined once: the guest builder, `features`,
+/// the CLI and the docs refer to these constants, never to string copies.
 public enum RunxlAnnotations {
     /// Every runxl annotation starts with this.
     public static let prefix = "org.runxl."
@@ -58,6 +60,22 @@ public enum RunxlAnnotations {
     public static let version = prefix + "version"
     /// In `runxl features`: the commit runxl was built from.
     public static let commit = prefix + "commit"
+
+    /// `pv` or `pvh`.
+    public static let guestType = prefix + "guest.type"
+    /// Path in dom0 of the guest kernel (ELF or bzImage).
+    public static let kernel = prefix + "kernel"
+    /// Guest memory in MiB (a positive integer).
+    public static let memory = prefix + "memory"
+    /// Number of virtual CPUs (a positive integer).
+    public static let vcpus = prefix + "vcpus"
+    /// Appended to the guest kernel command line.
+    public static let cmdlineExtra = prefix + "cmdline.extra"
+    /// `none`, `gzip`, `zstd` or `lz4`: how the initramfs is compressed.
+    public static let initramfsCompression = prefix + "initramfs.compression"
+
+    /// The keys that configure a guest (as opposed to the informational ones above them).
+    public static let all = [guestType, kernel, memory, vcpus, cmdlineExtra, initramfsCompression]
 }
 
 extension Features {
