@@ -48,16 +48,7 @@ public final class ContainerEngine {
     ) throws(RunxlError) -> ContainerRecord {
         let bundle = Self.absolutePath(options.bundle)
         let spec = try Self.loadSpec(bundle: bundle)
-        guard let rootPath = spec.root?.path, !rootPath.isEmpty else {
-            throw RunxlError(.invalidConfig, "\(bundle)/config.json: root.path is required")
-        }
-        let rootfs = rootPath.hasPrefix("/") ? rootPath : "\(bundle)/\(rootPath)"
-        guard FileSystem.isDirectory(rootfs) else {
-            throw RunxlError(.bundleNotFound, "rootfs \(rootfs) (root.path in \(bundle)/config.json) is not a directory")
-        }
-        guard let args = spec.process?.args, !args.isEmpty else {
-            throw RunxlError(.invalidConfig, "\(bundle)/config.json: process.args must name the program to run")
-        }
+        let rootfs = try spec.validateForCreate(bundle: bundle, documentName: "\(bundle)/config.json")
 
         var record = ContainerRecord(
             ociVersion: spec.ociVersion, id: id.rawValue, status: .creating, bundle: bundle, rootfs: rootfs,

@@ -18,7 +18,7 @@ enum Backend {
         return String(cString: value) == "fake" ? "fake" : "xen"
     }
 
-    static func engine(_ global: Runxl) throws(RunxlError) -> ContainerEngine {
+    static func engine(_ global: GlobalOptions) throws(RunxlError) -> ContainerEngine {
         let store = StateStore(root: global.root)
         let logger = global.logger
         if selectedName == "fake" {
@@ -33,7 +33,7 @@ enum Backend {
     }
 
     /// An engine for verbs that only read records: no hypervisor is opened until one is used.
-    static func readOnlyEngine(_ global: Runxl) -> ContainerEngine {
+    static func readOnlyEngine(_ global: GlobalOptions) -> ContainerEngine {
         ContainerEngine(
             store: StateStore(root: global.root), hypervisor: UnopenedHypervisor(), hypervisorName: selectedName,
             preparer: ValidatingGuestPreparer())

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Runtime
 import RunxlBase
 
@@ -8,33 +7,52 @@ import Glibc
 
 /// `runxl create`: builds the guest, creates its domain paused and starts the supervisor whose
 /// pid goes into `--pid-file`. Returns once the container is `created`.
-struct Create: ParsableCommand, GlobalOptionsReader {
-    static let configuration = CommandConfiguration(abstract: "Create a container (its domain stays paused until start).")
+struct Create: Verb {
+    static let spec = VerbSpec(
+        name: "create", summary: "create a container (its domain stays paused until start)",
+        usage: "[flags] ID", flags: CreateFlags.flags)
 
-    @ParentCommand var global: Runxl
-    @OptionGroup var options: CreateFlags
-    @Argument(help: "The container id.") var id: String
+    let global: GlobalOptions
+    let id: ContainerID
+    let options: CreateFlags
 
-    var globalLogger: Logger { global.logger }
+    init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError) {
+        self.global = global
+        id = try ContainerID(try arguments.positional(0, "container id"))
+        try arguments.expectPositionals(atMost: 1)
+        options = try CreateFlags(arguments)
+    }
 
-    func run() throws {
-        let containerID = try ContainerID(id)
+    func run() throws(RunxlError) -> Int32 {
         let engine = try Backend.engine(global)
-        _ = try engine.create(containerID, options: options.engineOptions) { (id: ContainerID) throws(RunxlError) -> Int32 in
+        _ = try engine.create(id, options: options.engineOptions) { (id: ContainerID) throws(RunxlError) -> Int32 in
             try SupervisorLauncher.launch(global: global, id: id)
         }
+        return 0
     }
 }
 
 /// The flags `create` and `run` share, as runc spells them.
-struct CreateFlags: ParsableArguments {
-    @Option(name: [.short, .long], help: "Path to the bundle directory.") var bundle: String = "."
-    @Option(name: .customLong("pid-file"), help: "Write the container's pid to this file.") var pidFile: String?
-    @Option(name: .customLong("console-socket"), help: "AF_UNIX socket that receives the pty master.") var consoleSocket: String?
-    @Flag(name: .customLong("no-pivot"), help: "Accepted for runc compatibility.") var noPivot = false
-    @Flag(name: .customLong("no-new-keyring"), help: "Accepted for runc compatibility.") var noNewKeyring = false
-    @Option(name: .customLong("preserve-fds"), help: "Accepted for runc compatibility; a guest cannot inherit host fds.")
-    var preserveFds: Int = 0
+struct CreateFlags {
+    static let flags: [FlagSpec] = [
+        FlagSpec("bundle", short: "b", value: "DIR", help: "bundle directory (default: current directory)"),
+        FlagSpec("pid-file", value: "FILE", help: "write the container's pid (its supervisor) to FILE"),
+        FlagSpec("console-socket", value: "SOCKET", help: "AF_UNIX socket that receives the pty master"),
+        FlagSpec("no-pivot", help: "accepted for runc compatibility"),
+        FlagSpec("no-new-keyring", help: "accepted for runc compatibility"),
+        FlagSpec("preserve-fds", value: "N", help: "accepted for runc compatibility; a guest cannot inherit host fds"),
+    ]
+
+    var bundle: String
+    var pidFile: String?
+    var consoleSocket: String?
+
+    init(_ arguments: ParsedArguments) throws(RunxlError) {
+        bundle = arguments.value("bundle") ?? "."
+        pidFile = arguments.value("pid-file")
+        consoleSocket = arguments.value("console-socket")
+        _ = try arguments.integer("preserve-fds", default: 0)
+    }
 
     var engineOptions: ContainerEngine.CreateOptions {
         ContainerEngine.CreateOptions(bundle: bundle, pidFile: pidFile, consoleSocket: consoleSocket)
@@ -45,7 +63,7 @@ struct CreateFlags: ParsableArguments {
 enum SupervisorLauncher {
     static let readyTimeoutSeconds = 60.0
 
-    static func launch(global: Runxl, id: ContainerID) throws(RunxlError) -> Int32 {
+    static func launch(global: GlobalOptions, id: ContainerID) throws(RunxlError) -> Int32 {
         let ends = try Processes.makePipe()
         defer { close(ends.read) }
         var arguments = ["--root", global.root, "--log-format", global.logFormat.rawValue]

@@ -1,11 +1,15 @@
-import ArgumentParser
 import OCI
+import RunxlBase
 
 /// `runxl features`: the runtime-spec features document.
-struct Features: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the runtime-spec features runxl implements, as JSON.")
+struct Features: Verb {
+    static let spec = VerbSpec(name: "features", summary: "print the runtime-spec features runxl implements", usage: "", flags: [])
+    init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError) {
+        try arguments.expectPositionals(atMost: 0)
+    }
 
-    func run() throws {
-        print(try JSONText.encode(OCI.Features.runxl, pretty: true))
+    func run() throws(RunxlError) -> Int32 {
+        print(try JSONText.encode(OCI.Features.runxl(version: Runxl.version, commit: nil), pretty: true))
+        return 0
     }
 }

@@ -1,19 +1,27 @@
-import ArgumentParser
 import Runtime
+import RunxlBase
 
-/// `runxl kill <id> [signal]`: forwards the signal to the container's process through
+/// `runxl kill ID [SIGNAL]`: forwards the signal to the container's process through
 /// runxl-init; SIGKILL destroys the domain.
-struct Kill: ParsableCommand, GlobalOptionsReader {
-    static let configuration = CommandConfiguration(abstract: "Send a signal to the container's process.")
-    @ParentCommand var global: Runxl
-    @Flag(name: [.short, .long], help: "Signal every process of the container (there is one per guest).") var all = false
-    @Argument(help: "The container id.") var id: String
-    @Argument(help: "Signal number or name (default TERM).") var signal: String = "TERM"
-    var globalLogger: Logger { global.logger }
+struct Kill: Verb {
+    static let spec = VerbSpec(
+        name: "kill", summary: "send a signal to the container's process", usage: "[--all] ID [SIGNAL]",
+        flags: [FlagSpec("all", short: "a", help: "signal every process of the container (a guest has one)")])
+    let global: GlobalOptions
+    let id: ContainerID
+    let signal: Int32
+    let all: Bool
 
-    func run() throws {
-        let containerID = try ContainerID(id)
-        let number = try SignalName.parse(signal)
-        try Backend.engine(global).kill(containerID, signal: number, all: all)
+    init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError) {
+        self.global = global
+        id = try ContainerID(try arguments.positional(0, "container id"))
+        try arguments.expectPositionals(atMost: 2)
+        signal = try SignalName.parse(arguments.positionals.count > 1 ? arguments.positionals[1] : "TERM")
+        all = arguments.isSet("all")
+    }
+
+    func run() throws(RunxlError) -> Int32 {
+        try Backend.engine(global).kill(id, signal: signal, all: all)
+        return 0
     }
 }

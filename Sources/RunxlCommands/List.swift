@@ -1,26 +1,36 @@
-import ArgumentParser
 import Runtime
+import RunxlBase
 
 /// `runxl list`: every container under --root, as runc's table or JSON.
-struct List: ParsableCommand, GlobalOptionsReader {
-    static let configuration = CommandConfiguration(abstract: "List containers.")
-    @ParentCommand var global: Runxl
-    @Option(name: [.short, .long], help: "table or json.") var format: ListFormat = .table
-    @Flag(name: [.short, .long], help: "Print only the container ids.") var quiet = false
-    var globalLogger: Logger { global.logger }
+struct List: Verb {
+    static let spec = VerbSpec(
+        name: "list", summary: "list containers", usage: "[--format table|json] [--quiet]",
+        flags: [
+            FlagSpec("format", short: "f", value: "FORMAT", help: "table or json"),
+            FlagSpec("quiet", short: "q", help: "print only the container ids"),
+        ])
+    let global: GlobalOptions
+    let json: Bool
+    let quiet: Bool
 
-    enum ListFormat: String, ExpressibleByArgument { case table, json }
+    init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError) {
+        self.global = global
+        try arguments.expectPositionals(atMost: 0)
+        switch arguments.value("format") ?? "table" {
+        case "table": json = false
+        case "json": json = true
+        case let other: throw RunxlError(.usage, "list: --format must be table or json, not '\(other)'")
+        }
+        quiet = arguments.isSet("quiet")
+    }
 
-    func run() throws {
+    func run() throws(RunxlError) -> Int32 {
         let records = try Backend.readOnlyEngine(global).list()
         if quiet {
             records.forEach { print($0.id) }
-            return
-        }
-        switch format {
-        case .json:
+        } else if json {
             print(try JSONText.encode(records.map(StateOutput.init), pretty: false))
-        case .table:
+        } else {
             let rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
                 + records.map { record in
                     let state = StateOutput(record)
@@ -28,6 +38,7 @@ struct List: ParsableCommand, GlobalOptionsReader {
                 }
             print(Table.render(rows), terminator: "")
         }
+        return 0
     }
 }
 

@@ -1,11 +1,11 @@
-public import ArgumentParser
+
 import RunxlBase
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-public enum LogFormat: String, ExpressibleByArgument, Sendable {
+public enum LogFormat: String, Sendable {
     case text
     case json
 }

@@ -1,15 +1,20 @@
-import ArgumentParser
 import Runtime
+import RunxlBase
 
 /// `runxl pause`: pauses the container's domain (its vCPUs stop; memory stays).
-struct Pause: ParsableCommand, GlobalOptionsReader {
-    static let configuration = CommandConfiguration(abstract: "Pause a running container.")
-    @ParentCommand var global: Runxl
-    @Argument(help: "The container id.") var id: String
-    var globalLogger: Logger { global.logger }
+struct Pause: Verb {
+    static let spec = VerbSpec(name: "pause", summary: "pause a running container", usage: "ID", flags: [])
+    let global: GlobalOptions
+    let id: ContainerID
 
-    func run() throws {
-        let containerID = try ContainerID(id)
-        try Backend.engine(global).pause(containerID)
+    init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError) {
+        self.global = global
+        id = try ContainerID(try arguments.positional(0, "container id"))
+        try arguments.expectPositionals(atMost: 1)
+    }
+
+    func run() throws(RunxlError) -> Int32 {
+        try Backend.engine(global).pause(id)
+        return 0
     }
 }

@@ -1,15 +1,20 @@
-import ArgumentParser
 import Runtime
+import RunxlBase
 
 /// `runxl resume`: unpauses a paused container's domain.
-struct Resume: ParsableCommand, GlobalOptionsReader {
-    static let configuration = CommandConfiguration(abstract: "Resume a paused container.")
-    @ParentCommand var global: Runxl
-    @Argument(help: "The container id.") var id: String
-    var globalLogger: Logger { global.logger }
+struct Resume: Verb {
+    static let spec = VerbSpec(name: "resume", summary: "resume a paused container", usage: "ID", flags: [])
+    let global: GlobalOptions
+    let id: ContainerID
 
-    func run() throws {
-        let containerID = try ContainerID(id)
-        try Backend.engine(global).resume(containerID)
+    init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError) {
+        self.global = global
+        id = try ContainerID(try arguments.positional(0, "container id"))
+        try arguments.expectPositionals(atMost: 1)
+    }
+
+    func run() throws(RunxlError) -> Int32 {
+        try Backend.engine(global).resume(id)
+        return 0
     }
 }

@@ -1,33 +1,44 @@
-import ArgumentParser
 import Runtime
 import RunxlBase
 
 /// `runxl run`: create + start; without --detach it waits, deletes the container and exits
 /// with the container's exit status, as `runc run` does.
-struct Run: ParsableCommand, GlobalOptionsReader {
-    static let configuration = CommandConfiguration(abstract: "Create and start a container, and wait for it.")
-    @ParentCommand var global: Runxl
-    @OptionGroup var options: CreateFlags
-    @Flag(name: [.short, .long], help: "Return once started.") var detach = false
-    @Flag(help: "Keep the container's state after it exits.") var keep = false
-    @Argument(help: "The container id.") var id: String
-    var globalLogger: Logger { global.logger }
+struct Run: Verb {
+    static let spec = VerbSpec(
+        name: "run", summary: "create and start a container, and wait for it", usage: "[flags] ID",
+        flags: CreateFlags.flags + [
+            FlagSpec("detach", short: "d", help: "return once started"),
+            FlagSpec("keep", help: "keep the container's state after it exits"),
+        ])
+    let global: GlobalOptions
+    let id: ContainerID
+    let options: CreateFlags
+    let detach: Bool
+    let keep: Bool
 
-    func run() throws {
-        let containerID = try ContainerID(id)
+    init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError) {
+        self.global = global
+        id = try ContainerID(try arguments.positional(0, "container id"))
+        try arguments.expectPositionals(atMost: 1)
+        options = try CreateFlags(arguments)
+        detach = arguments.isSet("detach")
+        keep = arguments.isSet("keep")
+    }
+
+    func run() throws(RunxlError) -> Int32 {
         let engine = try Backend.engine(global)
-        let record = try engine.create(containerID, options: options.engineOptions) { (id: ContainerID) throws(RunxlError) -> Int32 in
+        let record = try engine.create(id, options: options.engineOptions) { (id: ContainerID) throws(RunxlError) -> Int32 in
             try SupervisorLauncher.launch(global: global, id: id)
         }
         do {
-            try engine.start(containerID)
+            try engine.start(id)
         } catch {
-            try? engine.delete(containerID, force: true)
+            try? engine.delete(id, force: true)
             throw error
         }
-        if detach { return }
+        if detach { return 0 }
         let code = record.pid.map(Processes.waitForExit) ?? 255
-        if !keep { try engine.delete(containerID, force: true) }
-        throw ExitCode(code)
+        if !keep { try engine.delete(id, force: true) }
+        return code
     }
 }

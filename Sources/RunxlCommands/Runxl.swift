@@ -1,46 +1,76 @@
-public import ArgumentParser
-public import RunxlBase
+import OCI
+import RunxlBase
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The root command. Global flags come before the verb, as runc takes them.
-public struct Runxl: ParsableCommand {
-    public static let version = "0.1.0"
-    /// The runtime-spec version runxl implements.
-    public static let specVersion = "1.2.0"
-
-    public static let configuration = CommandConfiguration(
-        commandName: "runxl",
-        abstract: "Run OCI containers as Xen virtual machines.",
-        version: "runxl version \(version)\nspec: \(specVersion)",
-        subcommands: [
-            Create.self, Start.self, State.self, Kill.self, Delete.self, Run.self, List.self, Ps.self,
-            Pause.self, Resume.self, Features.self, SpecCommand.self, Supervise.self,
-        ])
-
-    @Option(help: "Root directory for container state.")
-    var root: String = "/run/runxl"
-
-    @Option(help: "Append log lines to this file (stderr gets errors either way).")
+/// The flags runc takes before the verb.
+struct GlobalOptions: Sendable {
+    var root = "/run/runxl"
     var log: String?
-
-    @Option(name: .customLong("log-format"), help: "Log line format: text or json.")
     var logFormat: LogFormat = .text
-
-    @Flag(help: "Log debug messages too.")
     var debug = false
 
-    @Flag(name: .customLong("systemd-cgroup"), help: "Accepted for runc compatibility; a Xen guest has no host cgroup.")
-    var systemdCgroup = false
+    static let flags: [FlagSpec] = [
+        FlagSpec("root", value: "DIR", help: "root directory for container state (default /run/runxl)"),
+        FlagSpec("log", value: "FILE", help: "append log lines to FILE (errors reach stderr either way)"),
+        FlagSpec("log-format", value: "FORMAT", help: "log line format: text or json"),
+        FlagSpec("debug", help: "log debug messages too"),
+        FlagSpec("systemd-cgroup", help: "accepted for runc compatibility; a guest has no host cgroup"),
+        FlagSpec("rootless", value: "BOOL", help: "accepted for runc compatibility"),
+        FlagSpec("criu", value: "PATH", help: "accepted for runc compatibility", hidden: true),
+        FlagSpec("version", short: "v", help: "print the version"),
+        FlagSpec("help", short: "h", help: "show help"),
+    ]
 
-    @Option(help: "Accepted for runc compatibility (true, false or auto).")
-    var rootless: String?
+    init() {}
 
-    public init() {}
+    init(_ parsed: ParsedArguments) throws(RunxlError) {
+        if let root = parsed.value("root") { self.root = root }
+        log = parsed.value("log")
+        if let format = parsed.value("log-format") {
+            guard let value = LogFormat(rawValue: format) else {
+                throw RunxlError(.usage, "--log-format must be text or json, not '\(format)'")
+            }
+            logFormat = value
+        }
+        debug = parsed.isSet("debug")
+    }
 
     var logger: Logger { Logger(path: log, format: logFormat, debug: debug) }
+}
+
+/// One CLI verb. Each lives in its own file; `Runxl.verbs` is the table.
+protocol Verb {
+    static var spec: VerbSpec { get }
+    init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError)
+    /// Returns the process exit status (0 for success); errors exit 1 through `RunxlMain`.
+    func run() throws(RunxlError) -> Int32
+}
+
+public enum Runxl {
+    public static let version = "0.1.0"
+
+    static let verbs: [any Verb.Type] = [
+        Create.self, Start.self, State.self, Kill.self, Delete.self, Run.self, List.self, Ps.self,
+        Pause.self, Resume.self, Features.self, SpecVerb.self, Launch.self, ImageVerb.self, Supervise.self,
+    ]
+
+    static var versionText: String { "runxl version \(version)\nspec: \(Spec.currentVersion)\n" }
+
+    static var usageText: String {
+        var text = "runxl: run OCI containers as Xen virtual machines\n\nUsage: runxl [global flags] VERB [flags] [arguments]\n\nVerbs:\n"
+        for verb in verbs where !verb.spec.hidden {
+            text += "  " + verb.spec.name.padding(to: 12) + verb.spec.summary + "\n"
+        }
+        text += "\nGlobal flags:\n"
+        for flag in GlobalOptions.flags where !flag.hidden {
+            let names = (flag.short.map { "-\($0), " } ?? "    ") + "--\(flag.long)" + (flag.value.map { " \($0)" } ?? "")
+            text += "  " + names.padding(to: 30) + flag.help + "\n"
+        }
+        return text
+    }
 }
 
 /// The process entry point: parses, runs, and turns every error into runc's behaviour
@@ -49,28 +79,31 @@ public enum RunxlMain {
     public static func main(_ arguments: [String]) -> Never {
         var logger = Logger(path: nil, format: .text, debug: false)
         do {
-            var command = try Runxl.parseAsRoot(arguments)
-            if let verb = command as? any GlobalOptionsReader { logger = verb.globalLogger }
-            try command.run()
-            exit(0)
+            let (globalParsed, rest) = try ArgumentScanner.parse(
+                arguments[...], flags: GlobalOptions.flags, verb: "", stopAtPositional: true)
+            let global = try GlobalOptions(globalParsed)
+            logger = global.logger
+            if globalParsed.isSet("version") { exitPrinting(Runxl.versionText) }
+            guard let verbName = rest.first else { exitPrinting(Runxl.usageText, status: globalParsed.isSet("help") ? 0 : 1) }
+            guard let verb = Runxl.verbs.first(where: { $0.spec.name == verbName }) else {
+                throw RunxlError(.usage, "unknown verb '\(verbName)' (see runxl --help)")
+            }
+            let flags = verb.spec.flags + [FlagSpec("help", short: "h", help: "show help")]
+            let (parsed, _) = try ArgumentScanner.parse(rest.dropFirst(), flags: flags, verb: verbName, stopAtPositional: false)
+            if parsed.isSet("help") { exitPrinting(HelpText.render(verb.spec)) }
+            exit(try verb.init(parsed, global: global).run())
         } catch let error as RunxlError {
             logger.error(error)
             exit(1)
-        } catch let code as ExitCode {
-            exit(code.rawValue)
         } catch {
-            let exitCode = Runxl.exitCode(for: error)
-            if exitCode == .success {
-                print(Runxl.fullMessage(for: error))
-                exit(0)
-            }
-            logger.error(RunxlError(.usage, Runxl.message(for: error)))
+            logger.error(RunxlError(.internal, "unexpected error: \(error)"))
             exit(1)
         }
     }
-}
 
-/// A verb that can tell which logger the global flags asked for.
-protocol GlobalOptionsReader {
-    var globalLogger: Logger { get }
+    static func exitPrinting(_ text: String, status: Int32 = 0) -> Never {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { write(status == 0 ? 1 : 2, $0.baseAddress, $0.count) }
+        exit(status)
+    }
 }

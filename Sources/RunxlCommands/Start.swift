@@ -1,16 +1,20 @@
-import ArgumentParser
 import Runtime
+import RunxlBase
 
 /// `runxl start`: runs the container's process by unpausing its domain.
-struct Start: ParsableCommand, GlobalOptionsReader {
-    static let configuration = CommandConfiguration(abstract: "Start a created container.")
-    @ParentCommand var global: Runxl
-    @Argument(help: "The container id.") var id: String
-    var globalLogger: Logger { global.logger }
+struct Start: Verb {
+    static let spec = VerbSpec(name: "start", summary: "start a created container", usage: "ID", flags: [])
+    let global: GlobalOptions
+    let id: ContainerID
 
-    func run() throws {
-        let containerID = try ContainerID(id)
-        let engine = try Backend.engine(global)
-        try engine.start(containerID)
+    init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError) {
+        self.global = global
+        id = try ContainerID(try arguments.positional(0, "container id"))
+        try arguments.expectPositionals(atMost: 1)
+    }
+
+    func run() throws(RunxlError) -> Int32 {
+        try Backend.engine(global).start(id)
+        return 0
     }
 }

@@ -1,19 +1,23 @@
-import ArgumentParser
 internal import FoundationEssentials
 import Runtime
 import RunxlBase
 
 /// `runxl state`: the OCI state JSON, with runc's extra fields (rootfs, created, owner).
-struct State: ParsableCommand, GlobalOptionsReader {
-    static let configuration = CommandConfiguration(abstract: "Print the state of a container as JSON.")
-    @ParentCommand var global: Runxl
-    @Argument(help: "The container id.") var id: String
-    var globalLogger: Logger { global.logger }
+struct State: Verb {
+    static let spec = VerbSpec(name: "state", summary: "print the state of a container as JSON", usage: "ID", flags: [])
+    let global: GlobalOptions
+    let id: ContainerID
 
-    func run() throws {
-        let containerID = try ContainerID(id)
-        let record = try Backend.readOnlyEngine(global).state(containerID)
+    init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError) {
+        self.global = global
+        id = try ContainerID(try arguments.positional(0, "container id"))
+        try arguments.expectPositionals(atMost: 1)
+    }
+
+    func run() throws(RunxlError) -> Int32 {
+        let record = try Backend.readOnlyEngine(global).state(id)
         print(try StateOutput(record).json(pretty: true))
+        return 0
     }
 }
 

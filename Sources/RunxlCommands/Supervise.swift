@@ -1,4 +1,3 @@
-import ArgumentParser
 import Runtime
 import RunxlBase
 
@@ -7,24 +6,32 @@ import Glibc
 #endif
 
 /// `runxl supervise`: internal. The container's supervisor process, started by `create`.
-struct Supervise: ParsableCommand, GlobalOptionsReader {
-    static let configuration = CommandConfiguration(
-        abstract: "Internal: supervise a container until it ends.", shouldDisplay: false)
+struct Supervise: Verb {
+    static let spec = VerbSpec(
+        name: "supervise", summary: "internal: supervise a container until it ends", usage: "--ready-fd N ID",
+        flags: [FlagSpec("ready-fd", value: "N", help: "descriptor to report readiness on")], hidden: true)
 
-    @ParentCommand var global: Runxl
-    @Option(name: .customLong("ready-fd")) var readyDescriptor: Int32?
-    @Argument var id: String
+    let global: GlobalOptions
+    let id: ContainerID
+    let readyDescriptor: Int32
 
-    var globalLogger: Logger { global.logger }
+    init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError) {
+        self.global = global
+        id = try ContainerID(try arguments.positional(0, "container id"))
+        readyDescriptor = Int32(try arguments.integer("ready-fd", default: -1))
+    }
 
-    func run() throws {
+    func run() throws(RunxlError) -> Int32 {
         // Keep only stdio and the ready pipe: the caller's other fds (conmon's sync pipes) must
         // not stay open for the container's whole life.
-        Processes.closeDescriptors(from: (readyDescriptor ?? 2) + 1)
-        let containerID = try ContainerID(id)
+        Processes.closeDescriptors(from: max(readyDescriptor, 2) + 1)
+        // A terminal's Ctrl-C reaches the whole foreground group; the container ends through
+        // `kill` or `launch`'s handler, never because the supervisor died of it.
+        signal(SIGINT, SIG_IGN)
+        signal(SIGHUP, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
         let engine = try Backend.engine(global)
         let logger = global.logger
-        let code = Supervisor(engine: engine, id: containerID) { logger.info($0) }.run(readyDescriptor: readyDescriptor)
-        throw ExitCode(code)
+        return Supervisor(engine: engine, id: id) { logger.info($0) }.run(readyDescriptor: readyDescriptor >= 0 ? readyDescriptor : nil)
     }
 }

@@ -1,7 +1,13 @@
+import GuestBuild
 import Hypervisor
+import OCI
 import Runtime
 import RunxlBase
 import XenLight
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The real backend: libxl through XenLight, guests built by GuestBuild.
 enum XenBackend {
@@ -10,6 +16,40 @@ enum XenBackend {
     }
 
     static func preparer(logger: Logger) throws(RunxlError) -> any GuestPreparing {
-        ValidatingGuestPreparer()
+        XenGuestPreparer(builder: try builder())
+    }
+
+    static func builder() throws(RunxlError) -> GuestBuilder {
+        GuestBuilder(options: GuestBuildOptions(initBinary: try InitBinary.locate(), host: try HostConfig.load()))
+    }
+}
+
+/// Builds the guest (kernel + initramfs with runxl-init) for `create`.
+struct XenGuestPreparer: GuestPreparing {
+    let builder: GuestBuilder
+
+    func prepare(
+        id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String
+    ) throws(RunxlError) -> PreparedGuest {
+        let guest = try builder.build(spec: spec, rootfs: rootfs, domainName: DomainNaming.name(for: id))
+        return PreparedGuest(domain: guest.domain)
+    }
+}
+
+/// Where the static runxl-init binary is: `RUNXL_INIT`, then beside the runxl executable
+/// (how packages and `Scripts/build-init` lay it out), then /usr/lib/runxl.
+enum InitBinary {
+    static func locate() throws(RunxlError) -> String {
+        var candidates: [String] = []
+        if let value = getenv("RUNXL_INIT") { candidates.append(String(cString: value)) }
+        if let executable = try? Processes.currentExecutable() {
+            let directory = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            candidates.append(directory + "/runxl-init")
+        }
+        candidates.append("/usr/lib/runxl/runxl-init")
+        for candidate in candidates where FileSystem.exists(candidate) { return candidate }
+        throw RunxlError(
+            .bundleNotFound,
+            "runxl-init is missing (looked in \(candidates.joined(separator: ", "))): build it with Scripts/build-init and set RUNXL_INIT to the path it prints")
     }
 }
