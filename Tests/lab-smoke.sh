@@ -65,8 +65,10 @@ EOF
   # Generous: PVH outliers of 83 s were seen under TCG, and more when other
   # labs share the machine's two cores.
   if wait_for 240 grep -q "xenlab-guest: $marker" "$log" 2>/dev/null; then
-    pass "$type guest printed its marker to $log after $(seconds_since "$start")s"
-    echo "TIMING: $type create to marker in the console log $(seconds_since "$start")s"
+    local to_marker
+    to_marker=$(seconds_since "$start")
+    pass "$type guest printed its marker to $log"
+    echo "TIMING: $type xl create start to the marker in the console log ${to_marker}s"
   else
     fail "$type guest marker '$marker' not in $log; its console log:"
     cat "$log" 2>/dev/null | tail -n 30
