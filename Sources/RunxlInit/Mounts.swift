@@ -5,10 +5,11 @@ import GuestProtocol
 /// first (it needs them to reach the console and xenstore), then the runtime-spec mounts in
 /// order, with runc's option parsing, default devices, masked and read-only paths.
 enum FileSystemSetup {
-    /// What every guest needs before the process file is even read.
+    /// What every guest needs before the process file is even read: /proc, and /dev for the
+    /// console and xenbus. /sys is left to the spec's mounts (sysfs cannot be mounted a second
+    /// time with other flags, and runc gives no /sys to a spec without one).
     static func mountBase() throws(InitFailure) {
         try mountFresh(type: "proc", source: "proc", target: "/proc", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        try mountFresh(type: "sysfs", source: "sysfs", target: "/sys", flags: MS_NOSUID | MS_NODEV | MS_NOEXEC)
         try mountFresh(type: "devtmpfs", source: "devtmpfs", target: "/dev", flags: MS_NOSUID, data: "mode=0755")
         try mountFresh(
             type: "devpts", source: "devpts", target: "/dev/pts", flags: MS_NOSUID | MS_NOEXEC,
@@ -149,7 +150,16 @@ enum FileSystemSetup {
             let result = data.isEmpty
                 ? mount(source, destination, type, UInt(options.flags), nil)
                 : mount(source, destination, type, UInt(options.flags), data)
-            if result == -1 {
+            if result == -1 && errno == EBUSY {
+                // A single-instance file system already mounted there by init or an earlier
+                // entry (sysfs): give this view its flags through a bind mount instead.
+                try check(mount(destination, destination, "", UInt(MS_BIND | MS_REC), nil), "bind \(destination) to apply \(type) options")
+                if options.flags != 0 {
+                    try check(
+                        mount("", destination, "", UInt(options.flags | MS_BIND | MS_REMOUNT), nil),
+                        "remount \(destination) with \(spec.options.joined(separator: ","))")
+                }
+            } else if result == -1 {
                 let code = errno
                 if type == "cgroup2" {
                     console.diagnostic("mount cgroup2 on \(destination): \(errnoText(code)) (left empty)")
