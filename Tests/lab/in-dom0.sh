@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Runs inside the lab's dom0 (started by Scripts/lab-tests): runxl's verbs on real libxl,
+# each check a PASS or FAIL line, figures as "FIGURE name: value" lines, then the Swift
+# LabTests suites, then a closing "lab: N passed, M failed" line.
+set -uo pipefail
+runxl=$RUNXL_BINARY
+work=$RUNXL_LAB_WORK
+root=/run/runxl-lab
+export RUNXL_INIT
+passed=0
+failed=0
+pass() { echo "PASS: $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+# expect NAME EXPECTED ACTUAL
+expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi; }
+only_dom0() { [ "$(xl list | tail -n +2 | wc -l)" = 1 ]; }
+root_empty() { [ -z "$(ls -A "$root" 2>/dev/null)" ]; }
+rx() { "$runxl" --root "$root" "$@"; }
+
+# The guest kernel: the lab's ELF (already extracted on the host), through the host config file.
+mkdir -p /etc/runxl /var/lib/runxl
+cat >/etc/runxl/config.json <<JSON
+{"kernel": "$RUNXL_LAB_KERNEL", "cacheDir": "/var/lib/runxl/cache"}
+JSON
+
+echo "== launch: stdout, stderr, exit status (PV)"
+start=$(now)
+rx launch "$work/stdio" >/tmp/out 2>/tmp/err
+status=$?
+echo "FIGURE launch PV whole run (s): $(since "$start")"
+expect "launch stdout" "out" "$(cat /tmp/out)"
+expect "launch stderr" "err" "$(cat /tmp/err)"
+expect "launch exit status" 7 "$status"
+only_dom0 && pass "launch leaves no domain" || fail "launch left a domain: $(xl list)"
+root_empty && pass "launch leaves no state" || fail "launch left state: $(ls -A $root)"
+
+echo "== launch: the same guest again (initramfs cache hit)"
+start=$(now)
+first=""
+rx launch "$work/hello" >/tmp/out 2>/tmp/err
+echo "FIGURE launch PV warm whole run (s): $(since "$start")"
+expect "launch hello" "hello from a Xen guest" "$(cat /tmp/out)"
+
+echo "== launch: PVH"
+start=$(now)
+rx launch "$work/pvh" >/tmp/out 2>/tmp/err
+status=$?
+echo "FIGURE launch PVH whole run (s): $(since "$start")"
+expect "PVH stdout" "pvh-out" "$(cat /tmp/out)"
+expect "PVH exit status" 3 "$status"
+
+echo "== process identity: env, cwd, uid, gid, hostname"
+rx launch "$work/identity" >/tmp/out 2>/tmp/err
+expect "identity" "bar baz|/tmp|1000|1000|lab-host" "$(paste -sd'|' /tmp/out)"
+
+echo "== a process killed by a signal reports it"
+rx launch "$work/selfkill" >/tmp/out 2>/tmp/err
+expect "signal exit status (128+TERM)" 143 "$?"
+
+echo "== create paused, start, kill TERM forwarded to the process's handler"
+rx create --bundle "$work/sleeper" --pid-file /tmp/sleeper.pid sleeper >/tmp/sleeper.out 2>/tmp/sleeper.err &
+creator=$!
+wait $creator
+expect "create exit status" 0 "$?"
+state=$(xl list runxl-sleeper 2>/dev/null | awk 'NR==2 {print $5}')
+case "$state" in *p*) pass "domain created paused ($state)" ;; *) fail "domain not paused after create: [$state]" ;; esac
+supervisor=$(cat /tmp/sleeper.pid)
+kill -0 "$supervisor" 2>/dev/null && pass "supervisor alive after create" || fail "supervisor $supervisor not alive"
+rx start sleeper
+expect "start exit status" 0 "$?"
+expect "state running" running "$(rx state sleeper | sed -n 's/.*"status" *: *"\([a-z]*\)".*/\1/p')"
+for _ in $(seq 1 120); do grep -q ready /tmp/sleeper.out && break; sleep 0.5; done
+expect "running container's output reaches create's stdout" ready "$(head -n 1 /tmp/sleeper.out)"
+rx kill sleeper TERM
+for _ in $(seq 1 120); do kill -0 "$supervisor" 2>/dev/null || break; sleep 0.5; done
+kill -0 "$supervisor" 2>/dev/null && fail "supervisor still alive after kill TERM" || pass "supervisor ends with the container"
+grep -q got-term /tmp/sleeper.out && pass "TERM reached the process's trap" || fail "no got-term in output: $(cat /tmp/sleeper.out)"
+expect "state stopped" stopped "$(rx state sleeper | sed -n 's/.*"status" *: *"\([a-z]*\)".*/\1/p')"
+rx delete sleeper
+only_dom0 && root_empty && pass "delete leaves nothing" || fail "after delete: $(xl list; ls -A $root)"
+
+echo "== kill 9 destroys a running guest"
+rx run --detach --bundle "$work/sleeper" --pid-file /tmp/k.pid victim
+xl list runxl-victim >/dev/null 2>&1 && pass "victim domain exists" || fail "victim domain missing"
+rx kill victim KILL
+for _ in $(seq 1 40); do xl list runxl-victim >/dev/null 2>&1 || break; sleep 0.25; done
+xl list runxl-victim >/dev/null 2>&1 && fail "victim domain survived KILL" || pass "KILL destroyed the domain"
+rx delete --force victim
+only_dom0 && root_empty && pass "delete --force leaves nothing" || fail "after delete --force: $(xl list; ls -A $root)"
+
+echo "== failures leave nothing behind"
+rx launch "$work/badkernel" >/tmp/out 2>/tmp/err
+status=$?
+expect "bad kernel exit status" 1 "$status"
+grep -q "/etc/hostname" /tmp/err && pass "bad kernel error names the path" || fail "bad kernel error: $(cat /tmp/err)"
+only_dom0 && root_empty && pass "bad kernel leaves nothing" || fail "after bad kernel: $(xl list; ls -A $root)"
+rx launch "$work/hugememory" >/tmp/out 2>/tmp/err
+expect "too much memory exit status" 1 "$?"
+echo "  error: $(cat /tmp/err)"
+only_dom0 && root_empty && pass "too much memory leaves nothing" || fail "after too much memory: $(xl list; ls -A $root)"
+
+echo "== image convert writes an xl.cfg that xl create boots"
+rm -rf /tmp/converted
+rx image convert "$work/hello" --output /tmp/converted >/tmp/convert.out 2>&1
+expect "image convert exit status" 0 "$?"
+name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' /tmp/converted/xl.cfg)
+start=$(now)
+xl create /tmp/converted/xl.cfg >/tmp/xlcreate.log 2>&1 || fail "xl create: $(cat /tmp/xlcreate.log)"
+for _ in $(seq 1 1200); do grep -aq "hello from a Xen guest" "/var/log/xen/console/guest-$name.log" 2>/dev/null && break; sleep 0.1; done
+echo "FIGURE xl create of the converted guest to first output (s): $(since "$start")"
+grep -aq "hello from a Xen guest" "/var/log/xen/console/guest-$name.log" && pass "xl create boots the converted guest" \
+  || fail "converted guest printed nothing: $(tail -c 400 /var/log/xen/console/guest-$name.log 2>/dev/null)"
+for _ in $(seq 1 60); do xl list "$name" >/dev/null 2>&1 || break; sleep 0.25; done
+xl destroy "$name" >/dev/null 2>&1
+echo "== runxl launch against raw xl create of the same kernel + initramfs (first output)"
+start=$(now)
+rx launch "$work/hello" | { read -r line; echo "FIGURE runxl launch to first output (s): $(since "$start")"; cat >/dev/null; }
+
+echo "== Swift LabTests (XenLight on real libxl)"
+tests=$(dirname "$runxl")/runxlPackageTests.xctest
+if [ -x "$tests" ]; then
+  timeout "${RUNXL_LABTESTS_TIMEOUT:-420}" "$tests" --testing-library swift-testing --filter LabTests >/tmp/labtests.log 2>&1
+  status=$?
+  grep -E "✘|Test run with" /tmp/labtests.log | tail -n 20
+  [ "$status" = 0 ] || tail -n 40 /tmp/labtests.log
+  expect "Swift LabTests" 0 "$status"
+else
+  fail "test binary $tests missing"
+fi
+
+only_dom0 && pass "no domain left at the end" || fail "domains left: $(xl list)"
+echo "lab: $passed passed, $failed failed"
+[ "$failed" = 0 ]

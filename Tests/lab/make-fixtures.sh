@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds, on the host, the bundles the lab tests boot: a busybox rootfs (busybox-static) with
+# a passwd file, wrapped into OCI bundles whose config.json is made from `runxl spec`.
+# Usage: Tests/lab/make-fixtures.sh RUNXL DIR
+set -euo pipefail
+runxl=$1
+dir=$2
+rootfs=$dir/busybox-rootfs
+rm -rf "$rootfs"
+mkdir -p "$rootfs"/{bin,etc,tmp,root,home/user,proc,sys,dev}
+cp /bin/busybox "$rootfs/bin/busybox"
+"$rootfs/bin/busybox" --install -s "$rootfs/bin"
+# --install links to /bin/busybox by absolute path: make them relative to the rootfs.
+for link in "$rootfs"/bin/*; do [ -L "$link" ] && ln -sf busybox "$link"; done
+chmod 1777 "$rootfs/tmp"
+cat >"$rootfs/etc/passwd" <<'P'
+root:x:0:0:root:/root:/bin/sh
+user:x:1000:1000:user:/home/user:/bin/sh
+P
+cat >"$rootfs/etc/group" <<'G'
+root:x:0:
+user:x:1000:
+G
+
+# bundle NAME JSON-PATCH: a bundle around the shared rootfs with config.json patched by python.
+bundle() {
+  local name=$1 patch=$2
+  rm -rf "${dir:?}/$name"
+  mkdir -p "$dir/$name"
+  "$runxl" spec --bundle "$dir/$name"
+  /usr/bin/python3 - "$dir/$name/config.json" "$rootfs" "$patch" <<'PY'
+import json, sys
+path, rootfs, patch = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+config = json.load(open(path))
+config["root"] = {"path": rootfs, "readonly": True}
+config["process"]["terminal"] = False
+for key, value in patch.get("process", {}).items():
+    config["process"][key] = value
+for key in ("hostname", "annotations"):
+    if key in patch:
+        config[key] = patch[key]
+json.dump(config, open(path, "w"), indent=1)
+PY
+}
+
+bundle stdio '{"process": {"args": ["sh", "-c", "echo out; echo err >&2; exit 7"]}}'
+bundle identity '{"process": {"args": ["sh", "-c", "echo $FOO; pwd; id -u; id -g; hostname"], "env": ["PATH=/bin", "FOO=bar baz"], "cwd": "/tmp", "user": {"uid": 1000, "gid": 1000}}, "hostname": "lab-host"}'
+bundle sleeper '{"process": {"args": ["sh", "-c", "trap \"echo got-term; exit 42\" TERM; echo ready; while true; do sleep 1; done"]}}'
+bundle selfkill '{"process": {"args": ["sh", "-c", "kill -TERM $$"]}}'
+bundle hello '{"process": {"args": ["echo", "hello from a Xen guest"]}}'
+bundle pvh '{"process": {"args": ["sh", "-c", "echo pvh-out; exit 3"]}, "annotations": {"org.runxl.guest.type": "pvh"}}'
+bundle badkernel '{"process": {"args": ["echo", "never"]}, "annotations": {"org.runxl.kernel": "/etc/hostname"}}'
+bundle hugememory '{"process": {"args": ["echo", "never"]}, "annotations": {"org.runxl.memory": "100000"}}'
+echo "fixtures in $dir"
