@@ -102,3 +102,6 @@ final class LibxlLog: Sendable {
             message: String(cString: message))
     }
 }
+
+/// Bytes of C heap in use (glibc `mallinfo2`); lets the lab tests detect leaks in libxl use.
+func heapBytesInUse() -> Int { Int(runxl_heap_bytes_in_use()) }

@@ -19,7 +19,7 @@ extension XenLightHypervisor {
         try checkFreeMemory(&config, plan: plan)
 
         var domid = runxl_invalid_domid()
-        let (rc, records) = log.capturing { libxl_domain_create_new(context, &config, &domid, nil, nil) }
+        let (rc, records) = libxlCall { libxl_domain_create_new(context, &config, &domid, nil, nil) }
         guard rc == 0 else {
             let error = Self.error(
                 rc, function: "libxl_domain_create_new", failure: "cannot create domain '\(plan.name)'",
@@ -45,7 +45,7 @@ extension XenLightHypervisor {
     /// needs to see, so a failure here is only logged.
     private func removeLeftover(_ domain: DomainID) {
         guard exists(domain) else { return }
-        let rc = libxl_domain_destroy(context, domain.rawValue, nil)
+        let (rc, _) = libxlCall { libxl_domain_destroy(context, domain.rawValue, nil) }
         if rc != 0 && exists(domain) {
             log.receive(
                 level: Int32(XenLightLogLevel.error.rawValue), errno: -1, context: "runxl",

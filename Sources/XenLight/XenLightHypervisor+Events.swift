@@ -14,6 +14,11 @@ extension XenLightHypervisor {
     /// libxl reports a domain that had already shut down, or was already gone, as soon as the
     /// watch is set up, so there is no window between a check and the wait.
     public func waitForEnd(_ domain: DomainID, timeoutSeconds: Double?) throws(RunxlError) -> DomainEnd {
+        // libxl's SIGCHLD self-pipe is among the descriptors polled below.
+        try withChildSignalDeliverable { () throws(RunxlError) -> DomainEnd in try waitForEnd(domain, until: timeoutSeconds) }
+    }
+
+    private func waitForEnd(_ domain: DomainID, until timeoutSeconds: Double?) throws(RunxlError) -> DomainEnd {
         let deadline = timeoutSeconds.map { ContinuousClock.now + .milliseconds(Int64(max($0, 0) * 1000)) }
         var token = nextWaitToken.wrappingAdd(1, ordering: .relaxed).oldValue
         var generator: OpaquePointer?

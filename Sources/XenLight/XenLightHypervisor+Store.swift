@@ -84,6 +84,29 @@ extension XenLightHypervisor {
         }
     }
 
+    /// Waits until Xen has released a destroyed domain. libxl_domain_destroy returns while the
+    /// domain may still be listed as dying (xenconsoled and backends still map its pages, its
+    /// memory not yet free); a caller that destroys and then creates, or lists, must not see it.
+    /// Driven by xenstored's `@releaseDomain` watch; past the deadline the domain is left to
+    /// finish on its own, since it is already destroyed.
+    func waitUntilReleased(_ domain: DomainID, timeoutSeconds: Double) {
+        guard exists(domain), let handle = xs_open(0) else { return }
+        defer { xs_close(handle) }
+        let descriptor = xs_fileno(handle)
+        let token = "runxl-release-\(domain)"
+        guard descriptor >= 0, xs_watch(handle, "@releaseDomain", token) else { return }
+        defer { xs_unwatch(handle, "@releaseDomain", token) }
+        let deadline = ContinuousClock.now + .milliseconds(Int64(timeoutSeconds * 1000))
+        while exists(domain) {
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { return }
+            let (seconds, attoseconds) = remaining.components
+            var descriptors = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)]
+            _ = poll(&descriptors, 1, Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1))
+            while let fired = xs_check_watch(handle) { free(fired) }
+        }
+    }
+
     /// One key's value, nil when it does not exist.
     static func read(_ handle: OpaquePointer, _ path: String) throws(RunxlError) -> String? {
         var length: UInt32 = 0

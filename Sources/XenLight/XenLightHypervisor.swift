@@ -83,6 +83,17 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
 
     // MARK: libxl calls and their errors
 
+    /// Runs libxl code with SIGCHLD deliverable on this thread and captures what libxl logs.
+    ///
+    /// libxl forks for some operations (`libxl_domain_destroy` runs `xc_domain_destroy` in a child)
+    /// and learns of the child's exit only through its SIGCHLD handler. If every thread of the
+    /// process blocks SIGCHLD (a supervisor using signalfd, a thread pool that blocks all signals)
+    /// libxl waits forever; unblocking it on the calling thread for the call's duration makes the
+    /// signal deliverable exactly where libxl is waiting.
+    func libxlCall<T>(_ body: () -> T) -> (T, [LibxlLog.Record]) {
+        withChildSignalDeliverable { log.capturing(body) }
+    }
+
     /// Runs one libxl call and turns a non-zero result into a `RunxlError` whose message is
     /// `failure` and whose cause carries libxl's number, name and log lines.
     ///
@@ -92,7 +103,7 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
     func call(
         _ function: String, _ failure: @autoclosure () -> String, domain: DomainID? = nil, _ body: () -> Int32
     ) throws(RunxlError) {
-        let (rc, records) = log.capturing(body)
+        let (rc, records) = libxlCall(body)
         guard rc != 0 else { return }
         let error = Self.error(rc, function: function, failure: failure(), records: records)
         if let domain, error.code != .domainNotFound, !exists(domain) {
@@ -165,6 +176,7 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
         } catch where error.code == .domainNotFound {
             // Someone else destroyed it at the same moment: what the caller wanted.
         }
+        waitUntilReleased(domain, timeoutSeconds: 10)
     }
 
     /// Whether the domain exists; errors other than "not found" count as existing, so that a
@@ -177,7 +189,7 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
 
     public func listDomains() throws(RunxlError) -> [DomainInfo] {
         var count: Int32 = 0
-        let (list, records) = log.capturing { libxl_list_domain(context, &count) }
+        let (list, records) = libxlCall { libxl_list_domain(context, &count) }
         guard let list else {
             throw Self.error(
                 ERROR_FAIL.rawValue, function: "libxl_list_domain", failure: "cannot list Xen domains", records: records)
@@ -190,7 +202,7 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
         var info = libxl_dominfo()
         libxl_dominfo_init(&info)
         defer { libxl_dominfo_dispose(&info) }
-        let (rc, records) = log.capturing { libxl_domain_info(context, &info, domain.rawValue) }
+        let (rc, records) = libxlCall { libxl_domain_info(context, &info, domain.rawValue) }
         if rc == ERROR_DOMAIN_NOTFOUND.rawValue { return nil }
         guard rc == 0 else {
             throw Self.error(
@@ -229,7 +241,7 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
 
     public func domainID(named name: String) throws(RunxlError) -> DomainID? {
         var domid: UInt32 = 0
-        let (rc, records) = log.capturing { libxl_name_to_domid(context, name, &domid) }
+        let (rc, records) = libxlCall { libxl_name_to_domid(context, name, &domid) }
         if rc == 0 { return DomainID(domid) }
         // libxl_name_to_domid reports "no such name" as ERROR_INVAL.
         if rc == ERROR_INVAL.rawValue { return nil }
@@ -249,4 +261,25 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
         defer { free(path) }
         return String(cString: path)
     }
+}
+
+/// Runs `body` with SIGCHLD unblocked on the calling thread, then restores the thread's mask.
+func withChildSignalDeliverable<T>(_ body: () throws(RunxlError) -> T) throws(RunxlError) -> T {
+    var childSignal = sigset_t()
+    var previous = sigset_t()
+    sigemptyset(&childSignal)
+    sigaddset(&childSignal, SIGCHLD)
+    pthread_sigmask(SIG_UNBLOCK, &childSignal, &previous)
+    defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+    return try body()
+}
+
+func withChildSignalDeliverable<T>(_ body: () -> T) -> T {
+    var childSignal = sigset_t()
+    var previous = sigset_t()
+    sigemptyset(&childSignal)
+    sigaddset(&childSignal, SIGCHLD)
+    pthread_sigmask(SIG_UNBLOCK, &childSignal, &previous)
+    defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+    return body()
 }
