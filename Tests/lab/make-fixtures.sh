@@ -6,21 +6,7 @@ set -euo pipefail
 runxl=$1
 dir=$2
 rootfs=$dir/busybox-rootfs
-rm -rf "$rootfs"
-mkdir -p "$rootfs"/{bin,etc,tmp,root,home/user,proc,sys,dev}
-cp /bin/busybox "$rootfs/bin/busybox"
-"$rootfs/bin/busybox" --install -s "$rootfs/bin"
-# --install links to /bin/busybox by absolute path: make them relative to the rootfs.
-for link in "$rootfs"/bin/*; do [ -L "$link" ] && ln -sf busybox "$link"; done
-chmod 1777 "$rootfs/tmp"
-cat >"$rootfs/etc/passwd" <<'P'
-root:x:0:0:root:/root:/bin/sh
-user:x:1000:1000:user:/home/user:/bin/sh
-P
-cat >"$rootfs/etc/group" <<'G'
-root:x:0:
-user:x:1000:
-G
+"$(dirname "$0")/../../Images/busybox/make-rootfs" "$rootfs"
 
 # bundle NAME JSON-PATCH: a bundle around the shared rootfs with config.json patched by python.
 bundle() {
