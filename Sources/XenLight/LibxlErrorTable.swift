@@ -126,9 +126,11 @@ public enum LibxlErrorTable {
 
 extension LibxlErrorTable {
     /// libxl's own name for an error number (`libxl_error_to_string`), nil for numbers it does
-    /// not define; lets tests hold the table against the library actually linked.
+    /// not define, or when libxenlight cannot be loaded; lets tests hold the table against the
+    /// library actually loaded.
     static func libraryName(of number: Int) -> String? {
-        guard let name = libxl_error_to_string(libxl_error(rawValue: Int32(number))) else { return nil }
+        guard (try? XenLightLibraries.load()) != nil else { return nil }
+        guard let name = rx_libxl_error_to_string(libxl_error(rawValue: Int32(number))) else { return nil }
         return "ERROR_" + String(cString: name).uppercased()
     }
 

@@ -13,13 +13,13 @@ extension XenLightHypervisor {
         }
 
         var config = libxl_domain_config()
-        libxl_domain_config_init(&config)
-        defer { libxl_domain_config_dispose(&config) }
+        rx_libxl_domain_config_init(&config)
+        defer { rx_libxl_domain_config_dispose(&config) }
         try fill(&config, from: plan)
         try checkFreeMemory(&config, plan: plan)
 
         var domid = runxl_invalid_domid()
-        let (rc, records) = libxlCall { libxl_domain_create_new(context, &config, &domid, nil, nil) }
+        let (rc, records) = libxlCall { rx_libxl_domain_create_new(context, &config, &domid, nil, nil) }
         guard rc == 0 else {
             let error = Self.error(
                 rc, function: "libxl_domain_create_new", failure: "cannot create domain '\(plan.name)'",
@@ -45,7 +45,7 @@ extension XenLightHypervisor {
     /// needs to see, so a failure here is only logged.
     private func removeLeftover(_ domain: DomainID) {
         guard exists(domain) else { return }
-        let (rc, _) = libxlCall { libxl_domain_destroy(context, domain.rawValue, nil) }
+        let (rc, _) = libxlCall { rx_libxl_domain_destroy(context, domain.rawValue, nil) }
         if rc != 0 && exists(domain) {
             log.receive(
                 level: Int32(XenLightLogLevel.error.rawValue), errno: -1, context: "runxl",
@@ -84,10 +84,10 @@ extension XenLightHypervisor {
         var needKiB: UInt64 = 0
         var freeKiB: UInt64 = 0
         try call("libxl_domain_need_memory", "cannot compute the memory domain '\(plan.name)' needs") {
-            libxl_domain_need_memory(context, &config, runxl_invalid_domid(), &needKiB)
+            rx_libxl_domain_need_memory(context, &config, runxl_invalid_domid(), &needKiB)
         }
         try call("libxl_get_free_memory", "cannot read Xen's free memory") {
-            libxl_get_free_memory(context, &freeKiB)
+            rx_libxl_get_free_memory(context, &freeKiB)
         }
         guard needKiB <= freeKiB else {
             throw RunxlError(
@@ -104,15 +104,15 @@ extension XenLightHypervisor {
         let type = plan.kind == .pv ? LIBXL_DOMAIN_TYPE_PV : LIBXL_DOMAIN_TYPE_PVH
         config.c_info.type = type
         config.c_info.name = try duplicate(plan.name)
-        libxl_domain_build_info_init_type(&config.b_info, type)
+        rx_libxl_domain_build_info_init_type(&config.b_info, type)
         config.b_info.max_memkb = plan.memoryKiB
         config.b_info.target_memkb = plan.memoryKiB
         config.b_info.max_vcpus = Int32(plan.vcpus)
         try call("libxl_cpu_bitmap_alloc", "cannot allocate the vCPU map of domain '\(plan.name)'") {
-            libxl_cpu_bitmap_alloc(context, &config.b_info.avail_vcpus, Int32(plan.vcpus))
+            rx_libxl_cpu_bitmap_alloc(context, &config.b_info.avail_vcpus, Int32(plan.vcpus))
         }
         libxl_bitmap_set_none(&config.b_info.avail_vcpus)
-        for vcpu in 0..<plan.vcpus { libxl_bitmap_set(&config.b_info.avail_vcpus, Int32(vcpu)) }
+        for vcpu in 0..<plan.vcpus { rx_libxl_bitmap_set(&config.b_info.avail_vcpus, Int32(vcpu)) }
         // The type-independent kernel fields (Xen >= 4.10) serve PV and PVH alike.
         config.b_info.kernel = try duplicate(plan.kernel)
         config.b_info.cmdline = try duplicate(plan.cmdline)

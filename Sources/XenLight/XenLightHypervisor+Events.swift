@@ -23,10 +23,10 @@ extension XenLightHypervisor {
         var token = nextWaitToken.wrappingAdd(1, ordering: .relaxed).oldValue
         var generator: OpaquePointer?
         try call("libxl_evenable_domain_death", "cannot watch domain \(domain) for its end") {
-            libxl_evenable_domain_death(context, domain.rawValue, token, &generator)
+            rx_libxl_evenable_domain_death(context, domain.rawValue, token, &generator)
         }
         defer {
-            libxl_evdisable_domain_death(context, generator)
+            rx_libxl_evdisable_domain_death(context, generator)
             discardEvents(token: &token)
         }
 
@@ -35,9 +35,9 @@ extension XenLightHypervisor {
         var descriptors = [pollfd](repeating: pollfd(), count: 16)
         while true {
             var event: UnsafeMutablePointer<libxl_event>?
-            let rc = libxl_event_check(context, &event, wanted, runxl_event_predicate_for_token(), &token)
+            let rc = rx_libxl_event_check(context, &event, wanted, runxl_event_predicate_for_token(), &token)
             if rc == 0, let event {
-                defer { libxl_event_free(context, event) }
+                defer { rx_libxl_event_free(context, event) }
                 switch event.pointee.type {
                 case LIBXL_EVENT_TYPE_DOMAIN_SHUTDOWN:
                     return .shutdown(Self.shutdownReason(Int(event.pointee.u.domain_shutdown.shutdown_reason)))
@@ -64,7 +64,7 @@ extension XenLightHypervisor {
             var count = Int32(descriptors.count)
             var now = timeval()
             gettimeofday(&now, nil)
-            let prepared = libxl_osevent_beforepoll(context, &count, &descriptors, &timeout, now)
+            let prepared = rx_libxl_osevent_beforepoll(context, &count, &descriptors, &timeout, now)
             if prepared == ERROR_BUFFERFULL.rawValue {
                 descriptors = [pollfd](repeating: pollfd(), count: Int(count))
                 continue
@@ -83,7 +83,7 @@ extension XenLightHypervisor {
                 }
             }
             gettimeofday(&now, nil)
-            libxl_osevent_afterpoll(context, count, &descriptors, now)
+            rx_libxl_osevent_afterpoll(context, count, &descriptors, now)
         }
     }
 
@@ -92,9 +92,9 @@ extension XenLightHypervisor {
     private func discardEvents(token: inout UInt64) {
         while true {
             var event: UnsafeMutablePointer<libxl_event>?
-            guard libxl_event_check(context, &event, ~0, runxl_event_predicate_for_token(), &token) == 0, let event
+            guard rx_libxl_event_check(context, &event, ~0, runxl_event_predicate_for_token(), &token) == 0, let event
             else { return }
-            libxl_event_free(context, event)
+            rx_libxl_event_free(context, event)
         }
     }
 }

@@ -9,7 +9,7 @@ private let nextWatchToken = Atomic<UInt64>(1)
 
 extension XenLightHypervisor {
     public func storePath(_ domain: DomainID) throws(RunxlError) -> String {
-        guard let path = xs_get_domain_path(store, domain.rawValue) else {
+        guard let path = rx_xs_get_domain_path(store, domain.rawValue) else {
             let err = errno
             throw RunxlError(
                 .xenstoreFailed, "cannot get the xenstore path of domain \(domain)",
@@ -26,7 +26,7 @@ extension XenLightHypervisor {
     public func writeStore(_ path: String, _ value: String) throws(RunxlError) {
         let bytes = Array(value.utf8)
         let written = bytes.withUnsafeBytes { buffer in
-            xs_write(store, xs_transaction_t(XBT_NULL), path, buffer.baseAddress, UInt32(buffer.count))
+            rx_xs_write(store, xs_transaction_t(XBT_NULL), path, buffer.baseAddress, UInt32(buffer.count))
         }
         guard written else {
             let err = errno
@@ -39,26 +39,26 @@ extension XenLightHypervisor {
     /// connection's single queue, so waits sharing `store` would take each other's events.
     public func waitForStoreKey(_ path: String, timeoutSeconds: Double?) throws(RunxlError) -> String? {
         let deadline = timeoutSeconds.map { ContinuousClock.now + .milliseconds(Int64(max($0, 0) * 1000)) }
-        guard let handle = xs_open(0) else {
+        guard let handle = rx_xs_open(0) else {
             let err = errno
             throw RunxlError(
                 .xenstoreFailed, "cannot connect to xenstored to watch '\(path)'",
                 cause: SystemCallError("xs_open", errno: err))
         }
-        defer { xs_close(handle) }
-        let descriptor = xs_fileno(handle)
+        defer { rx_xs_close(handle) }
+        let descriptor = rx_xs_fileno(handle)
         guard descriptor >= 0 else {
             let err = errno
             throw RunxlError(
                 .xenstoreFailed, "cannot watch xenstore key '\(path)'", cause: SystemCallError("xs_fileno", errno: err))
         }
         let token = "runxl-\(getpid())-\(nextWatchToken.wrappingAdd(1, ordering: .relaxed).oldValue)"
-        guard xs_watch(handle, path, token) else {
+        guard rx_xs_watch(handle, path, token) else {
             let err = errno
             throw RunxlError(
                 .xenstoreFailed, "cannot watch xenstore key '\(path)'", cause: SystemCallError("xs_watch", errno: err))
         }
-        defer { xs_unwatch(handle, path, token) }
+        defer { rx_xs_unwatch(handle, path, token) }
 
         while true {
             // Read after the watch is set, so a write between the two cannot be missed.
@@ -80,7 +80,7 @@ extension XenLightHypervisor {
                 }
             }
             // Drain the fired watches; what they say does not matter, the next read does.
-            while let fired = xs_check_watch(handle) { free(fired) }
+            while let fired = rx_xs_check_watch(handle) { free(fired) }
         }
     }
 
@@ -90,12 +90,12 @@ extension XenLightHypervisor {
     /// Driven by xenstored's `@releaseDomain` watch; past the deadline the domain is left to
     /// finish on its own, since it is already destroyed.
     func waitUntilReleased(_ domain: DomainID, timeoutSeconds: Double) {
-        guard exists(domain), let handle = xs_open(0) else { return }
-        defer { xs_close(handle) }
-        let descriptor = xs_fileno(handle)
+        guard exists(domain), let handle = rx_xs_open(0) else { return }
+        defer { rx_xs_close(handle) }
+        let descriptor = rx_xs_fileno(handle)
         let token = "runxl-release-\(domain)"
-        guard descriptor >= 0, xs_watch(handle, "@releaseDomain", token) else { return }
-        defer { xs_unwatch(handle, "@releaseDomain", token) }
+        guard descriptor >= 0, rx_xs_watch(handle, "@releaseDomain", token) else { return }
+        defer { rx_xs_unwatch(handle, "@releaseDomain", token) }
         let deadline = ContinuousClock.now + .milliseconds(Int64(timeoutSeconds * 1000))
         while exists(domain) {
             let remaining = deadline - ContinuousClock.now
@@ -103,14 +103,14 @@ extension XenLightHypervisor {
             let (seconds, attoseconds) = remaining.components
             var descriptors = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)]
             _ = poll(&descriptors, 1, Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1))
-            while let fired = xs_check_watch(handle) { free(fired) }
+            while let fired = rx_xs_check_watch(handle) { free(fired) }
         }
     }
 
     /// One key's value, nil when it does not exist.
     static func read(_ handle: OpaquePointer, _ path: String) throws(RunxlError) -> String? {
         var length: UInt32 = 0
-        guard let value = xs_read(handle, xs_transaction_t(XBT_NULL), path, &length) else {
+        guard let value = rx_xs_read(handle, xs_transaction_t(XBT_NULL), path, &length) else {
             let err = errno
             if err == ENOENT { return nil }
             throw RunxlError(

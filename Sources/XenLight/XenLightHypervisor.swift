@@ -14,26 +14,27 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
     let store: OpaquePointer
     let log: LibxlLog
 
-    /// Opens libxl and xenstore.
+    /// Loads and opens libxl and xenstore.
     ///
     /// - Parameters:
     ///   - logLevel: the least severe libxl message passed to `log`. libxl is chatty below
     ///     `.warning`; warnings and errors are also kept with any error thrown, whatever this is.
     ///   - log: receives libxl's messages, one line each, from whichever thread made the call.
-    /// - Throws: `.notXenHost` when this machine is not a Xen dom0.
+    /// - Throws: `.notXenHost` when this machine is not a Xen dom0 or has no Xen libraries.
     public init(
         logLevel: XenLightLogLevel = .error,
         log: @escaping @Sendable (String) -> Void = XenLightHypervisor.logToStandardError
     ) throws(RunxlError) {
+        try XenLightLibraries.load()
         let box = LibxlLog(level: logLevel, forward: log)
         guard let logger = runxl_logger_create(LibxlLog.cSink, Unmanaged.passUnretained(box).toOpaque(), box.cLevel)
         else {
             throw RunxlError(.io, "cannot allocate the libxl logger: out of memory")
         }
         var context: OpaquePointer?
-        let (rc, records) = box.capturing { libxl_ctx_alloc(&context, Int32(LIBXL_VERSION), 0, logger) }
+        let (rc, records) = box.capturing { rx_libxl_ctx_alloc(&context, Int32(LIBXL_VERSION), 0, logger) }
         guard rc == 0, let context else {
-            xtl_logger_destroy(logger)
+            rx_xtl_logger_destroy(logger)
             let cause = LibxlError(function: "libxl_ctx_alloc", number: Int(rc), log: records.map(\.text))
             if Self.isDom0 {
                 throw RunxlError(
@@ -48,10 +49,10 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
                 cause: cause)
         }
         runxl_childproc_selective_reap(context)
-        guard let store = xs_open(0) else {
+        guard let store = rx_xs_open(0) else {
             let err = errno
-            libxl_ctx_free(context)
-            xtl_logger_destroy(logger)
+            rx_libxl_ctx_free(context)
+            rx_xtl_logger_destroy(logger)
             throw RunxlError(
                 .xenstoreFailed, "cannot connect to xenstored; is it running in this dom0?",
                 cause: SystemCallError("xs_open", errno: err))
@@ -63,10 +64,10 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
     }
 
     deinit {
-        xs_close(store)
-        libxl_ctx_free(context)
+        rx_xs_close(store)
+        rx_libxl_ctx_free(context)
         // The logger last: libxl_ctx_free may still log, and the logger points at `log`.
-        xtl_logger_destroy(logger)
+        rx_xtl_logger_destroy(logger)
     }
 
     /// The default log sink: one line per message on standard error.
@@ -148,21 +149,21 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
 
     public func unpause(_ domain: DomainID) throws(RunxlError) {
         try call("libxl_domain_unpause", "cannot unpause domain \(domain)", domain: domain) {
-            libxl_domain_unpause(context, domain.rawValue, nil)
+            rx_libxl_domain_unpause(context, domain.rawValue, nil)
         }
     }
 
     public func pause(_ domain: DomainID) throws(RunxlError) {
         try refuseDom0(domain, "pause")
         try call("libxl_domain_pause", "cannot pause domain \(domain)", domain: domain) {
-            libxl_domain_pause(context, domain.rawValue, nil)
+            rx_libxl_domain_pause(context, domain.rawValue, nil)
         }
     }
 
     public func shutdown(_ domain: DomainID) throws(RunxlError) {
         try refuseDom0(domain, "shut down")
         try call("libxl_domain_shutdown", "cannot ask domain \(domain) to shut down", domain: domain) {
-            libxl_domain_shutdown(context, domain.rawValue, nil)
+            rx_libxl_domain_shutdown(context, domain.rawValue, nil)
         }
     }
 
@@ -171,7 +172,7 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
         guard exists(domain) else { return }
         do {
             try call("libxl_domain_destroy", "cannot destroy domain \(domain)", domain: domain) {
-                libxl_domain_destroy(context, domain.rawValue, nil)
+                rx_libxl_domain_destroy(context, domain.rawValue, nil)
             }
         } catch where error.code == .domainNotFound {
             // Someone else destroyed it at the same moment: what the caller wanted.
@@ -182,27 +183,27 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
     /// Whether the domain exists; errors other than "not found" count as existing, so that a
     /// caller about to clean up does not skip a domain it could not check.
     func exists(_ domain: DomainID) -> Bool {
-        libxl_domain_info(context, nil, domain.rawValue) != ERROR_DOMAIN_NOTFOUND.rawValue
+        rx_libxl_domain_info(context, nil, domain.rawValue) != ERROR_DOMAIN_NOTFOUND.rawValue
     }
 
     // MARK: Queries
 
     public func listDomains() throws(RunxlError) -> [DomainInfo] {
         var count: Int32 = 0
-        let (list, records) = libxlCall { libxl_list_domain(context, &count) }
+        let (list, records) = libxlCall { rx_libxl_list_domain(context, &count) }
         guard let list else {
             throw Self.error(
                 ERROR_FAIL.rawValue, function: "libxl_list_domain", failure: "cannot list Xen domains", records: records)
         }
-        defer { libxl_dominfo_list_free(list, count) }
+        defer { rx_libxl_dominfo_list_free(list, count) }
         return (0..<Int(count)).map { domainInfo(from: list[$0]) }
     }
 
     public func domainInfo(_ domain: DomainID) throws(RunxlError) -> DomainInfo? {
         var info = libxl_dominfo()
-        libxl_dominfo_init(&info)
-        defer { libxl_dominfo_dispose(&info) }
-        let (rc, records) = libxlCall { libxl_domain_info(context, &info, domain.rawValue) }
+        rx_libxl_dominfo_init(&info)
+        defer { rx_libxl_dominfo_dispose(&info) }
+        let (rc, records) = libxlCall { rx_libxl_domain_info(context, &info, domain.rawValue) }
         if rc == ERROR_DOMAIN_NOTFOUND.rawValue { return nil }
         guard rc == 0 else {
             throw Self.error(
@@ -222,7 +223,7 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
     }
 
     private func name(of domid: UInt32) -> String {
-        guard let name = libxl_domid_to_name(context, domid) else { return "" }
+        guard let name = rx_libxl_domid_to_name(context, domid) else { return "" }
         defer { free(name) }
         return String(cString: name)
     }
@@ -241,7 +242,7 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
 
     public func domainID(named name: String) throws(RunxlError) -> DomainID? {
         var domid: UInt32 = 0
-        let (rc, records) = libxlCall { libxl_name_to_domid(context, name, &domid) }
+        let (rc, records) = libxlCall { rx_libxl_name_to_domid(context, name, &domid) }
         if rc == 0 { return DomainID(domid) }
         // libxl_name_to_domid reports "no such name" as ERROR_INVAL.
         if rc == ERROR_INVAL.rawValue { return nil }
@@ -253,7 +254,7 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
     public func consolePath(_ domain: DomainID) throws(RunxlError) -> String {
         var path: UnsafeMutablePointer<CChar>?
         try call("libxl_console_get_tty", "cannot find the console of domain \(domain)", domain: domain) {
-            libxl_console_get_tty(context, domain.rawValue, 0, LIBXL_CONSOLE_TYPE_PV, &path)
+            rx_libxl_console_get_tty(context, domain.rawValue, 0, LIBXL_CONSOLE_TYPE_PV, &path)
         }
         guard let path else {
             throw RunxlError(.hypervisorFailed, "libxl returned no console path for domain \(domain)")
