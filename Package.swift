@@ -18,13 +18,11 @@ let package = Package(
     dependencies: [],
     targets: [
         // C libraries: each is imported by exactly one Swift module below.
-        .systemLibrary(
-            name: "CArchive", path: "Sources/C/CArchive",
-            pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         // libxenlight and libarchive are opened with dlopen on first use (see their headers), so
         // verbs that never need them do not pay for mapping them at start-up; their headers come
         // from libxen-dev and libarchive-dev / liblz4-dev.
         .target(name: "CXenLight", path: "Sources/C/CXenLight", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CArchive", path: "Sources/C/CArchive", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(
             name: "CSeccomp", path: "Sources/C/CSeccomp",
             pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),

@@ -27,44 +27,45 @@ public enum ArchiveReader {
     /// Lists every entry of the archive at `path`; entries of at most `dataLimit` bytes also carry
     /// their contents.
     public static func entries(inArchiveAt path: String, dataLimit: Int = 0) throws(RunxlError) -> [ArchiveEntryInfo] {
-        guard let archive = archive_read_new() else {
+        try ArchiveLibraries.load()
+        guard let archive = rx_archive_read_new() else {
             throw RunxlError(.internal, "libarchive could not allocate a reader")
         }
-        defer { archive_read_free(archive) }
-        archive_read_support_filter_all(archive)
-        archive_read_support_format_all(archive)
-        guard archive_read_open_filename(archive, path, 64 << 10) == ARCHIVE_OK else {
+        defer { rx_archive_read_free(archive) }
+        rx_archive_read_support_filter_all(archive)
+        rx_archive_read_support_format_all(archive)
+        guard rx_archive_read_open_filename(archive, path, 64 << 10) == ARCHIVE_OK else {
             throw RunxlError(.io, "cannot open archive \(path)", cause: LibArchiveError(archive, status: ARCHIVE_FATAL))
         }
         var result: [ArchiveEntryInfo] = []
         var entry: OpaquePointer?
         while true {
-            let status = archive_read_next_header(archive, &entry)
+            let status = rx_archive_read_next_header(archive, &entry)
             if status == ARCHIVE_EOF { break }
             guard status >= ARCHIVE_WARN, let entry else {
                 throw RunxlError(.io, "cannot read archive \(path)", cause: LibArchiveError(archive, status: status))
             }
-            let mode = UInt32(archive_entry_mode(entry))
+            let mode = UInt32(rx_archive_entry_mode(entry))
             guard let kind = ArchiveEntryKind(mode: mode) else { continue }
-            let size = archive_entry_size(entry)
+            let size = rx_archive_entry_size(entry)
             var info = ArchiveEntryInfo(
-                path: archive_entry_pathname(entry).map { String(cString: $0) } ?? "",
+                path: rx_archive_entry_pathname(entry).map { String(cString: $0) } ?? "",
                 kind: kind, permissions: mode & 0o7777,
-                uid: UInt32(truncatingIfNeeded: archive_entry_uid(entry)),
-                gid: UInt32(truncatingIfNeeded: archive_entry_gid(entry)),
-                size: size, modificationTime: Int64(archive_entry_mtime(entry)),
-                inode: archive_entry_ino64(entry), linkCount: archive_entry_nlink(entry),
-                symlinkTarget: archive_entry_symlink(entry).map { String(cString: $0) },
-                hardlinkTarget: archive_entry_hardlink(entry).map { String(cString: $0) },
-                deviceMajor: UInt32(truncatingIfNeeded: archive_entry_rdevmajor(entry)),
-                deviceMinor: UInt32(truncatingIfNeeded: archive_entry_rdevminor(entry)),
+                uid: UInt32(truncatingIfNeeded: rx_archive_entry_uid(entry)),
+                gid: UInt32(truncatingIfNeeded: rx_archive_entry_gid(entry)),
+                size: size, modificationTime: Int64(rx_archive_entry_mtime(entry)),
+                inode: rx_archive_entry_ino64(entry), linkCount: rx_archive_entry_nlink(entry),
+                symlinkTarget: rx_archive_entry_symlink(entry).map { String(cString: $0) },
+                hardlinkTarget: rx_archive_entry_hardlink(entry).map { String(cString: $0) },
+                deviceMajor: UInt32(truncatingIfNeeded: rx_archive_entry_rdevmajor(entry)),
+                deviceMinor: UInt32(truncatingIfNeeded: rx_archive_entry_rdevminor(entry)),
                 data: nil)
             if kind == .regular, size <= dataLimit {
                 var bytes = [UInt8](repeating: 0, count: Int(size))
                 var offset = 0
                 while offset < bytes.count {
                     let count = bytes.withUnsafeMutableBytes { buffer in
-                        archive_read_data(archive, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+                        rx_archive_read_data(archive, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
                     }
                     guard count > 0 else {
                         throw RunxlError(.io, "cannot read \(info.path) in \(path)", cause: LibArchiveError(archive, status: Int32(count)))

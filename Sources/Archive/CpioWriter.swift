@@ -61,11 +61,12 @@ public final class CpioWriter {
     /// `level` overrides the compressor's level (gzip 1...9, zstd 1...19); by default gzip uses 1
     /// and zstd 3, fast levels, because a guest is built on the container's start path.
     public init(path: String, compression: ArchiveCompression = .none, level: Int? = nil) throws(RunxlError) {
-        guard let archive = archive_write_new() else {
+        try ArchiveLibraries.load()
+        guard let archive = rx_archive_write_new() else {
             throw RunxlError(.internal, "libarchive could not allocate a writer")
         }
-        guard let entry = archive_entry_new() else {
-            archive_write_free(archive)
+        guard let entry = rx_archive_entry_new() else {
+            rx_archive_write_free(archive)
             throw RunxlError(.internal, "libarchive could not allocate an entry")
         }
         self.archive = archive
@@ -74,49 +75,49 @@ public final class CpioWriter {
         do {
             sink = try OutputSink(path: path, legacyLZ4: compression == .lz4)
         } catch {
-            archive_entry_free(entry)
-            archive_write_free(archive)
+            rx_archive_entry_free(entry)
+            rx_archive_write_free(archive)
             buffer.deallocate()
             throw error
         }
         do throws(RunxlError) {
             try configure(compression: compression, level: level)
         } catch {
-            archive_write_free(archive)
+            rx_archive_write_free(archive)
             self.archive = nil
             throw error
         }
     }
 
     deinit {
-        if let archive { archive_write_free(archive) }
-        archive_entry_free(entry)
+        if let archive { rx_archive_write_free(archive) }
+        rx_archive_entry_free(entry)
         buffer.deallocate()
     }
 
     private func configure(compression: ArchiveCompression, level: Int?) throws(RunxlError) {
         guard let archive else { return }
-        try check(archive_write_set_format_cpio_newc(archive), "select the newc cpio format")
+        try check(rx_archive_write_set_format_cpio_newc(archive), "select the newc cpio format")
         switch compression {
         case .none, .lz4:
             // lz4 is applied by the sink: libarchive's lz4 filter writes a format the kernel rejects.
-            try check(archive_write_add_filter_none(archive), "select no compression")
+            try check(rx_archive_write_add_filter_none(archive), "select no compression")
         case .gzip:
-            try check(archive_write_add_filter_gzip(archive), "select gzip")
-            try check(archive_write_set_filter_option(archive, "gzip", "compression-level", String(level ?? 1)),
+            try check(rx_archive_write_add_filter_gzip(archive), "select gzip")
+            try check(rx_archive_write_set_filter_option(archive, "gzip", "compression-level", String(level ?? 1)),
                 "set the gzip level")
             // A gzip header without a timestamp keeps identical inputs identical outputs.
-            _ = archive_write_set_filter_option(archive, "gzip", "timestamp", nil)
+            _ = rx_archive_write_set_filter_option(archive, "gzip", "timestamp", nil)
         case .zstd:
-            try check(archive_write_add_filter_zstd(archive), "select zstd")
-            try check(archive_write_set_filter_option(archive, "zstd", "compression-level", String(level ?? 3)),
+            try check(rx_archive_write_add_filter_zstd(archive), "select zstd")
+            try check(rx_archive_write_set_filter_option(archive, "zstd", "compression-level", String(level ?? 3)),
                 "set the zstd level")
         }
         // Unpadded output: the kernel does not need tape blocks.
-        try check(archive_write_set_bytes_per_block(archive, 64 << 10), "set the block size")
-        try check(archive_write_set_bytes_in_last_block(archive, 1), "set the last block size")
+        try check(rx_archive_write_set_bytes_per_block(archive, 64 << 10), "set the block size")
+        try check(rx_archive_write_set_bytes_in_last_block(archive, 1), "set the last block size")
         let clientData = Unmanaged.passUnretained(sink).toOpaque()
-        let status = archive_write_open(
+        let status = rx_archive_write_open(
             archive, clientData, nil,
             { _, clientData, buffer, length in
                 guard let clientData, let buffer else { return -1 }
@@ -339,27 +340,27 @@ public final class CpioWriter {
         guard let archive, !finished else {
             throw RunxlError(.internal, "entry \(name.displayString) added to a finished archive")
         }
-        archive_entry_clear(entry)
-        try name.withCPath { archive_entry_copy_pathname(entry, $0) }
-        archive_entry_set_mode(entry, mode_t(type.typeBits | metadata.permissions))
-        archive_entry_set_uid(entry, Int64(metadata.uid))
-        archive_entry_set_gid(entry, Int64(metadata.gid))
-        archive_entry_set_mtime(entry, time_t(metadata.modificationTime), 0)
-        archive_entry_set_nlink(entry, linkCount)
-        archive_entry_set_size(entry, size)
+        rx_archive_entry_clear(entry)
+        try name.withCPath { rx_archive_entry_copy_pathname(entry, $0) }
+        rx_archive_entry_set_mode(entry, mode_t(type.typeBits | metadata.permissions))
+        rx_archive_entry_set_uid(entry, Int64(metadata.uid))
+        rx_archive_entry_set_gid(entry, Int64(metadata.gid))
+        rx_archive_entry_set_mtime(entry, time_t(metadata.modificationTime), 0)
+        rx_archive_entry_set_nlink(entry, linkCount)
+        rx_archive_entry_set_size(entry, size)
         if let inode {
-            archive_entry_set_ino64(entry, inode)
+            rx_archive_entry_set_ino64(entry, inode)
         } else {
-            archive_entry_set_ino64(entry, nextInode)
+            rx_archive_entry_set_ino64(entry, nextInode)
             nextInode += 1
         }
-        if let symlinkTarget { try symlinkTarget.withCPath { archive_entry_copy_symlink(entry, $0) } }
-        if device != 0 { archive_entry_set_rdev(entry, device) }
+        if let symlinkTarget { try symlinkTarget.withCPath { rx_archive_entry_copy_symlink(entry, $0) } }
+        if device != 0 { rx_archive_entry_set_rdev(entry, device) }
         if let deviceNumbers {
-            archive_entry_set_rdevmajor(entry, dev_t(deviceNumbers.major))
-            archive_entry_set_rdevminor(entry, dev_t(deviceNumbers.minor))
+            rx_archive_entry_set_rdevmajor(entry, dev_t(deviceNumbers.major))
+            rx_archive_entry_set_rdevminor(entry, dev_t(deviceNumbers.minor))
         }
-        let status = archive_write_header(archive, entry)
+        let status = rx_archive_write_header(archive, entry)
         if status < ARCHIVE_WARN {
             throw failure(status, "cannot add \(name.displayString) to \(sink.path)")
         }
@@ -370,7 +371,7 @@ public final class CpioWriter {
         guard let archive, let base = bytes.baseAddress else { return }
         var offset = 0
         while offset < bytes.count {
-            let written = archive_write_data(archive, base + offset, bytes.count - offset)
+            let written = rx_archive_write_data(archive, base + offset, bytes.count - offset)
             guard written > 0 else { throw failure(Int32(written), "cannot write to \(sink.path)") }
             offset += written
         }
@@ -401,7 +402,7 @@ public final class CpioWriter {
     public func finish() throws(RunxlError) -> Int {
         guard let archive, !finished else { return sink.bytesWritten }
         finished = true
-        let status = archive_write_close(archive)
+        let status = rx_archive_write_close(archive)
         if status < ARCHIVE_WARN {
             let error = failure(status, "cannot finish \(sink.path)")
             try? sink.finish()

@@ -9,8 +9,8 @@ public struct LibArchiveError: Error, Sendable, CustomStringConvertible {
 
     init(_ archive: OpaquePointer?, status: Int32) {
         self.status = status
-        self.errno = archive.map { archive_errno($0) } ?? 0
-        self.message = archive.flatMap { archive_error_string($0) }.map { String(cString: $0) } ?? "libarchive status \(status)"
+        self.errno = archive.map { rx_archive_errno($0) } ?? 0
+        self.message = archive.flatMap { rx_archive_error_string($0) }.map { String(cString: $0) } ?? "libarchive status \(status)"
     }
 
     public var description: String { message }

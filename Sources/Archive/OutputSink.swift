@@ -105,7 +105,7 @@ final class LZ4LegacyEncoder {
 
     init() {
         input = .allocate(byteCount: Self.blockSize, alignment: 16)
-        output = .allocate(byteCount: Int(LZ4_compressBound(Int32(Self.blockSize))) + 4, alignment: 16)
+        output = .allocate(byteCount: Int(rx_LZ4_compressBound(Int32(Self.blockSize))) + 4, alignment: 16)
     }
 
     var isFull: Bool { filled == Self.blockSize }
@@ -123,7 +123,7 @@ final class LZ4LegacyEncoder {
     /// Compresses the buffered block and hands size prefix and data to `emit`.
     func flush(_ emit: (UnsafeRawBufferPointer) -> Void) {
         guard filled > 0, let source = input.baseAddress, let target = output.baseAddress else { return }
-        let compressed = LZ4_compress_default(
+        let compressed = rx_LZ4_compress_default(
             source.assumingMemoryBound(to: CChar.self),
             (target + 4).assumingMemoryBound(to: CChar.self),
             Int32(filled), Int32(output.count - 4))

@@ -25,25 +25,26 @@ public enum RawDecompressor {
     public static func decompress(
         _ input: UnsafeRawBufferPointer, to outputPath: String, outputLimit: Int64 = 1 << 30
     ) throws(RunxlError) -> DecompressionResult {
-        guard let archive = archive_read_new() else {
+        try ArchiveLibraries.load()
+        guard let archive = rx_archive_read_new() else {
             throw RunxlError(.internal, "libarchive could not allocate a reader")
         }
-        defer { archive_read_free(archive) }
-        archive_read_support_filter_all(archive)
-        archive_read_support_format_raw(archive)
+        defer { rx_archive_read_free(archive) }
+        rx_archive_read_support_filter_all(archive)
+        rx_archive_read_support_format_raw(archive)
         guard let base = input.baseAddress,
-            archive_read_open_memory(archive, base, input.count) == ARCHIVE_OK
+            rx_archive_read_open_memory(archive, base, input.count) == ARCHIVE_OK
         else {
             throw RunxlError(.io, "cannot open the compressed stream", cause: LibArchiveError(archive, status: ARCHIVE_FATAL))
         }
         var entry: OpaquePointer?
-        let headerStatus = archive_read_next_header(archive, &entry)
+        let headerStatus = rx_archive_read_next_header(archive, &entry)
         guard headerStatus >= ARCHIVE_WARN else {
             throw RunxlError(.io, "cannot read the compressed stream", cause: LibArchiveError(archive, status: headerStatus))
         }
         // Filter 0 is the outermost one read first; with no compression recognized it is "none".
-        let compression = archive_filter_name(archive, 0).map { String(cString: $0) } ?? "none"
-        guard archive_filter_code(archive, 0) != ARCHIVE_FILTER_NONE else {
+        let compression = rx_archive_filter_name(archive, 0).map { String(cString: $0) } ?? "none"
+        guard rx_archive_filter_code(archive, 0) != ARCHIVE_FILTER_NONE else {
             throw RunxlError(.io, "the data is not in a compression format libarchive recognizes")
         }
 
@@ -58,7 +59,7 @@ public enum RawDecompressor {
         var total: Int64 = 0
         var endError: String?
         while true {
-            let count = archive_read_data(archive, buffer.baseAddress, buffer.count)
+            let count = rx_archive_read_data(archive, buffer.baseAddress, buffer.count)
             if count == 0 { break }
             if count < 0 {
                 endError = LibArchiveError(archive, status: Int32(count)).message

@@ -1,0 +1,102 @@
+/* The function table behind the rx_ wrappers, filled by dlopen/dlsym on first use (CArchive.h says why). */
+#define RUNXL_ARCHIVE_LOADER 1
+#include "CArchive.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* One pointer per function, typed from the library's own declaration. */
+#define RUNXL_POINTER(type, name, parameters, arguments) static __typeof__(name) *runxl_pointer_##name;
+#define RUNXL_POINTER_PROCEDURE(name, parameters, arguments) RUNXL_POINTER(void, name, parameters, arguments)
+RUNXL_LZ4_FUNCTIONS(RUNXL_POINTER, RUNXL_POINTER_PROCEDURE)
+RUNXL_ARCHIVE_FUNCTIONS(RUNXL_POINTER, RUNXL_POINTER_PROCEDURE)
+
+/* A wrapper called before a successful load is a bug in runxl, not an input error: say which. */
+__attribute__((noreturn, cold)) static void runxl_unloaded(const char *name) {
+    char message[200];
+    int length = snprintf(message, sizeof message,
+                          "runxl: internal error: %s called before libarchive was loaded\n", name);
+    if (length > 0) (void)!write(2, message, (size_t)length < sizeof message ? (size_t)length : sizeof message - 1);
+    abort();
+}
+
+/*
+ * The wrappers. The static assertion holds the prototype written in CArchive.h against the
+ * library header's, so a libarchive or liblz4 that changes a signature fails the build instead
+ * of the call.
+ */
+#define RUNXL_WRAPPER(type, name, parameters, arguments) \
+    _Static_assert(__builtin_types_compatible_p(__typeof__(name), __typeof__(rx_##name)), \
+                   "the prototype of rx_" #name " in CArchive.h differs from " #name "'s"); \
+    type rx_##name parameters { \
+        if (__builtin_expect(runxl_pointer_##name == NULL, 0)) runxl_unloaded(#name); \
+        return runxl_pointer_##name arguments; \
+    }
+#define RUNXL_WRAPPER_PROCEDURE(name, parameters, arguments) \
+    _Static_assert(__builtin_types_compatible_p(__typeof__(name), __typeof__(rx_##name)), \
+                   "the prototype of rx_" #name " in CArchive.h differs from " #name "'s"); \
+    void rx_##name parameters { \
+        if (__builtin_expect(runxl_pointer_##name == NULL, 0)) runxl_unloaded(#name); \
+        runxl_pointer_##name arguments; \
+    }
+RUNXL_LZ4_FUNCTIONS(RUNXL_WRAPPER, RUNXL_WRAPPER_PROCEDURE)
+RUNXL_ARCHIVE_FUNCTIONS(RUNXL_WRAPPER, RUNXL_WRAPPER_PROCEDURE)
+
+/* Written once inside pthread_once, read only after it: no lock needed. */
+static char runxl_load_failure[512];
+static bool runxl_loaded;
+static pthread_once_t runxl_load_once = PTHREAD_ONCE_INIT;
+
+/* NULL with the reason recorded when the library cannot be opened. */
+static void *runxl_open(const char *soname) {
+    /* RTLD_LOCAL: nothing else in the process should bind to these libraries' symbols. */
+    void *handle = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    if (handle == NULL) {
+        const char *reason = dlerror();
+        snprintf(runxl_load_failure, sizeof runxl_load_failure, "%s", reason != NULL ? reason : soname);
+    }
+    return handle;
+}
+
+/* Stores the address of `name` in `slot`; false with the reason recorded when it is missing. */
+static bool runxl_resolve(void *handle, const char *soname, const char *name, void **slot) {
+    dlerror();
+    *slot = dlsym(handle, name);
+    if (*slot != NULL) return true;
+    const char *reason = dlerror();
+    snprintf(runxl_load_failure, sizeof runxl_load_failure, "%s has no function %s (%s)", soname, name,
+             reason != NULL ? reason : "NULL address");
+    return false;
+}
+
+/* The library handles are never closed: archives being read or written may live until exit. */
+#define RUNXL_RESOLVE(type, name, parameters, arguments) \
+    if (!runxl_resolve(handle, soname, #name, (void **)&runxl_pointer_##name)) return false;
+#define RUNXL_RESOLVE_PROCEDURE(name, parameters, arguments) RUNXL_RESOLVE(void, name, parameters, arguments)
+
+static bool runxl_load_lz4(void) {
+    const char *soname = RUNXL_LZ4_SONAME;
+    void *handle = runxl_open(soname);
+    if (handle == NULL) return false;
+    RUNXL_LZ4_FUNCTIONS(RUNXL_RESOLVE, RUNXL_RESOLVE_PROCEDURE)
+    return true;
+}
+
+static bool runxl_load_archive(void) {
+    const char *soname = RUNXL_ARCHIVE_SONAME;
+    void *handle = runxl_open(soname);
+    if (handle == NULL) return false;
+    RUNXL_ARCHIVE_FUNCTIONS(RUNXL_RESOLVE, RUNXL_RESOLVE_PROCEDURE)
+    return true;
+}
+
+static void runxl_load_all(void) { runxl_loaded = runxl_load_lz4() && runxl_load_archive(); }
+
+const char *runxl_archive_load(void) {
+    pthread_once(&runxl_load_once, runxl_load_all);
+    return runxl_loaded ? NULL : runxl_load_failure;
+}
