@@ -19,9 +19,13 @@
 #include <sys/types.h>
 #include <time.h>
 
-/* The libraries by the SONAME Debian bookworm ships (libarchive13, liblz4-1). */
+/* The libraries by the SONAME Debian bookworm ships; -D can point one elsewhere to try a failed load. */
+#ifndef RUNXL_ARCHIVE_SONAME
 #define RUNXL_ARCHIVE_SONAME "libarchive.so.13"
+#endif
+#ifndef RUNXL_LZ4_SONAME
 #define RUNXL_LZ4_SONAME "liblz4.so.1"
+#endif
 
 /*
  * The functions runxl calls, one X-macro list per library:

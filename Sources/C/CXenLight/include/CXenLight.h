@@ -23,10 +23,16 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The libraries by the SONAME Debian bookworm ships (libxenmisc4.17, libxentoolcore1, ...). */
+/* The libraries by the SONAME Debian bookworm ships; -D can point one elsewhere to try a failed load. */
+#ifndef RUNXL_XENTOOLLOG_SONAME
 #define RUNXL_XENTOOLLOG_SONAME "libxentoollog.so.1"
+#endif
+#ifndef RUNXL_XENSTORE_SONAME
 #define RUNXL_XENSTORE_SONAME "libxenstore.so.4"
+#endif
+#ifndef RUNXL_XENLIGHT_SONAME
 #define RUNXL_XENLIGHT_SONAME "libxenlight.so.4.17"
+#endif
 
 /*
  * The functions runxl calls, one X-macro list per library:
