@@ -68,7 +68,12 @@ enum CapabilitySets {
         }
         try check(result, "capset")
         _ = c_prctl(Linux.prCapAmbient, Linux.prCapAmbientClearAll, 0, 0, 0)
-        for capability in ambient {
+        // The kernel raises an ambient capability only when it is both permitted and inheritable.
+        // runc's default spec lists ambient capabilities with an empty inheritable set (since
+        // CVE-2022-29162), and runc skips those; so does runxl-init, as a container under runc
+        // would start the same way.
+        let raisable = Set(permitted).intersection(inheritable)
+        for capability in ambient where raisable.contains(capability) {
             if c_prctl(Linux.prCapAmbient, Linux.prCapAmbientRaise, UInt(capability), 0, 0) == -1 {
                 let code = errno
                 throw InitFailure("raise ambient capability \(capability): \(errnoText(code))")

@@ -97,6 +97,18 @@ struct InitBinaryTests {
         #expect(run.diagnostics.contains("ignoring unknown capability CAP_NOT_A_CAP"))
     }
 
+    /// `runxl spec` (like `runc spec`) lists ambient capabilities but no inheritable ones; the
+    /// kernel refuses such a raise, and the process must still start, as it does under runc.
+    @Test func ambientWithoutInheritableIsSkipped() throws {
+        let run = try InitBinary.run(
+            ProcessDescription(
+                args: ["sh", "-c", "echo started"], env: InitBinary.path_,
+                capabilities: .init(
+                    bounding: ["CAP_KILL", "CAP_AUDIT_WRITE"], effective: ["CAP_KILL", "CAP_AUDIT_WRITE"],
+                    permitted: ["CAP_KILL", "CAP_AUDIT_WRITE"], ambient: ["CAP_KILL", "CAP_AUDIT_WRITE"])))
+        #expect(run.stdout == "started\n")
+    }
+
     @Test func rootGetsItsBoundingSet() throws {
         let run = try InitBinary.run(
             ProcessDescription(
