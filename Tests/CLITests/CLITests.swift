@@ -207,3 +207,22 @@ import Testing
         Issue.record("condition not met within \(seconds) s")
     }
 }
+
+/// `state` must stay cheap: the libraries behind libxl and libarchive are opened on first use,
+/// never linked (docs/architecture.md). A new direct link would slip back unnoticed otherwise.
+@Suite struct StartupCostTests {
+    @Test func runxlLinksNoXenOrArchiveLibrary() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+        process.arguments = [RunxlProcess.binary]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(text.contains("libc.so"), "ldd must have listed the binary's libraries: \(text)")
+        for library in ["libxenlight", "libxenstore", "libxentoollog", "libarchive", "libxml2", "libicu"] {
+            #expect(!text.contains(library), "runxl links \(library) directly")
+        }
+    }
+}
