@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# Runs inside the lab's dom0 (started by `Scripts/bench lab`): runxl against raw `xl create`
+# of the same kernel + initramfs, guest churn, and runxl's dom0 memory, all in one boot.
+# Prints "FIGURE name: value" lines; the host turns them into a table.
+#
+# Xen under QEMU/TCG is slow and noisy: the two sides of a ratio alternate, after one warm-up
+# each, and medians are reported. Times come from bash's $EPOCHREALTIME and polls read files
+# with builtins, so that the ~10 ms a fork costs under TCG does not favour either side.
+set -uo pipefail
+runxl=$RUNXL_BINARY
+work=$RUNXL_LAB_WORK
+samples=${RUNXL_BENCH_SAMPLES:-7}
+root=/run/runxl-bench
+hello="hello from a Xen guest"
+export RUNXL_INIT
+
+mkdir -p /etc/runxl /var/lib/runxl "$root"
+cat >/etc/runxl/config.json <<JSON
+{"kernel": "$RUNXL_LAB_KERNEL", "cacheDir": "/var/lib/runxl/cache"}
+JSON
+
+figure() { echo "FIGURE $1: $2"; }
+note() { echo "  $*"; }
+rx() { "$runxl" --root "$root" "$@"; }
+# elapsed START END: seconds between two $EPOCHREALTIME values, 3 decimals.
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+per() { awk -v a="$1" -v n="$2" 'BEGIN { printf "%.3f", a / n }'; }
+domain_count() { xl list | tail -n +2 | wc -l; }
+
+# A sleep without a fork: a read with a timeout on a FIFO nobody writes to.
+mkfifo /tmp/bench-nap
+exec {nap}<>/tmp/bench-nap
+nap() { read -r -t "$1" -u "$nap" _; }
+
+# file_has FILE TEXT, with builtins only. The file may hold NULs (runxl-init's frames on the
+# console of a guest booted without runxl), so it is read NUL-separated chunk by chunk.
+file_has() {
+  local chunk="" more=0
+  [ -f "$1" ] || return 1
+  while :; do
+    IFS= read -r -d '' chunk && more=1 || more=0
+    [[ $chunk == *"$2"* ]] && return 0
+    ((more)) || return 1
+  done <"$1"
+}
+
+# hwm PID: sets HWM to the process's VmHWM (kB), unchanged when it is gone.
+hwm() {
+  local key value unit
+  { while read -r key value unit; do
+      [ "$key" = "VmHWM:" ] && { HWM=$value; return 0; }
+    done <"/proc/$1/status"; } 2>/dev/null
+  return 1
+}
+
+# alive PID: the process exists and is not a zombie (its parent may be gone, and PID 1 slow).
+alive() {
+  local pid comm state
+  { read -r pid comm state _ <"/proc/$1/stat"; } 2>/dev/null || return 1
+  [ "$state" != Z ]
+}
+
+# wait_domain_gone NAME SECONDS: the guest powers itself off; destroy it if it lingers.
+wait_domain_gone() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do xl domid "$1" >/dev/null 2>&1 || return 0; nap 0.1; done
+  note "domain $1 still there after $2 s: destroying it"
+  xl destroy "$1" >/dev/null 2>&1
+  return 1
+}
+
+# One `runxl launch` of hello: sets SAMPLE to the seconds from command start to its first
+# stdout line, empty on failure.
+runxl_sample() {
+  local start=$EPOCHREALTIME
+  SAMPLE=""
+  rm -f /tmp/bench-first
+  timeout 300 "$runxl" --root "$root" launch "$work/hello" 2>/tmp/bench-rx.err |
+    { IFS= read -r line; at=$EPOCHREALTIME; [ "$line" = "$hello" ] && echo "$at" >/tmp/bench-first; cat >/dev/null; }
+  local status=${PIPESTATUS[0]}
+  if [ -f /tmp/bench-first ] && [ "$status" = 0 ]; then
+    SAMPLE=$(elapsed "$start" "$(</tmp/bench-first)")
+  else
+    note "runxl launch failed (status $status): $(tail -c 300 /tmp/bench-rx.err)"
+  fi
+}
+
+# One `xl create` of the converted guest under a fresh name: sets SAMPLE to the seconds from
+# command start to the hello line in its console log, empty on failure.
+xl_count=0
+xl_sample() {
+  xl_count=$((xl_count + 1))
+  local name=bench-xl-$xl_count
+  local log=/var/log/xen/console/guest-$name.log
+  local start=$EPOCHREALTIME end="" i
+  SAMPLE=""
+  if ! xl create /tmp/bench-converted/xl.cfg "name=\"$name\"" >/tmp/bench-xl.log 2>&1; then
+    note "xl create failed: $(tail -c 300 /tmp/bench-xl.log)"
+    return
+  fi
+  # 20 ms polls, bounded at 5 minutes; every 2 s, give up if the guest is already gone.
+  for ((i = 1; i <= 15000; i++)); do
+    if file_has "$log" "$hello"; then end=$EPOCHREALTIME; break; fi
+    if ((i % 100 == 0)) && ! xl domid "$name" >/dev/null 2>&1; then
+      file_has "$log" "$hello" && end=$EPOCHREALTIME
+      break
+    fi
+    nap 0.02
+  done
+  if [ -n "$end" ]; then SAMPLE=$(elapsed "$start" "$end"); else note "xl guest $name printed nothing: $(tail -c 300 "$log" 2>/dev/null)"; fi
+  wait_domain_gone "$name" 60
+}
+
+echo "== runxl image convert of hello (the kernel, initramfs and cmdline runxl boots)"
+rm -rf /tmp/bench-converted
+rx image convert "$work/hello" --output /tmp/bench-converted >/tmp/bench-convert.log 2>&1 ||
+  { echo "image convert failed: $(cat /tmp/bench-convert.log)"; exit 1; }
+grep -E '^(kernel|ramdisk|extra|memory|type)' /tmp/bench-converted/xl.cfg | sed 's/^/  /'
+
+echo "== 1. first output: runxl launch vs xl create (warm-up each, then $samples alternating samples each)"
+runxl_sample; note "warm-up runxl: ${SAMPLE:-failed} s"
+xl_sample; note "warm-up xl: ${SAMPLE:-failed} s"
+rx_times=()
+xl_times=()
+for ((n = 1; n <= samples; n++)); do
+  # Alternate which side goes first, so a drift in the machine's speed hits both.
+  if ((n % 2)); then order="rx xl"; else order="xl rx"; fi
+  for side in $order; do
+    if [ "$side" = rx ]; then
+      runxl_sample; [ -n "$SAMPLE" ] && rx_times+=("$SAMPLE"); note "sample $n runxl launch: ${SAMPLE:-failed} s"
+    else
+      xl_sample; [ -n "$SAMPLE" ] && xl_times+=("$SAMPLE"); note "sample $n xl create: ${SAMPLE:-failed} s"
+    fi
+  done
+done
+rx_median=$(median "${rx_times[@]}")
+xl_median=$(median "${xl_times[@]}")
+figure "runxl launch to first output, median of ${#rx_times[@]} (s)" "$rx_median"
+figure "xl create to first console output, median of ${#xl_times[@]} (s)" "$xl_median"
+figure "ratio runxl/xl first output (target <= 1.1x)" "$(ratio "$rx_median" "$xl_median")x"
+figure "runxl launch samples (s)" "${rx_times[*]}"
+figure "xl create samples (s)" "${xl_times[*]}"
+
+echo "== 1b. where runxl's time goes: create, start, first output, guest exit, delete ($samples samples)"
+create_t=(); start_t=(); first_t=(); exit_t=(); delete_t=()
+for ((n = 1; n <= samples; n++)); do
+  id=bench-split-$n
+  rm -f /tmp/bench-split.pid /tmp/bench-split.out
+  t0=$EPOCHREALTIME
+  timeout 120 "$runxl" --root "$root" create --bundle "$work/hello" --pid-file /tmp/bench-split.pid "$id" \
+    >/tmp/bench-split.out 2>/tmp/bench-split.err || { note "create failed: $(tail -c 300 /tmp/bench-split.err)"; rx delete --force "$id" 2>/dev/null; continue; }
+  t1=$EPOCHREALTIME
+  timeout 120 "$runxl" --root "$root" start "$id" 2>>/tmp/bench-split.err || { note "start failed: $(tail -c 300 /tmp/bench-split.err)"; rx delete --force "$id" 2>/dev/null; continue; }
+  t2=$EPOCHREALTIME
+  supervisor=$(</tmp/bench-split.pid)
+  t3=""
+  for ((i = 0; i < 15000; i++)); do
+    if file_has /tmp/bench-split.out "$hello"; then t3=$EPOCHREALTIME; break; fi
+    alive "$supervisor" || break
+    nap 0.02
+  done
+  for ((i = 0; i < 3000; i++)); do alive "$supervisor" || break; nap 0.02; done
+  t4=$EPOCHREALTIME
+  timeout 120 "$runxl" --root "$root" delete "$id" 2>>/tmp/bench-split.err || { note "delete failed: $(tail -c 300 /tmp/bench-split.err)"; rx delete --force "$id" 2>/dev/null; }
+  t5=$EPOCHREALTIME
+  [ -n "$t3" ] || { note "sample $n: no output: $(tail -c 300 /tmp/bench-split.err)"; continue; }
+  create_t+=("$(elapsed "$t0" "$t1")"); start_t+=("$(elapsed "$t1" "$t2")"); first_t+=("$(elapsed "$t2" "$t3")")
+  exit_t+=("$(elapsed "$t3" "$t4")"); delete_t+=("$(elapsed "$t4" "$t5")")
+  note "sample $n: create ${create_t[-1]}, start ${start_t[-1]}, start to output ${first_t[-1]}, output to supervisor exit ${exit_t[-1]}, delete ${delete_t[-1]} s"
+done
+figure "runxl create (domain built, paused, supervisor ready), median (s)" "$(median "${create_t[@]}")"
+figure "runxl start (unpause), median (s)" "$(median "${start_t[@]}")"
+figure "start returned to first output (guest boot + init + process), median (s)" "$(median "${first_t[@]}")"
+figure "first output to supervisor exit (guest exit + teardown), median (s)" "$(median "${exit_t[@]}")"
+figure "runxl delete, median (s)" "$(median "${delete_t[@]}")"
+
+echo "== 2a. 10 guests one after another: runxl launch of hello (boot, output, exit, teardown)"
+ok=0
+t0=$EPOCHREALTIME
+for ((n = 1; n <= 10; n++)); do
+  out=$(timeout 300 "$runxl" --root "$root" launch "$work/hello" 2>/tmp/bench-seq.err)
+  [ "$out" = "$hello" ] && ok=$((ok + 1)) || note "launch $n: [$out] $(tail -c 300 /tmp/bench-seq.err)"
+done
+total=$(elapsed "$t0" "$EPOCHREALTIME")
+figure "10 sequential runxl launch of hello, total (s)" "$total ($ok/10 ok)"
+figure "10 sequential runxl launch of hello, per guest (s)" "$(per "$total" 10)"
+
+echo "== 2b. 10 guests one after another: runxl create + start + kill KILL + delete of a sleep bundle"
+ok=0
+t0=$EPOCHREALTIME
+for ((n = 1; n <= 10; n++)); do
+  id=bench-churn-$n
+  rm -f /tmp/bench-churn.pid
+  if timeout 120 "$runxl" --root "$root" create --bundle "$work/sleeper" --pid-file /tmp/bench-churn.pid "$id" \
+    >/dev/null 2>/tmp/bench-churn.err &&
+    timeout 120 "$runxl" --root "$root" start "$id" 2>>/tmp/bench-churn.err &&
+    timeout 120 "$runxl" --root "$root" kill "$id" KILL 2>>/tmp/bench-churn.err; then
+    # kill KILL destroys the domain; delete wants the supervisor to have recorded the stop.
+    supervisor=$(</tmp/bench-churn.pid)
+    for ((i = 0; i < 3000; i++)); do alive "$supervisor" || break; nap 0.02; done
+    timeout 120 "$runxl" --root "$root" delete "$id" 2>>/tmp/bench-churn.err && ok=$((ok + 1))
+  fi
+  [ -d "$root/$id" ] && { note "churn $n: $(tail -c 300 /tmp/bench-churn.err)"; rx delete --force "$id" 2>/dev/null; }
+done
+total=$(elapsed "$t0" "$EPOCHREALTIME")
+figure "10 sequential create+start+kill KILL+delete, total (s)" "$total ($ok/10 ok)"
+figure "10 sequential create+start+kill KILL+delete, per guest (s)" "$(per "$total" 10)"
+
+echo "== 2c. 4 guests at once: 4 runxl launch of hello in parallel, wait for all"
+t0=$EPOCHREALTIME
+pids=()
+for ((n = 1; n <= 4; n++)); do
+  timeout 300 "$runxl" --root "$root" launch "$work/hello" >/tmp/bench-par-$n.out 2>/tmp/bench-par-$n.err &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+total=$(elapsed "$t0" "$EPOCHREALTIME")
+ok=0
+for ((n = 1; n <= 4; n++)); do
+  [ "$(cat /tmp/bench-par-$n.out)" = "$hello" ] && ok=$((ok + 1)) || note "parallel $n: $(tail -c 300 /tmp/bench-par-$n.err)"
+done
+figure "4 parallel runxl launch of hello, total (s)" "$total ($ok/4 ok)"
+figure "4 parallel runxl launch of hello, per guest (s)" "$(per "$total" 4)"
+
+echo "== 3. dom0 memory of runxl (3 launches; VmHWM polled every 20 ms, GNU time's max RSS)"
+launch_hwm=(); super_hwm=(); tree_rss=(); create_rss=(); super2_hwm=()
+for ((n = 1; n <= 3; n++)); do
+  /usr/bin/time -o /tmp/bench-time -f %M timeout 300 "$runxl" --root "$root" launch "$work/hello" >/tmp/bench-mem.out 2>/tmp/bench-mem.err &
+  timer=$!
+  launcher="" supervisor="" peak_launch=0 peak_super=0
+  for ((i = 0; i < 15000; i++)); do
+    alive "$timer" || break
+    # time -> timeout -> runxl launch -> runxl supervise
+    if [ -z "$launcher" ]; then
+      guard=$(pgrep -P "$timer" | head -n 1)
+      [ -n "$guard" ] && launcher=$(pgrep -P "$guard" | head -n 1)
+    elif [ -z "$supervisor" ]; then
+      supervisor=$(pgrep -P "$launcher" -f supervise | head -n 1)
+    fi
+    [ -n "$launcher" ] && hwm "$launcher" && peak_launch=$HWM
+    [ -n "$supervisor" ] && hwm "$supervisor" && peak_super=$HWM
+    nap 0.02
+  done
+  wait "$timer"
+  launch_hwm+=("$peak_launch"); super_hwm+=("$peak_super"); tree_rss+=("$(cat /tmp/bench-time)")
+  note "launch $n: launch VmHWM $peak_launch kB, supervise VmHWM $peak_super kB, GNU time max RSS $(cat /tmp/bench-time) kB, output [$(cat /tmp/bench-mem.out)]"
+done
+# The supervisor of a created container, whose pid --pid-file gives, and the create process.
+for ((n = 1; n <= 2; n++)); do
+  id=bench-mem-$n
+  rm -f /tmp/bench-mem.pid
+  /usr/bin/time -o /tmp/bench-time -f %M timeout 120 "$runxl" --root "$root" create --bundle "$work/hello" \
+    --pid-file /tmp/bench-mem.pid "$id" >/tmp/bench-mem.out 2>/tmp/bench-mem.err || { note "create failed: $(tail -c 300 /tmp/bench-mem.err)"; continue; }
+  create_rss+=("$(cat /tmp/bench-time)")
+  supervisor=$(</tmp/bench-mem.pid)
+  rx start "$id"
+  peak=0
+  for ((i = 0; i < 15000; i++)); do alive "$supervisor" || break; hwm "$supervisor" && peak=$HWM; nap 0.02; done
+  super2_hwm+=("$peak")
+  rx delete --force "$id" 2>/dev/null
+  note "create $n: create max RSS $(cat /tmp/bench-time) kB, supervise VmHWM $peak kB"
+done
+figure "runxl launch process peak RSS, VmHWM median (kB)" "$(median "${launch_hwm[@]}")"
+figure "runxl supervise process peak RSS under launch, VmHWM median (kB)" "$(median "${super_hwm[@]}")"
+figure "runxl launch incl. its reaped supervisor, GNU time %M median (kB)" "$(median "${tree_rss[@]}")"
+figure "runxl create process peak RSS, GNU time %M median (kB)" "$(median "${create_rss[@]}")"
+figure "runxl supervise peak RSS after create+start, VmHWM median (kB)" "$(median "${super2_hwm[@]}")"
+
+echo "== cleanup"
+for name in $(xl list | awk 'NR > 2 { print $1 }'); do note "destroying leftover $name"; xl destroy "$name"; done
+for dir in "$root"/*; do [ -e "$dir" ] && rx delete --force "$(basename "$dir")" 2>/dev/null; done
+xl list
+left=$(($(domain_count) - 1))
+figure "domains left besides Domain-0" "$left"
+[ "$left" = 0 ] && [ "${#rx_times[@]}" -ge 5 ] && [ "${#xl_times[@]}" -ge 5 ]
