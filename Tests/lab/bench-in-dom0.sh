@@ -25,6 +25,7 @@ rx() { "$runxl" --root "$root" "$@"; }
 # elapsed START END: seconds between two $EPOCHREALTIME values, 3 decimals.
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median_kb() { median "$@" | awk '{ printf "%d", $1 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 per() { awk -v a="$1" -v n="$2" 'BEGIN { printf "%.3f", a / n }'; }
 domain_count() { xl list | tail -n +2 | wc -l; }
@@ -262,11 +263,11 @@ for ((n = 1; n <= 2; n++)); do
   rx delete --force "$id" 2>/dev/null
   note "create $n: create max RSS $(cat /tmp/bench-time) kB, supervise VmHWM $peak kB"
 done
-figure "runxl launch process peak RSS, VmHWM median (kB)" "$(median "${launch_hwm[@]}")"
-figure "runxl supervise process peak RSS under launch, VmHWM median (kB)" "$(median "${super_hwm[@]}")"
-figure "runxl launch incl. its reaped supervisor, GNU time %M median (kB)" "$(median "${tree_rss[@]}")"
-figure "runxl create process peak RSS, GNU time %M median (kB)" "$(median "${create_rss[@]}")"
-figure "runxl supervise peak RSS after create+start, VmHWM median (kB)" "$(median "${super2_hwm[@]}")"
+figure "runxl launch process peak RSS, VmHWM median (kB)" "$(median_kb "${launch_hwm[@]}")"
+figure "runxl supervise process peak RSS under launch, VmHWM median (kB)" "$(median_kb "${super_hwm[@]}")"
+figure "runxl launch incl. its reaped supervisor, GNU time %M median (kB)" "$(median_kb "${tree_rss[@]}")"
+figure "runxl create process peak RSS, GNU time %M median (kB)" "$(median_kb "${create_rss[@]}")"
+figure "runxl supervise peak RSS after create+start, VmHWM median (kB)" "$(median_kb "${super2_hwm[@]}")"
 
 echo "== cleanup"
 for name in $(xl list | awk 'NR > 2 { print $1 }'); do note "destroying leftover $name"; xl destroy "$name"; done
