@@ -90,32 +90,36 @@ public final class ContainerEngine {
     // MARK: start, pause, resume
 
     public func start(_ id: ContainerID) throws(RunxlError) {
-        try withRecord(id) { (record: inout ContainerRecord) throws(RunxlError) in
-            guard record.status == .created else {
-                throw RunxlError(.invalidState, "cannot start container \(id): it is \(record.status.rawValue), not created")
-            }
-            try hypervisor.unpause(try domainID(of: record))
-            record.status = try record.status.transition(to: .running, id: id)
+        try moveDomain(id, verb: "start", from: .created, to: .running) { (domain: DomainID) throws(RunxlError) in
+            try hypervisor.unpause(domain)
         }
     }
 
     public func pause(_ id: ContainerID) throws(RunxlError) {
-        try withRecord(id) { (record: inout ContainerRecord) throws(RunxlError) in
-            guard record.status == .running else {
-                throw RunxlError(.invalidState, "cannot pause container \(id): it is \(record.status.rawValue), not running")
-            }
-            try hypervisor.pause(try domainID(of: record))
-            record.status = try record.status.transition(to: .paused, id: id)
+        try moveDomain(id, verb: "pause", from: .running, to: .paused) { (domain: DomainID) throws(RunxlError) in
+            try hypervisor.pause(domain)
         }
     }
 
     public func resume(_ id: ContainerID) throws(RunxlError) {
+        try moveDomain(id, verb: "resume", from: .paused, to: .running) { (domain: DomainID) throws(RunxlError) in
+            try hypervisor.unpause(domain)
+        }
+    }
+
+    /// The verbs that are one domain operation between two states: the state check with runc's
+    /// wording, the operation, the transition, all under the container's lock.
+    private func moveDomain(
+        _ id: ContainerID, verb: String, from required: ContainerStatus, to next: ContainerStatus,
+        _ operation: (DomainID) throws(RunxlError) -> Void
+    ) throws(RunxlError) {
         try withRecord(id) { (record: inout ContainerRecord) throws(RunxlError) in
-            guard record.status == .paused else {
-                throw RunxlError(.invalidState, "cannot resume container \(id): it is \(record.status.rawValue), not paused")
+            guard record.status == required else {
+                throw RunxlError(
+                    .invalidState, "cannot \(verb) container \(id): it is \(record.status.rawValue), not \(required.rawValue)")
             }
-            try hypervisor.unpause(try domainID(of: record))
-            record.status = try record.status.transition(to: .running, id: id)
+            try operation(try domainID(of: record))
+            record.status = try record.status.transition(to: next, id: id)
         }
     }
 
