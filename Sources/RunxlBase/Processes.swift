@@ -64,23 +64,28 @@ public enum Processes {
     /// The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or nil
     /// when it does not exist. Together with the pid it names one process for good.
     public static func startTime(of pid: Int32) -> UInt64? {
+        statFields(of: pid)?.startTime
+    }
+
+    /// True when `pid` is alive, is not a zombie, and (when given) started at `startTime`.
+    public static func isAlive(_ pid: Int32, startTime expected: UInt64?) -> Bool {
+        guard let fields = statFields(of: pid) else { return false }
+        if let expected, expected != fields.startTime { return false }
+        return fields.state != UInt8(ascii: "Z") && fields.state != UInt8(ascii: "X")
+    }
+
+    /// The state letter (field 3) and start time (field 22) from one read of /proc/PID/stat:
+    /// `state` asks this for every live container, so it reads the file once.
+    private static func statFields(of pid: Int32) -> (state: UInt8, startTime: UInt64)? {
         guard pid > 0, let bytes = try? FileSystem.read("/proc/\(pid)/stat") else { return nil }
         // The command name (field 2) may hold spaces and parentheses: fields start after the last ')'.
         guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
         // After ')' come field 3 (state) onwards: field 22 is at index 19.
-        guard fields.count > 19 else { return nil }
-        return UInt64(String(decoding: fields[19], as: UTF8.self))
-    }
-
-    /// True when `pid` is alive, is not a zombie, and (when given) started at `startTime`.
-    public static func isAlive(_ pid: Int32, startTime expected: UInt64?) -> Bool {
-        guard pid > 0, let started = startTime(of: pid) else { return false }
-        if let expected, expected != started { return false }
-        guard let bytes = try? FileSystem.read("/proc/\(pid)/stat"),
-            let close = bytes.lastIndex(of: UInt8(ascii: ")")), close + 2 < bytes.count
-        else { return false }
-        return bytes[close + 2] != UInt8(ascii: "Z") && bytes[close + 2] != UInt8(ascii: "X")
+        guard fields.count > 19, let state = fields[0].first,
+            let started = UInt64(String(decoding: fields[19], as: UTF8.self))
+        else { return nil }
+        return (state, started)
     }
 
     /// Waits for a child; returns its shell-style exit code (128+N for a signal).
