@@ -255,11 +255,7 @@ public final class ContainerEngine {
         guard FileSystem.isDirectory(bundle) else {
             throw RunxlError(.bundleNotFound, "bundle \(bundle) is not a directory")
         }
-        let path = "\(bundle)/config.json"
-        guard FileSystem.exists(path) else {
-            throw RunxlError(.bundleNotFound, "bundle \(bundle) has no config.json")
-        }
-        return try Spec.decode(try FileSystem.read(path), documentName: path)
+        return try Spec.load(bundle: bundle)
     }
 
     public static func absolutePath(_ path: String) -> String {
