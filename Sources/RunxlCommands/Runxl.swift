@@ -1,4 +1,5 @@
 import OCI
+import Runtime
 import RunxlBase
 
 #if canImport(Glibc)
@@ -105,5 +106,19 @@ public enum RunxlMain {
         let bytes = Array(text.utf8)
         _ = bytes.withUnsafeBytes { write(status == 0 ? 1 : 2, $0.baseAddress, $0.count) }
         exit(status)
+    }
+}
+
+/// A verb whose only argument is the container id (start, pause, resume, state): the
+/// argument handling lives here once.
+protocol ContainerIDVerb: Verb {
+    init(global: GlobalOptions, id: ContainerID)
+}
+
+extension ContainerIDVerb {
+    init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError) {
+        let id = try ContainerID(try arguments.positional(0, "container id"))
+        try arguments.expectPositionals(atMost: 1)
+        self.init(global: global, id: id)
     }
 }

@@ -3,16 +3,10 @@ import Runtime
 import RunxlBase
 
 /// `runxl state`: the OCI state JSON, with runc's extra fields (rootfs, created, owner).
-struct State: Verb {
+struct State: ContainerIDVerb {
     static let spec = VerbSpec(name: "state", summary: "print the state of a container as JSON", usage: "ID", flags: [])
     let global: GlobalOptions
     let id: ContainerID
-
-    init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError) {
-        self.global = global
-        id = try ContainerID(try arguments.positional(0, "container id"))
-        try arguments.expectPositionals(atMost: 1)
-    }
 
     func run() throws(RunxlError) -> Int32 {
         let record = try Backend.readOnlyEngine(global).state(id)
