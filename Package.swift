@@ -45,6 +45,12 @@ let package = Package(
         // What runxl-init and the host agree on: xenstore keys, the console framing, the process file.
         // No Foundation: runxl-init links it into a fully static binary.
         .target(name: "GuestProtocol", swiftSettings: strictSettings),
+        // The only code that calls libcurl: OCI distribution (registry) requests, streamed.
+        .target(name: "Registry", dependencies: ["CCurl", "OCI", "RunxlBase"], swiftSettings: strictSettings),
+        // Content-addressed blobs and references, imports, pulls and the safe layer unpack.
+        .target(
+            name: "ImageStore", dependencies: ["Archive", "Registry", "OCI", "RunxlBase"],
+            swiftSettings: strictSettings),
         // From a rootfs and a process to a bootable guest: initramfs, kernel, DomainSpec.
         .target(
             name: "GuestBuild", dependencies: ["Archive", "OCI", "Hypervisor", "GuestProtocol", "RunxlBase"],
@@ -57,7 +63,8 @@ let package = Package(
         .target(
             name: "RunxlCommands",
             dependencies: [
-                "Runtime", "OCI", "Hypervisor", "FakeHypervisor", "XenLight", "GuestBuild", "RunxlBase",
+                "Runtime", "OCI", "Hypervisor", "FakeHypervisor", "XenLight", "GuestBuild", "ImageStore",
+                "RunxlBase",
             ],
             swiftSettings: strictSettings),
         .executableTarget(name: "runxl", dependencies: ["RunxlCommands"], swiftSettings: strictSettings),
@@ -74,6 +81,9 @@ let package = Package(
         .testTarget(name: "GuestProtocolTests", dependencies: ["GuestProtocol"], swiftSettings: strictSettings),
         .testTarget(
             name: "GuestBuildTests", dependencies: ["GuestBuild", "Archive", "OCI", "Hypervisor", "RunxlBase"],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "ImageStoreTests", dependencies: ["ImageStore", "Registry", "Archive", "OCI", "RunxlBase"],
             swiftSettings: strictSettings),
         .testTarget(name: "XenLightTests", dependencies: ["XenLight", "Hypervisor", "RunxlBase"], swiftSettings: strictSettings),
         // Run inside the nested Xen lab (Scripts/xenlab); skipped where this host is not a dom0.

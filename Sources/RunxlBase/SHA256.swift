@@ -1,9 +1,9 @@
-/// SHA-256 (FIPS 180-4) for cache keys.
+/// SHA-256 (FIPS 180-4) for cache keys and content digests.
 ///
 /// Cache keys name files that later runs trust as "the same guest": a weak hash would let a
-/// crafted rootfs listing collide with another container's and boot its initramfs. No crypto
-/// library is linked by this module, and the inputs are small (listings, not file contents).
-struct SHA256 {
+/// crafted rootfs listing collide with another container's and boot its initramfs. It lives in
+/// the leaf module so the guest builder and the image store agree on one implementation.
+public struct SHA256: Sendable {
     private var state: [UInt32] = [
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
     ]
@@ -21,9 +21,9 @@ struct SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    init() { pending.reserveCapacity(128) }
+    public init() { pending.reserveCapacity(128) }
 
-    mutating func update(_ bytes: some Sequence<UInt8>) {
+    public mutating func update(_ bytes: some Sequence<UInt8>) {
         for byte in bytes {
             length &+= 1
             pending.append(byte)
@@ -34,13 +34,13 @@ struct SHA256 {
         }
     }
 
-    mutating func update(_ text: String) {
+    public mutating func update(_ text: String) {
         let bytes = Array(text.utf8)
         update(bytes)
     }
 
     /// The digest as 64 lowercase hex characters.
-    mutating func finalizeHex() -> String {
+    public mutating func finalizeHex() -> String {
         let digest = finalize()
         let digits = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
@@ -51,7 +51,7 @@ struct SHA256 {
         return String(decoding: text, as: UTF8.self)
     }
 
-    mutating func finalize() -> [UInt8] {
+    public mutating func finalize() -> [UInt8] {
         let bitLength = length &* 8
         var tail = pending
         tail.append(0x80)

@@ -1,0 +1,2 @@
+/// The image store: content-addressed blobs, references, imports, pulls and layer unpack.
+public enum ImageStoreModule {}

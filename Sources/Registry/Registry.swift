@@ -1,0 +1,2 @@
+/// OCI distribution client over libcurl; the only module that imports CCurl.
+public enum RegistryModule {}
