@@ -19,6 +19,8 @@ public final class ContainerEngine {
     /// "xen" or "fake"; recorded so a record is never driven through the wrong backend.
     public let hypervisorName: String
     let preparer: any GuestPreparing
+    /// Create's milestones under `--debug`.
+    public var trace = PhaseTrace.silent
 
     public init(store: StateStore, hypervisor: any Hypervisor, hypervisorName: String, preparer: any GuestPreparing) {
         self.store = store
@@ -49,6 +51,7 @@ public final class ContainerEngine {
         let bundle = Self.absolutePath(options.bundle)
         let spec = try Self.loadSpec(bundle: bundle)
         let rootfs = try spec.validateForCreate(bundle: bundle, documentName: "\(bundle)/config.json")
+        trace.mark("create \(id): config loaded")
 
         var record = ContainerRecord(
             ociVersion: spec.ociVersion, id: id.rawValue, status: .creating, bundle: bundle, rootfs: rootfs,
@@ -67,11 +70,14 @@ public final class ContainerEngine {
                 id: id, bundle: bundle, rootfs: rootfs, spec: spec, stateDirectory: store.directory(id))
             record.domainName = guest.domain.name
             try store.save(record, id: id)
+            trace.mark("create \(id): guest prepared")
             domain = try hypervisor.createDomain(guest.domain, paused: true)
             record.domainID = domain
             try store.save(record, id: id)
+            trace.mark("create \(id): domain created paused")
 
             let pid = try launchSupervisor(id)
+            trace.mark("create \(id): supervisor ready")
             record.pid = pid
             record.pidStartTime = Processes.startTime(of: pid)
             record.status = try record.status.transition(to: .created, id: id)

@@ -1,5 +1,5 @@
-public import GuestProtocol
-public import Hypervisor
+import GuestProtocol
+import Hypervisor
 public import RunxlBase
 
 #if canImport(Glibc)
@@ -30,19 +30,43 @@ public struct Supervisor {
     /// `readyDescriptor` is written "ok" (or the error) and closed once the supervisor is
     /// listening, so `create` returns only when no output can be lost.
     public func run(readyDescriptor: Int32?) -> Int32 {
-        let record: ContainerRecord
-        let domain: DomainID
-        var pumpDone: Int32 = -1
+        let attached: Attached
         do {
-            record = try engine.store.load(id)
-            domain = try engine.domainID(of: record)
-            pumpDone = try startConsolePump(domain)
+            attached = try attach()
         } catch {
             report(readyDescriptor, "error: \(error.message)")
             return 255
         }
         report(readyDescriptor, "ok")
+        return waitForEnd(attached)
+    }
 
+    /// For `launch`, which supervises its own container in-process: a second runxl process,
+    /// with its own libxl context, would cost a process start and a context on every launch.
+    /// `afterAttaching` (the unpause) runs once no output can be lost.
+    public func run(afterAttaching: () throws(RunxlError) -> Void) throws(RunxlError) -> Int32 {
+        let attached = try attach()
+        try afterAttaching()
+        return waitForEnd(attached)
+    }
+
+    /// The domain being supervised and the descriptor that turns readable when the console
+    /// pump has copied the guest's last frame (-1 for a backend without consoles).
+    struct Attached {
+        let domain: DomainID
+        let pumpDone: Int32
+    }
+
+    private func attach() throws(RunxlError) -> Attached {
+        let record = try engine.store.load(id)
+        let domain = try engine.domainID(of: record)
+        let attached = Attached(domain: domain, pumpDone: try startConsolePump(domain))
+        engine.trace.mark("supervisor of \(id): console attached")
+        return attached
+    }
+
+    private func waitForEnd(_ attached: Attached) -> Int32 {
+        let domain = attached.domain
         let end: DomainEnd
         do {
             end = try engine.hypervisor.waitForEnd(domain, timeoutSeconds: nil)
@@ -50,8 +74,8 @@ public struct Supervisor {
             log("supervisor of \(id): waiting for domain \(domain) failed: \(error)")
             end = .gone
         }
-        if pumpDone >= 0 {
-            Self.waitReadable(pumpDone, seconds: Self.consoleDrainSeconds)
+        if attached.pumpDone >= 0 {
+            Self.waitReadable(attached.pumpDone, seconds: Self.consoleDrainSeconds)
         }
         let status = exitStatus(after: end, domain: domain)
         do {
@@ -61,6 +85,7 @@ public struct Supervisor {
             log("supervisor of \(id): cannot record the exit: \(error)")
         }
         try? engine.hypervisor.destroy(domain)
+        engine.trace.mark("supervisor of \(id): container ended")
         return stored(status).shellExitCode
     }
 

@@ -21,15 +21,22 @@ enum Backend {
     static func engine(_ global: GlobalOptions) throws(RunxlError) -> ContainerEngine {
         let store = StateStore(root: global.root)
         let logger = global.logger
+        let engine: ContainerEngine
         if selectedName == "fake" {
             let directory = getenv("RUNXL_FAKE_DIR").map { String(cString: $0) } ?? "/tmp/runxl-fake"
-            return ContainerEngine(
+            engine = ContainerEngine(
                 store: store, hypervisor: try FakeHypervisor(directory: directory), hypervisorName: "fake",
                 preparer: ValidatingGuestPreparer())
+        } else {
+            engine = ContainerEngine(
+                store: store, hypervisor: try XenBackend.open(logger: logger), hypervisorName: "xen",
+                preparer: try XenBackend.preparer(logger: logger))
         }
-        return ContainerEngine(
-            store: store, hypervisor: try XenBackend.open(logger: logger), hypervisorName: "xen",
-            preparer: try XenBackend.preparer(logger: logger))
+        if global.debug {
+            engine.trace = PhaseTrace { logger.debugMessage($0) }
+            engine.trace.mark("\(engine.hypervisorName) backend open")
+        }
+        return engine
     }
 
     /// An engine for verbs that only read records: no hypervisor is opened until one is used.

@@ -1,4 +1,5 @@
 internal import FoundationEssentials
+import Synchronization
 import OCI
 import Runtime
 import RunxlBase
@@ -46,51 +47,37 @@ struct Launch: Verb {
     }
 
     func run() throws(RunxlError) -> Int32 {
-        // Signals are taken synchronously below; block them before any child exists.
-        var handled = sigset_t()
-        sigemptyset(&handled)
-        for signal in [SIGINT, SIGTERM, SIGCHLD, SIGHUP] { sigaddset(&handled, signal) }
-        sigprocmask(SIG_BLOCK, &handled, nil)
+        // Taken synchronously by the interrupt thread below; blocked before any thread exists so
+        // that every thread inherits the mask. SIGCHLD stays deliverable: libxl reaps through it.
+        var interrupts = sigset_t()
+        sigemptyset(&interrupts)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&interrupts, signal) }
+        pthread_sigmask(SIG_BLOCK, &interrupts, nil)
 
         let bundle = try temporaryBundle()
         defer { try? FileSystem.removeTree(bundle) }
         let engine = try Backend.engine(global)
-        let record = try engine.create(id, options: .init(bundle: bundle)) { (id: ContainerID) throws(RunxlError) -> Int32 in
-            try SupervisorLauncher.launch(global: global, id: id)
-        }
-        guard let supervisor = record.pid else { throw RunxlError(.internal, "container \(id) has no supervisor") }
+        // This process is the container's supervisor: its pid is the one `state` shows.
+        _ = try engine.create(id, options: .init(bundle: bundle)) { (_: ContainerID) throws(RunxlError) -> Int32 in getpid() }
+        let interrupted = InterruptWatch(engine: engine, id: id)
         do {
-            try engine.start(id)
+            try interrupted.start(interrupts)
         } catch {
             try? engine.delete(id, force: true)
             throw error
         }
-        let code = waitForSupervisor(supervisor, engine: engine)
-        if !keep { try engine.delete(id, force: true) }
-        return code
-    }
-
-    /// Waits for the supervisor; Ctrl-C, SIGTERM or SIGHUP destroy the guest first.
-    private func waitForSupervisor(_ supervisor: Int32, engine: ContainerEngine) -> Int32 {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        for signal in [SIGINT, SIGTERM, SIGCHLD, SIGHUP] { sigaddset(&signals, signal) }
-        var interrupted: Int32?
-        while true {
-            var status: Int32 = 0
-            let reaped = waitpid(supervisor, &status, WNOHANG)
-            if reaped == supervisor {
-                if let interrupted { return 128 + interrupted }
-                return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let logger = global.logger
+        let code: Int32
+        do {
+            code = try Supervisor(engine: engine, id: id) { logger.info($0) }.run { () throws(RunxlError) in
+                try engine.start(id)
             }
-            if reaped < 0 && errno != EINTR { return 255 }
-            var timeout = timespec(tv_sec: 1, tv_nsec: 0)
-            let signal = sigtimedwait(&signals, nil, &timeout)
-            if signal == SIGINT || signal == SIGTERM || signal == SIGHUP, interrupted == nil {
-                interrupted = signal
-                try? engine.kill(id, signal: SIGKILL)
-            }
+        } catch {
+            try? engine.delete(id, force: true)
+            throw error
         }
+        if !keep { try engine.delete(id, force: true) }
+        return interrupted.signal.map { 128 + $0 } ?? code
     }
 
     /// A bundle for the source: its own config.json with the overrides, or a default one around
@@ -124,5 +111,33 @@ struct Launch: Verb {
             throw error
         }
         return directory
+    }
+}
+
+/// Ctrl-C, SIGTERM or SIGHUP during a launch: the guest is destroyed (which ends the
+/// supervision in run()), and launch exits with 128 + that signal, as a shell reports it.
+final class InterruptWatch: @unchecked Sendable {
+    // @unchecked: `engine` is used from the watch thread while run() waits in libxl. libxl
+    // contexts are safe to share between threads (libxl serialises on the context's lock), and
+    // the record changes go through the container's file lock.
+    private let engine: ContainerEngine
+    private let id: ContainerID
+    private let received = Mutex<Int32?>(nil)
+
+    init(engine: ContainerEngine, id: ContainerID) {
+        self.engine = engine
+        self.id = id
+    }
+
+    var signal: Int32? { received.withLock { $0 } }
+
+    func start(_ signals: sigset_t) throws(RunxlError) {
+        try startDetachedThread { [self] in
+            var set = signals
+            var caught: Int32 = 0
+            while sigwait(&set, &caught) != 0 {}
+            received.withLock { $0 = caught }
+            try? engine.kill(id, signal: SIGKILL)
+        }
     }
 }
