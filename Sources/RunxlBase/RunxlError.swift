@@ -90,6 +90,8 @@ extension RunxlError.Code {
     public static let digestMismatch = Self(rawValue: 502)
     public static let unsafeLayerEntry = Self(rawValue: 503)
     public static let registryFailed = Self(rawValue: 504)
+    /// A layer goes past an unpack limit (entries, bytes written, path length): a bomb or a broken layer.
+    public static let layerLimitExceeded = Self(rawValue: 505)
 
     /// A bug in runxl: an invariant did not hold. Reported instead of crashing.
     public static let `internal` = Self(rawValue: 900)
@@ -120,6 +122,6 @@ extension RunxlError.Code {
         ("guestBootFailed", .guestBootFailed), ("unsupported", .unsupported), ("xenstoreFailed", .xenstoreFailed),
         ("timeout", .timeout), ("imageNotFound", .imageNotFound), ("invalidImage", .invalidImage),
         ("digestMismatch", .digestMismatch), ("unsafeLayerEntry", .unsafeLayerEntry),
-        ("registryFailed", .registryFailed), ("internal", .internal),
+        ("registryFailed", .registryFailed), ("layerLimitExceeded", .layerLimitExceeded), ("internal", .internal),
     ]
 }
