@@ -51,6 +51,16 @@
              (archive, path, block_size)) \
     FUNCTION(int, archive_read_open_memory, (struct archive *archive, const void *buffer, size_t size), \
              (archive, buffer, size)) \
+    FUNCTION(int, archive_read_support_filter_gzip, (struct archive *archive), (archive)) \
+    FUNCTION(int, archive_read_support_filter_zstd, (struct archive *archive), (archive)) \
+    FUNCTION(int, archive_read_support_format_tar, (struct archive *archive), (archive)) \
+    FUNCTION(int, archive_read_open, \
+             (struct archive *archive, void *client, archive_open_callback *open, archive_read_callback *read, \
+              archive_close_callback *close), \
+             (archive, client, open, read, close)) \
+    FUNCTION(int, archive_read_data_block, \
+             (struct archive *archive, const void **buffer, size_t *size, la_int64_t *offset), \
+             (archive, buffer, size, offset)) \
     FUNCTION(int, archive_read_next_header, (struct archive *archive, struct archive_entry **entry), \
              (archive, entry)) \
     FUNCTION(la_ssize_t, archive_read_data, (struct archive *archive, void *buffer, size_t size), \
@@ -85,6 +95,14 @@
     FUNCTION(la_int64_t, archive_entry_gid, (struct archive_entry *entry), (entry)) \
     FUNCTION(la_int64_t, archive_entry_size, (struct archive_entry *entry), (entry)) \
     FUNCTION(time_t, archive_entry_mtime, (struct archive_entry *entry), (entry)) \
+    FUNCTION(long, archive_entry_mtime_nsec, (struct archive_entry *entry), (entry)) \
+    FUNCTION(const char *, archive_entry_pathname_utf8, (struct archive_entry *entry), (entry)) \
+    FUNCTION(const char *, archive_entry_symlink_utf8, (struct archive_entry *entry), (entry)) \
+    FUNCTION(const char *, archive_entry_hardlink_utf8, (struct archive_entry *entry), (entry)) \
+    FUNCTION(int, archive_entry_xattr_reset, (struct archive_entry *entry), (entry)) \
+    FUNCTION(int, archive_entry_xattr_next, \
+             (struct archive_entry *entry, const char **name, const void **value, size_t *size), \
+             (entry, name, value, size)) \
     FUNCTION(la_int64_t, archive_entry_ino64, (struct archive_entry *entry), (entry)) \
     FUNCTION(unsigned int, archive_entry_nlink, (struct archive_entry *entry), (entry)) \
     FUNCTION(dev_t, archive_entry_rdevmajor, (struct archive_entry *entry), (entry)) \
