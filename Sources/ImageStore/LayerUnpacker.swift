@@ -36,10 +36,18 @@ public struct LayerUnpacker: Sendable {
     public init(rootfs: String, limits: UnpackLimits = .standard) throws(RunxlError) {
         self.rootfs = rootfs
         self.limits = limits
+        if !FileSystem.exists(rootfs) { try FileSystem.makeDirectories(rootfs, mode: 0o755) }
+        guard FileSystem.isDirectory(rootfs) else {
+            throw RunxlError(.io, "the unpack target \(rootfs) exists and is not a directory")
+        }
     }
 
     /// Applies one layer blob (compression detected from content: gzip, zstd or none), streaming.
+    ///
+    /// A refused entry stops the layer with `unsafeLayerEntry` (or `layerLimitExceeded`) naming
+    /// it; nothing outside `rootfs` has been touched, but the rootfs holds the entries before it,
+    /// so callers unpack into a directory they discard on failure.
     public func apply(layerAt path: String) throws(RunxlError) {
-        throw RunxlError(.internal, "layer unpack is not implemented yet (\(path))")
+        try LayerApplication(layerPath: path, rootfs: rootfs, limits: limits).run()
     }
 }
