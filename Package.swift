@@ -26,9 +26,9 @@ let package = Package(
         .systemLibrary(
             name: "CSeccomp", path: "Sources/C/CSeccomp",
             pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
-        .systemLibrary(
-            name: "CCurl", path: "Sources/C/CCurl",
-            pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // libcurl (and libcrypto's SHA-256) is opened with dlopen on first use too; curl.h comes
+        // from libcurl4-openssl-dev.
+        .target(name: "CCurl", path: "Sources/C/CCurl", linkerSettings: [.linkedLibrary("dl")]),
 
         // Leaf module: the error model, logging and file primitives every other module uses.
         .target(name: "RunxlBase", swiftSettings: strictSettings),

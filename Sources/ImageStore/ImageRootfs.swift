@@ -1,0 +1,132 @@
+public import OCI
+public import RunxlBase
+
+/// From a stored image to what the rest of runxl runs: a root file system and an OCI bundle.
+extension ContentStore {
+    public func manifest(of image: StoredImage) throws(RunxlError) -> Manifest {
+        try ImageDocuments.manifest(try readBlob(image.manifest.digest), source: "\(image.name) manifest \(image.manifest.digest)")
+    }
+
+    public func config(of image: StoredImage, manifest: Manifest) throws(RunxlError) -> ImageConfig {
+        try ImageDocuments.config(try readBlob(manifest.config.digest), manifest: manifest, source: image.name)
+    }
+
+    /// Applies the image's layers, bottom first, to `rootfs` (created; it must not hold anything
+    /// yet), giving the tree `umoci unpack` puts in its bundle's rootfs.
+    public func unpack(_ image: StoredImage, into rootfs: String) throws(RunxlError) {
+        if FileSystem.exists(rootfs) {
+            guard FileSystem.isDirectory(rootfs) else { throw RunxlError(.io, "\(rootfs) exists and is not a directory") }
+            guard try FileSystem.listDirectory(rootfs).isEmpty else {
+                throw RunxlError(.io, "\(rootfs) is not empty: unpack into a new or empty directory")
+            }
+        }
+        // Holds off garbage collection while the layers are read.
+        let operation = try beginOperation("unpack")
+        defer { operation.close() }
+        let manifest = try manifest(of: image)
+        let unpacker = try LayerUnpacker(rootfs: rootfs)
+        for layer in manifest.layers {
+            let path = try blobPath(layer.digest)
+            guard FileSystem.exists(path) else {
+                throw RunxlError(.imageNotFound, "layer \(layer.digest) of \(image.name) is missing from \(root): pull or import the image again")
+            }
+            try unpacker.apply(layerAt: path)
+        }
+    }
+}
+
+/// A bundle (config.json + rootfs) made from an image, for `image convert` and `launch`.
+public enum ImageBundle {
+    /// Unpacks `image` into `directory/rootfs` and writes `directory/config.json` whose process
+    /// is the image's (Entrypoint + Cmd, or Entrypoint + `args` when given; Env; WorkingDir; User).
+    @discardableResult
+    public static func create(
+        _ image: StoredImage, store: ContentStore, at directory: String, args: [String] = [], terminal: Bool = false
+    ) throws(RunxlError) -> Spec {
+        let rootfs = directory + "/rootfs"
+        try FileSystem.makeDirectories(directory, mode: 0o700)
+        try store.unpack(image, into: rootfs)
+        let manifest = try store.manifest(of: image)
+        let config = try store.config(of: image, manifest: manifest)
+        let spec = try spec(for: config, image: image.name, rootfs: rootfs, args: args, terminal: terminal)
+        try FileSystem.writeAtomically(directory + "/config.json", Array(try spec.encoded(pretty: true)) + [0x0A])
+        return spec
+    }
+
+    /// runxl's default spec with the image's process settings.
+    public static func spec(
+        for config: ImageConfig, image: String, rootfs: String, args: [String], terminal: Bool
+    ) throws(RunxlError) -> Spec {
+        let settings = config.config ?? ImageConfig.Config()
+        let command = (settings.entrypoint ?? []) + (args.isEmpty ? settings.cmd ?? [] : args)
+        guard !command.isEmpty else {
+            throw RunxlError(.invalidImage, "image \(image) has no Entrypoint or Cmd: give the command to run")
+        }
+        var spec = Spec.runxlDefault(args: command, terminal: terminal)
+        spec.root = Root(path: rootfs, readonly: true)
+        if var process = spec.process {
+            process.env = mergedEnvironment(process.env ?? [], settings.env ?? [])
+            if let directory = settings.workingDir, !directory.isEmpty {
+                guard directory.hasPrefix("/") else {
+                    throw RunxlError(.invalidImage, "image \(image): WorkingDir '\(directory)' is not absolute")
+                }
+                process.cwd = directory
+            }
+            process.user = try resolveUser(settings.user, rootfs: rootfs, image: image)
+            spec.process = process
+        }
+        return spec
+    }
+
+    /// The image's variables replace the defaults of the same name (PATH in particular).
+    static func mergedEnvironment(_ defaults: [String], _ image: [String]) -> [String] {
+        func key(_ entry: String) -> Substring { entry.split(separator: "=", maxSplits: 1).first ?? Substring(entry) }
+        let imageKeys = Set(image.map(key))
+        return defaults.filter { !imageKeys.contains(key($0)) } + image
+    }
+
+    /// `user`, `uid`, `user:group`, `uid:gid` as docker reads them, names looked up in the
+    /// rootfs's /etc/passwd and /etc/group.
+    static func resolveUser(_ text: String?, rootfs: String, image: String) throws(RunxlError) -> User {
+        guard let text, !text.isEmpty else { return User(uid: 0, gid: 0) }
+        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let userPart = parts[0]
+        let groupPart = parts.count > 1 ? parts[1] : nil
+        let passwd = readDatabase(rootfs, "etc/passwd")
+        var uid: UInt32
+        var gid: UInt32 = 0
+        if let number = UInt32(userPart) {
+            uid = number
+            if let entry = passwd.first(where: { $0.count > 3 && UInt32($0[2]) == number }), let primary = UInt32(entry[3]) { gid = primary }
+        } else {
+            guard let entry = passwd.first(where: { $0.count > 3 && $0[0] == userPart }), let number = UInt32(entry[2]),
+                let primary = UInt32(entry[3])
+            else {
+                throw RunxlError(.invalidImage, "image \(image): user '\(userPart)' is not in the image's /etc/passwd")
+            }
+            uid = number
+            gid = primary
+        }
+        if let groupPart {
+            if let number = UInt32(groupPart) {
+                gid = number
+            } else {
+                let groups = readDatabase(rootfs, "etc/group")
+                guard let entry = groups.first(where: { $0.count > 2 && $0[0] == groupPart }), let number = UInt32(entry[2]) else {
+                    throw RunxlError(.invalidImage, "image \(image): group '\(groupPart)' is not in the image's /etc/group")
+                }
+                gid = number
+            }
+        }
+        return User(uid: uid, gid: gid)
+    }
+
+    /// Colon-separated lines of a file in the rootfs; empty when absent or reached through a
+    /// symlink (an image's /etc/passwd must not make runxl read a host file).
+    static func readDatabase(_ rootfs: String, _ relative: String) -> [[String]] {
+        guard let path = ImageImporter.fileInside(rootfs, relative), let bytes = try? FileSystem.read(path) else { return [] }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map {
+            $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import RunxlBase
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Progress of a pull or import on stderr: a bar redrawn in place on a terminal, one line per
+/// blob otherwise (logs of CI jobs and podman-style wrappers stay readable), nothing when quiet.
+public final class TransferReporter {
+    public enum Style: Sendable {
+        case terminal
+        case lines
+        case quiet
+    }
+
+    public let style: Style
+    private var label = ""
+    private var total: Int64 = 0
+    private var lastDraw = 0.0
+    private var started = 0.0
+
+    public init(style: Style) { self.style = style }
+
+    /// A bar when stderr is a terminal, lines otherwise.
+    public static func forStandardError() -> TransferReporter {
+        TransferReporter(style: isatty(2) == 1 ? .terminal : .lines)
+    }
+
+    public func note(_ text: String) {
+        guard style != .quiet else { return }
+        emit(text + "\n")
+    }
+
+    public func begin(_ digest: String, size: Int64, what: String) {
+        label = "\(what) \(Self.short(digest))"
+        total = size
+        started = Clock.monotonicSeconds()
+        lastDraw = 0
+        switch style {
+        case .terminal: draw(0)
+        case .lines: emit("\(label): \(Self.megabytes(size)) ...\n")
+        case .quiet: break
+        }
+    }
+
+    public func advance(_ received: Int64) {
+        guard style == .terminal else { return }
+        let now = Clock.monotonicSeconds()
+        guard now - lastDraw >= 0.1 else { return }
+        lastDraw = now
+        draw(received)
+    }
+
+    public func end() {
+        let seconds = Clock.monotonicSeconds() - started
+        switch style {
+        case .terminal:
+            draw(total)
+            emit("\n")
+        case .lines:
+            emit("\(label): done in \(Self.formatSeconds(seconds))\n")
+        case .quiet: break
+        }
+    }
+
+    private func draw(_ received: Int64) {
+        let width = 30
+        let fraction = total > 0 ? min(1, Double(received) / Double(total)) : 1
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+        emit("\r\(label) [\(bar)] \(Self.megabytes(received)) / \(Self.megabytes(total))\u{1B}[K")
+    }
+
+    static func short(_ digest: String) -> String {
+        String(digest.dropFirst(digest.hasPrefix("sha256:") ? 7 : 0).prefix(12))
+    }
+
+    static func megabytes(_ bytes: Int64) -> String {
+        if bytes < 1024 * 1024 { return "\((bytes + 1023) / 1024) kB" }
+        let tenths = bytes * 10 / (1024 * 1024)
+        return "\(tenths / 10).\(tenths % 10) MB"
+    }
+
+    static func formatSeconds(_ seconds: Double) -> String {
+        let hundredths = Int((seconds * 100).rounded())
+        return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100) s"
+    }
+
+    private func emit(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}

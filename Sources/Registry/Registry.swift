@@ -1,2 +1,0 @@
-/// OCI distribution client over libcurl; the only module that imports CCurl.
-public enum RegistryModule {}
