@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Writes hostile and broken image layers, one file per case, into OUTDIR.
+
+The tests unpack each into DIR/rootfs next to DIR/sentinel (SENTINEL, an absolute path, holding
+a file `secret`) and check that the layer is refused and the sentinel untouched. Case names are
+the file names without extension; multi-layer cases are NAME.1.tar, NAME.2.tar, applied in order.
+Usage: make-hostile.py OUTDIR SENTINEL"""
+import io, os, sys, tarfile
+
+out, sentinel = sys.argv[1], sys.argv[2].rstrip("/")
+os.makedirs(out, exist_ok=True)
+
+
+def entry(name, kind=tarfile.REGTYPE, data=b"", mode=0o644, linkname=""):
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.mtime, info.linkname = kind, mode, 1700000000, linkname
+    info.size = len(data) if kind == tarfile.REGTYPE else 0
+    return info, (io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+
+
+def layer(name, *entries, mode="w"):
+    with tarfile.open(os.path.join(out, name), mode, format=tarfile.PAX_FORMAT) as tar:
+        for info, data in entries:
+            tar.addfile(info, data)
+
+
+def symlink(name, target):
+    return entry(name, tarfile.SYMTYPE, linkname=target)
+
+
+def hardlink(name, target):
+    return entry(name, tarfile.LNKTYPE, linkname=target)
+
+
+def directory(name):
+    return entry(name, tarfile.DIRTYPE, mode=0o755)
+
+
+pwned = b"pwned\n"
+# `..` leaving the rootfs, directly and after a detour.
+layer("dotdot.tar", entry("../sentinel/pwned", data=pwned))
+layer("dotdot-nested.tar", directory("a/"), entry("a/../../sentinel/pwned", data=pwned))
+# An absolute name is read relative to the rootfs: it must land inside, not in the sentinel.
+layer("absolute.tar", entry(sentinel + "/pwned", data=pwned))
+# Writing through a symlink made earlier in the same layer (relative and absolute targets), as a
+# file and as a directory, and through one made by an earlier layer.
+layer("symlink-write.tar", symlink("escape", "../sentinel"), entry("escape/pwned", data=pwned))
+layer("symlink-absolute-write.tar", symlink("escape", sentinel), entry("escape/pwned", data=pwned))
+layer("symlink-mkdir.tar", symlink("escape", "../sentinel"), directory("escape/newdir/"))
+layer("symlink-layers.1.tar", symlink("escape", "../sentinel"))
+layer("symlink-layers.2.tar", entry("escape/pwned", data=pwned))
+layer("symlink-deep.tar", directory("d/"), symlink("d/up", "../.."), entry("d/up/sentinel/pwned", data=pwned))
+# A file entry where a symlink to an outside file stands: the symlink is replaced, never followed.
+layer("symlink-overwrite.tar", symlink("victim", "../sentinel/secret"), entry("victim", data=pwned))
+# Hard links to files outside: by `..`, by an absolute name, through a symlink.
+layer("hardlink-dotdot.tar", hardlink("link", "../sentinel/secret"))
+layer("hardlink-absolute.tar", hardlink("link", sentinel + "/secret"))
+layer("hardlink-through-symlink.tar", symlink("escape", "../sentinel"), hardlink("link", "escape/secret"))
+# A hard link to a symlink that points outside is a second name for the symlink, not for the
+# file it points at.
+layer("hardlink-to-symlink.tar", symlink("escape", "../sentinel/secret"), hardlink("link", "escape"))
+# Whiteouts naming something outside: `..` in the path, a whiteout of `..` itself, through a
+# symlink, and an opaque marker through a symlink.
+layer("whiteout-dotdot.tar", entry("../sentinel/.wh.secret"))
+layer("whiteout-parent.tar", entry(".wh..."))
+layer("whiteout-self.tar", directory("sub/"), entry("sub/.wh.."))
+layer("whiteout-symlink.tar", symlink("escape", "../sentinel"), entry("escape/.wh.secret"))
+layer("opaque-symlink.tar", symlink("escape", "../sentinel"), entry("escape/.wh..wh..opq"))
+# The rootfs itself replaced by a symlink.
+layer("root-symlink.tar", symlink("./", "../sentinel"))
+
+
+class Zeros(io.RawIOBase):
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        buffer[:] = bytes(len(buffer))
+        return len(buffer)
+
+
+# A gzip bomb: 64 MiB of zeros in about 64 KiB.
+with tarfile.open(os.path.join(out, "bomb.tar.gz"), "w:gz", format=tarfile.PAX_FORMAT) as tar:
+    info = tarfile.TarInfo("bomb")
+    info.size, info.mode = 64 << 20, 0o644
+    tar.addfile(info, io.BufferedReader(Zeros()))
+# Too many entries, a path too long, a path too deep.
+layer("many-entries.tar", *[entry(f"f{i}") for i in range(300)])
+layer("long-path.tar", entry("x" * 200 + "/" + "y" * 5000, data=b"long"))
+layer("deep-path.tar", entry("/".join(["d"] * 300) + "/f", data=b"deep"))
+# Broken input: a gzip stream cut short.
+with tarfile.open(os.path.join(out, "whole.tar.gz"), "w:gz", format=tarfile.PAX_FORMAT) as tar:
+    for i in range(20):
+        data = os.urandom(8192)
+        info, _ = entry(f"file{i}", data=data)
+        tar.addfile(info, io.BytesIO(data))
+whole = open(os.path.join(out, "whole.tar.gz"), "rb").read()
+open(os.path.join(out, "truncated.tar.gz"), "wb").write(whole[: len(whole) // 2])
+os.remove(os.path.join(out, "whole.tar.gz"))
+# Whiteouts and entries of one layer: image-spec says a whiteout hides lower layers only.
+layer("same-layer.1.tar", directory("dir/"), entry("dir/lower", data=b"lower\n"), entry("kept", data=b"lower\n"))
+layer("same-layer.2.tar", entry("dir/upper", data=b"upper\n"), entry("dir/.wh..wh..opq"), entry("new", data=b"new\n"),
+      entry(".wh.new"), entry(".wh.kept"), entry("kept", data=b"upper\n"))
