@@ -14,12 +14,27 @@ extension ContentStore {
     /// Applies the image's layers, bottom first, to `rootfs` (created; it must not hold anything
     /// yet), giving the tree `umoci unpack` puts in its bundle's rootfs.
     public func unpack(_ image: StoredImage, into rootfs: String) throws(RunxlError) {
-        if FileSystem.exists(rootfs) {
+        let existed = FileSystem.exists(rootfs)
+        if existed {
             guard FileSystem.isDirectory(rootfs) else { throw RunxlError(.io, "\(rootfs) exists and is not a directory") }
             guard try FileSystem.listDirectory(rootfs).isEmpty else {
                 throw RunxlError(.io, "\(rootfs) is not empty: unpack into a new or empty directory")
             }
         }
+        do {
+            try applyLayers(image, into: rootfs)
+        } catch {
+            // Half a root file system is worse than none: take back what this unpack made.
+            if existed {
+                for name in (try? FileSystem.listDirectory(rootfs)) ?? [] { try? FileSystem.removeTree(rootfs + "/" + name) }
+            } else {
+                try? FileSystem.removeTree(rootfs)
+            }
+            throw error
+        }
+    }
+
+    private func applyLayers(_ image: StoredImage, into rootfs: String) throws(RunxlError) {
         // Holds off garbage collection while the layers are read.
         let operation = try beginOperation("unpack")
         defer { operation.close() }
@@ -30,7 +45,11 @@ extension ContentStore {
             guard FileSystem.exists(path) else {
                 throw RunxlError(.imageNotFound, "layer \(layer.digest) of \(image.name) is missing from \(root): pull or import the image again")
             }
-            try unpacker.apply(layerAt: path)
+            do {
+                try unpacker.apply(layerAt: path)
+            } catch {
+                throw RunxlError(error.code, "layer \(layer.digest) of \(image.name): \(error.message)", cause: error.cause)
+            }
         }
     }
 }

@@ -12,12 +12,15 @@ struct GlobalOptions: Sendable {
     var log: String?
     var logFormat: LogFormat = .text
     var debug = false
+    /// The image store (`image` verbs, `launch REF`); nil means ContentStore.defaultRoot.
+    var store: String?
 
     static let flags: [FlagSpec] = [
         FlagSpec("root", value: "DIR", help: "root directory for container state (default /run/runxl)"),
         FlagSpec("log", value: "FILE", help: "append log lines to FILE (errors reach stderr either way)"),
         FlagSpec("log-format", value: "FORMAT", help: "log line format: text or json"),
         FlagSpec("debug", help: "log debug messages too"),
+        FlagSpec("store", value: "DIR", help: "image store directory (default /var/lib/runxl/images)"),
         FlagSpec("systemd-cgroup", help: "accepted for runc compatibility; a guest has no host cgroup"),
         FlagSpec("rootless", value: "BOOL", help: "accepted for runc compatibility"),
         FlagSpec("criu", value: "PATH", help: "accepted for runc compatibility", hidden: true),
@@ -37,6 +40,7 @@ struct GlobalOptions: Sendable {
             logFormat = value
         }
         debug = parsed.isSet("debug")
+        store = parsed.value("store")
     }
 
     var logger: Logger { Logger(path: log, format: logFormat, debug: debug) }

@@ -1,0 +1,79 @@
+import GuestBuild
+import ImageStore
+import OCI
+import Runtime
+import RunxlBase
+
+/// `runxl image convert BUNDLE|REF --output DIR`: writes a bootable guest (kernel, initramfs,
+/// an `xl.cfg` that `xl create` accepts, guest.json) for a bundle, or for an image in the
+/// store (unpacked into a temporary bundle under the store's tmp/, removed afterwards).
+struct ImageConvert: ImageAction {
+    static let name = "convert"
+    static let usage = "BUNDLE|IMAGE --output DIR [--type pv|pvh] [--kernel PATH] [--memory MIB] [--vcpus N] [--name NAME]"
+    static let flags = [
+        FlagSpec("output", short: "o", value: "DIR", help: "convert: directory to write kernel, initramfs, xl.cfg, guest.json"),
+        FlagSpec("type", value: "pv|pvh", help: "convert: guest type"),
+        FlagSpec("kernel", value: "PATH", help: "convert: guest kernel (ELF or bzImage)"),
+        FlagSpec("memory", value: "MIB", help: "convert: guest memory in MiB"),
+        FlagSpec("vcpus", value: "N", help: "convert: virtual CPUs"),
+        FlagSpec("name", value: "NAME", help: "convert: domain name in xl.cfg; import: the name to store the image under"),
+        ImageVerb.storeFlag,
+    ]
+
+    let source: String
+    let output: String
+    let overrides: [String: String]
+    let name: String?
+    let arguments: ParsedArguments
+    let global: GlobalOptions
+
+    init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError) {
+        source = try arguments.positional(0, "bundle directory or image")
+        try arguments.expectPositionals(atMost: 1)
+        guard let output = arguments.value("output") else {
+            throw RunxlError(.usage, "image convert: --output DIR is required")
+        }
+        self.output = ContainerEngine.absolutePath(output)
+        var overrides: [String: String] = [:]
+        overrides[RunxlAnnotations.guestType] = arguments.value("type")
+        overrides[RunxlAnnotations.kernel] = arguments.value("kernel")
+        overrides[RunxlAnnotations.memory] = arguments.value("memory")
+        overrides[RunxlAnnotations.vcpus] = arguments.value("vcpus")
+        self.overrides = overrides
+        name = arguments.value("name")
+        self.arguments = arguments
+        self.global = global
+    }
+
+    func run() throws(RunxlError) -> Int32 {
+        let bundle = ContainerEngine.absolutePath(source)
+        if FileSystem.isDirectory(bundle) {
+            return try convert(bundle: bundle, domainName: name)
+        }
+        if source.hasPrefix("/") || source.hasPrefix("./") || source.hasPrefix("../") {
+            throw RunxlError(.bundleNotFound, "\(bundle) is not a bundle directory")
+        }
+        // Not a directory: an image in the store.
+        let store = try ImageVerb.store(arguments, global: global)
+        let image = try store.image(source)
+        let operation = try store.beginOperation("convert")
+        defer { operation.close() }
+        let temporaryBundle = operation.staging + "/bundle"
+        try ImageBundle.create(image, store: store, at: temporaryBundle)
+        return try convert(bundle: temporaryBundle, domainName: name ?? Self.domainName(for: image.name))
+    }
+
+    private func convert(bundle: String, domainName: String?) throws(RunxlError) -> Int32 {
+        let guest = try XenBackend.builder().convert(bundle: bundle, output: output, domainName: domainName, annotations: overrides)
+        print("\(output)/xl.cfg: \(guest.domain.type.rawValue) guest, \(guest.domain.memoryMiB) MiB, \(guest.domain.vcpus) vCPU")
+        return 0
+    }
+
+    /// `docker.io/library/busybox:latest` → a domain name from `busybox`.
+    static func domainName(for image: String) -> String {
+        let last = image.split(separator: "/").last.map(String.init) ?? image
+        let repository = last.split(separator: "@").first.map(String.init) ?? last
+        let base = repository.split(separator: ":").first.map(String.init) ?? repository
+        return GuestNaming.domainName(containerID: base)
+    }
+}
