@@ -73,10 +73,14 @@ public final class ArchiveEntryStream {
             }
             let client = Unmanaged.passUnretained(decompressor).toOpaque()
             guard rx_archive_read_open(archive, client, nil, decompressedBlockCallback, nil) == ARCHIVE_OK else {
+                // Opening reads the first block already, so a stream broken early fails here.
                 let failure = LibArchiveError(archive, status: ARCHIVE_FATAL)
                 rx_archive_read_free(archive)
                 decompressor.cancelAndWait()
-                throw RunxlError(.io, "cannot read layer \(path)", cause: failure)
+                if let decompression = decompressor.failure {
+                    throw RunxlError(.invalidImage, "cannot decompress layer \(path): \(decompression)")
+                }
+                throw RunxlError(.invalidImage, "cannot read layer \(path)", cause: failure)
             }
             self.compression = decompressor.compression
             self.decompressor = decompressor

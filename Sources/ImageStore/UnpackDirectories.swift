@@ -80,8 +80,11 @@ final class UnpackDirectories {
             }
             if fd < 0 {
                 let err = errno
-                if err == ENOENT, case .absent = missing { return nil }
-                throw walkFailure(err, parent: current, component: component, prefix: prefix, entry: entry)
+                let failure = walkFailure(err, parent: current, component: component, prefix: prefix, entry: entry)
+                // A whiteout below a name that is now a file (umoci writes `dir/.wh.child` after
+                // turning `dir` into a file) has nothing left to hide; a symlink stays refused.
+                if case .absent = missing, err == ENOENT || failure.code == .invalidImage { return nil }
+                throw failure
             }
             open[prefix] = fd
             current = fd

@@ -55,7 +55,8 @@ echo a >"$r"/opaque/lower-a && echo x >"$r"/opaque/lower-sub/x
 echo f >"$r"/gone-dir/deeper/f
 echo flip >"$r"/flip
 echo c >"$r"/dirfile/child/c
-umoci repack --image "$out:latest" "$work/bundle"
+# --refresh-bundle: the next repack diffs against this layer, not against the empty image.
+umoci repack --refresh-bundle --image "$out:latest" "$work/bundle"
 
 # Layer 2
 rm "$r"/etc/deleted

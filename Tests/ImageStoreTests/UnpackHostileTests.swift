@@ -1,0 +1,202 @@
+import Foundation
+import ImageStore
+import RunxlBase
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One case of Tests/images/make-hostile.py: its layers, a rootfs to unpack into and a sentinel
+/// directory right next to it (`../sentinel` from the rootfs) holding a file `secret`.
+private struct HostileCase {
+    let scratch: UnpackScratch
+    let rootfs: String
+    let sentinel: String
+    let layers: [String]
+
+    init(_ name: String) throws {
+        scratch = try UnpackScratch(name)
+        rootfs = scratch.path + "/rootfs"
+        sentinel = scratch.path + "/sentinel"
+        try FileSystem.makeDirectories(sentinel, mode: 0o755)
+        try FileSystem.makeDirectories(rootfs, mode: 0o755)
+        try FileSystem.writeAtomically(sentinel + "/secret", Array("secret\n".utf8))
+        let layerDirectory = scratch.path + "/layers"
+        try UnpackFixtures.run("python3", [UnpackFixtures.imagesDirectory + "/make-hostile.py", layerDirectory, sentinel, name])
+        layers = try FileSystem.listDirectory(layerDirectory).map { layerDirectory + "/" + $0 }
+        guard !layers.isEmpty else { throw RunxlError(.internal, "make-hostile.py wrote no layer for \(name)") }
+    }
+
+    /// The sentinel and everything else next to the rootfs.
+    var outside: [String] {
+        unpackTreeSnapshot(sentinel) + ((try? FileSystem.listDirectory(scratch.path)) ?? [])
+    }
+
+    /// Applies every layer in order; the first error ends it.
+    func unpack(limits: UnpackLimits = .standard) -> RunxlError? {
+        do {
+            let unpacker = try LayerUnpacker(rootfs: rootfs, limits: limits)
+            for layer in layers { try unpacker.apply(layerAt: layer) }
+            return nil
+        } catch {
+            return error
+        }
+    }
+}
+
+@Suite struct UnpackHostileTests {
+    /// The case is refused with `code`, the message names the entry, nothing outside changed.
+    private func expectRefused(
+        _ name: String, code: RunxlError.Code = .unsafeLayerEntry, naming entry: String,
+        limits: UnpackLimits = .standard, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let hostile = try HostileCase(name)
+        let before = hostile.outside
+        let error = hostile.unpack(limits: limits)
+        #expect(error?.code == code, "\(name): \(error.map { "\($0.code) \($0)" } ?? "accepted")", sourceLocation: sourceLocation)
+        #expect(error?.message.contains(entry) == true, "\(name): \(error?.message ?? "") names \(entry)", sourceLocation: sourceLocation)
+        #expect(hostile.outside == before, "\(name) changed something outside the rootfs", sourceLocation: sourceLocation)
+    }
+
+    @Test func dotDotLeavingTheRootfsIsRefused() throws {
+        try expectRefused("dotdot", naming: "../sentinel/pwned")
+    }
+
+    @Test func dotDotAfterADetourIsRefused() throws {
+        try expectRefused("dotdot-nested", naming: "a/../../sentinel/pwned")
+    }
+
+    @Test func writingThroughASymlinkOfTheSameLayerIsRefused() throws {
+        try expectRefused("symlink-write", naming: "escape/pwned")
+    }
+
+    @Test func writingThroughAnAbsoluteSymlinkIsRefused() throws {
+        try expectRefused("symlink-absolute-write", naming: "escape/pwned")
+    }
+
+    @Test func makingADirectoryThroughASymlinkIsRefused() throws {
+        try expectRefused("symlink-mkdir", naming: "escape/newdir")
+    }
+
+    @Test func writingThroughASymlinkOfAnEarlierLayerIsRefused() throws {
+        try expectRefused("symlink-layers", naming: "escape/pwned")
+    }
+
+    @Test func writingThroughASymlinkDeeperInThePathIsRefused() throws {
+        try expectRefused("symlink-deep", naming: "d/up/sentinel/pwned")
+    }
+
+    @Test func hardLinkOutsideByDotDotIsRefused() throws {
+        try expectRefused("hardlink-dotdot", naming: "link")
+    }
+
+    @Test func hardLinkToAnAbsolutePathStaysInsideTheRootfs() throws {
+        // The absolute target names the real sentinel; read relative to the rootfs it does not exist.
+        try expectRefused("hardlink-absolute", naming: "link")
+    }
+
+    @Test func hardLinkThroughASymlinkIsRefused() throws {
+        try expectRefused("hardlink-through-symlink", naming: "link")
+    }
+
+    @Test func whiteoutWithDotDotIsRefused() throws {
+        try expectRefused("whiteout-dotdot", naming: "../sentinel/.wh.secret")
+    }
+
+    @Test func whiteoutOfTheParentDirectoryIsRefused() throws {
+        // `.wh...` hides `..`: without the check, the rootfs's parent (and the sentinel) would go.
+        try expectRefused("whiteout-parent", naming: ".wh...")
+    }
+
+    @Test func whiteoutOfTheDirectoryItselfIsRefused() throws {
+        try expectRefused("whiteout-self", naming: "sub/.wh..")
+    }
+
+    @Test func whiteoutThroughASymlinkIsRefused() throws {
+        try expectRefused("whiteout-symlink", naming: "escape/.wh.secret")
+    }
+
+    @Test func opaqueMarkerThroughASymlinkIsRefused() throws {
+        try expectRefused("opaque-symlink", naming: "escape/.wh..wh..opq")
+    }
+
+    @Test func replacingTheRootfsWithASymlinkIsRefused() throws {
+        try expectRefused("root-symlink", naming: "./")
+    }
+
+    @Test func gzipBombStopsAtTheByteLimit() throws {
+        let limit: Int64 = 1 << 20
+        var limits = UnpackLimits.standard
+        limits.maxBytesWritten = limit
+        try expectRefused("bomb", code: .layerLimitExceeded, naming: "bomb", limits: limits)
+        // And what was written stayed under the limit.
+        let hostile = try HostileCase("bomb")
+        _ = hostile.unpack(limits: limits)
+        var info = stat()
+        #expect(stat(hostile.rootfs + "/bomb", &info) == 0)
+        #expect(Int64(info.st_size) <= limit)
+    }
+
+    @Test func tooManyEntriesStopAtTheEntryLimit() throws {
+        var limits = UnpackLimits.standard
+        limits.maxEntries = 100
+        try expectRefused("many-entries", code: .layerLimitExceeded, naming: "f100", limits: limits)
+    }
+
+    @Test func tooLongAPathIsRefused() throws {
+        try expectRefused("long-path", code: .layerLimitExceeded, naming: "xxxxxxxx")
+    }
+
+    @Test func tooDeepAPathIsRefused() throws {
+        try expectRefused("deep-path", code: .layerLimitExceeded, naming: "d/d/d")
+    }
+
+    @Test func truncatedGzipIsAnInvalidImage() throws {
+        let hostile = try HostileCase("truncated")
+        let error = hostile.unpack()
+        #expect(error?.code == .invalidImage)
+        #expect(error?.message.contains("truncated.tar.gz") == true, "\(error?.message ?? "accepted")")
+    }
+
+    // Accepted cases: stored inside the rootfs, nothing written through a link.
+
+    @Test func absolutePathLandsInsideTheRootfs() throws {
+        let hostile = try HostileCase("absolute")
+        let before = hostile.outside
+        #expect(hostile.unpack() == nil)
+        #expect(unpackReadText(hostile.rootfs + hostile.sentinel + "/pwned") == "pwned\n")
+        #expect(hostile.outside == before)
+    }
+
+    @Test func fileEntryReplacesASymlinkInsteadOfWritingThroughIt() throws {
+        let hostile = try HostileCase("symlink-overwrite")
+        let before = hostile.outside
+        #expect(hostile.unpack() == nil)
+        #expect(unpackFileKind(hostile.rootfs + "/victim") == S_IFREG)
+        #expect(unpackReadText(hostile.rootfs + "/victim") == "pwned\n")
+        #expect(hostile.outside == before)
+    }
+
+    @Test func hardLinkToASymlinkLinksTheSymlinkNotItsTarget() throws {
+        let hostile = try HostileCase("hardlink-to-symlink")
+        let before = hostile.outside
+        #expect(hostile.unpack() == nil)
+        #expect(unpackFileKind(hostile.rootfs + "/link") == S_IFLNK)
+        var info = stat()
+        #expect(lstat(hostile.sentinel + "/secret", &info) == 0 && info.st_nlink == 1)
+        #expect(hostile.outside == before)
+    }
+
+    @Test func whiteoutsHideOnlyLowerLayers() throws {
+        let hostile = try HostileCase("same-layer")
+        #expect(hostile.unpack() == nil)
+        // The opaque marker came after dir/upper of its own layer: only dir/lower goes.
+        #expect(unpackReadText(hostile.rootfs + "/dir/upper") == "upper\n")
+        #expect(unpackFileKind(hostile.rootfs + "/dir/lower") == nil)
+        // `.wh.new` follows `new` in the same layer and does not hide it.
+        #expect(unpackReadText(hostile.rootfs + "/new") == "new\n")
+        // `.wh.kept` then `kept`: the lower file is hidden, the layer's own one stays.
+        #expect(unpackReadText(hostile.rootfs + "/kept") == "upper\n")
+    }
+}
