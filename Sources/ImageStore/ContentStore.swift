@@ -52,6 +52,12 @@ public struct ContentStore: Sendable {
         if !FileSystem.exists(layout) {
             try FileSystem.writeAtomically(layout, Array("{\"imageLayoutVersion\":\"1.0.0\"}\n".utf8))
         }
+        // The lock files exist from the start, so that a store's listing does not change with
+        // the first operation that takes them.
+        for path in [indexLockPath, gcLockPath] where !FileSystem.exists(path) {
+            let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            if fd >= 0 { close(fd) }
+        }
         if !FileSystem.exists(indexPath) {
             let lock = try StoreLock(path: indexLockPath, exclusive: true, timeoutSeconds: 60)
             defer { lock.unlock() }

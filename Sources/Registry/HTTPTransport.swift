@@ -46,7 +46,7 @@ final class HTTPExchange {
     var isSuccess: Bool { (200..<300).contains(status) }
 
     fileprivate func receiveHeader(_ line: String) {
-        let trimmed = line.trimmingSuffix { $0 == "\r" || $0 == "\n" }
+        let trimmed = line.trimmingSuffix { $0.isNewline }
         if trimmed.hasPrefix("HTTP/") {
             // A new response (after a redirect or a 100 Continue): forget the previous one's.
             headers = []
