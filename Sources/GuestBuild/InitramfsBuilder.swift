@@ -192,20 +192,25 @@ public struct InitramfsBuilder: Sendable {
     }
 
     /// Hashes the listing of the tree in the order the writer uses; returns the content bytes.
+    ///
+    /// This walk is what a cache hit costs, on every create. Each entry is one fstatat relative
+    /// to its open directory, so the kernel resolves one name, not the whole path again (on
+    /// network and 9p file systems every component of a path is a round trip). Symlink targets
+    /// are not read: a target cannot change in place, replacing the link gives it a new inode
+    /// and ctime, and its size (the target's length) is in the record too.
     private func hashTree(_ root: String, into hasher: inout SHA256) throws(RunxlError) -> Int64 {
         var total: Int64 = 0
-        func visit(_ hostPath: String, _ relative: String) throws(RunxlError) {
+        func visit(_ directory: Int32, _ hostPath: String, _ relative: String) throws(RunxlError) {
             let names: [String]
             do {
-                names = try directoryNames(hostPath)
+                names = try directoryNames(descriptor: directory)
             } catch {
                 throw RunxlError(.io, "cannot list \(hostPath) in the rootfs", cause: error)
             }
             for name in names {
-                let path = hostPath + "/" + name
                 let relativePath = relative.isEmpty ? name : relative + "/" + name
                 var info = stat()
-                guard lstat(path, &info) == 0 else { continue }
+                guard fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
                 let kind: ArchiveEntryKind
                 switch info.st_mode & S_IFMT {
                 case S_IFDIR: kind = .directory
@@ -216,28 +221,32 @@ public struct InitramfsBuilder: Sendable {
                 guard Self.includes(TreeItem(relativePath: relativePath, name: name, kind: kind)) else { continue }
                 var record = "\(relativePath)\0\(info.st_mode)\0\(info.st_uid)\0\(info.st_gid)\0\(info.st_size)\0"
                 record += "\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)\0\(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)\0"
-                record += "\(info.st_ino)\0\(info.st_dev)\0\(info.st_rdev)\0"
-                if kind == .symlink { record += readLinkText(path) }
-                hasher.update(record + "\n")
+                record += "\(info.st_ino)\0\(info.st_dev)\0\(info.st_rdev)\n"
+                hasher.update(record)
                 if kind == .regular { total += Int64(info.st_size) }
-                if kind == .directory { try visit(path, relativePath) }
+                if kind == .directory {
+                    let child = openat(directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                    guard child >= 0 else {
+                        let err = errno
+                        throw RunxlError(
+                            .io, "cannot open \(hostPath)/\(name) in the rootfs", cause: SystemCallError("openat", errno: err))
+                    }
+                    defer { close(child) }
+                    try visit(child, hostPath + "/" + name, relativePath)
+                }
             }
         }
+        let top = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard top >= 0 else {
+            let err = errno
+            throw RunxlError(.io, "cannot open the rootfs \(root)", cause: SystemCallError("open", errno: err))
+        }
+        defer { close(top) }
         var rootInfo = stat()
-        if lstat(root, &rootInfo) == 0 {
+        if fstat(top, &rootInfo) == 0 {
             hasher.update("\(rootInfo.st_mode)\0\(rootInfo.st_uid)\0\(rootInfo.st_gid)\0\(rootInfo.st_mtim.tv_sec)\n")
         }
-        try visit(root, "")
+        try visit(top, root, "")
         return total
-    }
-
-    private func readLinkText(_ path: String) -> String {
-        var buffer = [CChar](repeating: 0, count: 4097)
-        let count = buffer.withUnsafeMutableBufferPointer { pointer -> Int in
-            guard let base = pointer.baseAddress else { return -1 }
-            return readlink(path, base, 4096)
-        }
-        guard count > 0 else { return "" }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

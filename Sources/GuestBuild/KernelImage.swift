@@ -269,6 +269,29 @@ func directoryNames(_ path: String) throws(RunxlError) -> [String] {
         throw RunxlError(.io, "cannot list \(path)", cause: SystemCallError("opendir", errno: err))
     }
     defer { closedir(directory) }
+    return sortedNames(directory)
+}
+
+/// The sorted names in an open directory; `descriptor` stays open and owned by the caller.
+func directoryNames(descriptor: Int32) throws(RunxlError) -> [String] {
+    // closedir closes the descriptor it was given: hand it a duplicate.
+    let copy = dup(descriptor)
+    guard copy >= 0 else {
+        let err = errno
+        throw RunxlError(.io, "cannot list a directory", cause: SystemCallError("dup", errno: err))
+    }
+    guard let directory = fdopendir(copy) else {
+        let err = errno
+        close(copy)
+        throw RunxlError(.io, "cannot list a directory", cause: SystemCallError("fdopendir", errno: err))
+    }
+    defer { closedir(directory) }
+    // The duplicate shares the file offset: start from the first entry whatever was read before.
+    rewinddir(directory)
+    return sortedNames(directory)
+}
+
+private func sortedNames(_ directory: OpaquePointer) -> [String] {
     var names: [String] = []
     while let record = readdir(directory) {
         let name = withUnsafeBytes(of: record.pointee.d_name) { raw in

@@ -78,6 +78,24 @@ private func spec(args: [String] = ["sh", "-c", "echo hi"], annotations: [String
         #expect(try !builder.build(otherCompression).cacheHit)
     }
 
+    /// The key does not read link targets; a retargeted link must still miss (new inode, ctime).
+    @Test func retargetedSymlinkOfTheSameLengthMissesTheCache() throws {
+        let scratch = try ScratchDirectory()
+        let rootfs = try makeBusyboxRootfs(in: scratch)
+        let builder = InitramfsBuilder(cacheDirectory: scratch.path + "/cache")
+        let request = InitramfsRequest(
+            rootfs: rootfs, initBinary: try fakeInit(scratch), processFile: Array("p".utf8), compression: .none)
+        #expect(symlink("a", rootfs + "/link") == 0)
+        let first = try builder.build(request)
+        #expect(unlink(rootfs + "/link") == 0)
+        #expect(symlink("b", rootfs + "/link") == 0)
+        let second = try builder.build(request)
+        #expect(!second.cacheHit)
+        #expect(second.key != first.key)
+        let entries = try ArchiveReader.entries(inArchiveAt: second.path)
+        #expect(entries.first { $0.path == "link" }?.symlinkTarget == "b")
+    }
+
     @Test func hardLinksAndModulesGoIn() throws {
         let scratch = try ScratchDirectory()
         let rootfs = try makeBusyboxRootfs(in: scratch)
