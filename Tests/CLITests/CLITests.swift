@@ -192,6 +192,37 @@ import Testing
         #expect(world.filesUnderRoot().isEmpty)
     }
 
+    /// launch is its own supervisor: the container's exit code is launch's, and nothing stays.
+    @Test func launchReturnsTheContainerExitCodeAndLeavesNothing() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let bundle = try world.makeBundle("exits", args: ["fake-exit", "7"])
+        let result = try world.run(["launch", "--name", "exits", bundle])
+        #expect(result.status == 7, "\(result.stderr)")
+        #expect(world.filesUnderRoot().isEmpty)
+        #expect(!world.fakeDomainsRemain())
+    }
+
+    /// SIGTERM to launch (Ctrl-C likewise) destroys the guest and exits 128+15, as a shell says.
+    @Test func launchInterruptedDestroysTheGuestAndExits143() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let bundle = try world.makeBundle("forever", args: ["sleep", "forever"])
+        let running = try world.start(["launch", "--name", "forever", bundle])
+        // Running once state says so: the domain exists and is unpaused.
+        try waitUntil { (try? status(world, "forever")) == "running" }
+        #expect(try status(world, "forever") == "running")
+        let stateText = try world.run(["state", "forever"]).stdout
+        let object = try JSONSerialization.jsonObject(with: Data(stateText.utf8)) as? [String: Any]
+        #expect(object?["pid"] as? Int == Int(running.process.processIdentifier), "launch is the supervisor")
+        #expect(world.fakeDomainsRemain())
+        running.process.terminate()
+        let result = running.wait()
+        #expect(result.status == 143, "\(result.stderr)")
+        #expect(world.filesUnderRoot().isEmpty)
+        #expect(!world.fakeDomainsRemain())
+    }
+
     private func status(_ world: RunxlProcess, _ id: String) throws -> String? {
         let result = try world.run(["state", id])
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]

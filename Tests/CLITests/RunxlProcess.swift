@@ -99,6 +99,18 @@ struct RunxlProcess {
         return bundle
     }
 
+    /// Whether the fake hypervisor still has a domain. Its world file keeps them under
+    /// "domains", a dictionary keyed by domain id (JSONEncoder writes non-string keys as a flat
+    /// [key, value, ...] array).
+    func fakeDomainsRemain() -> Bool {
+        guard let data = FileManager.default.contents(atPath: fakeDirectory + "/world.json"),
+            let world = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return false }
+        if let domains = world["domains"] as? [Any] { return !domains.isEmpty }
+        if let domains = world["domains"] as? [String: Any] { return !domains.isEmpty }
+        return false
+    }
+
     /// Every file below `--root`, to prove nothing was left behind.
     func filesUnderRoot() -> [String] {
         guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }

@@ -20,6 +20,18 @@ cat >/etc/runxl/config.json <<JSON
 JSON
 
 figure() { echo "FIGURE $1: $2"; }
+
+# The bundles are copied from the 9p share into dom0's own file system (tmpfs): a Xen host
+# keeps rootfs trees on local storage, and xl's side reads its kernel and initramfs locally too.
+# On the uncached 9p share every path component of the cache-key walk was a round trip.
+local_work=/var/tmp/runxl-bench
+rm -rf "$local_work" && mkdir -p "$local_work"
+cp -a "$work/busybox-rootfs" "$local_work/"
+for name in hello sleeper; do
+  mkdir -p "$local_work/$name"
+  sed "s#$work/busybox-rootfs#$local_work/busybox-rootfs#" "$work/$name/config.json" >"$local_work/$name/config.json"
+done
+work=$local_work
 note() { echo "  $*"; }
 rx() { "$runxl" --root "$root" "$@"; }
 # elapsed START END: seconds between two $EPOCHREALTIME values, 3 decimals.
@@ -225,28 +237,25 @@ done
 figure "4 parallel runxl launch of hello, total (s)" "$total ($ok/4 ok)"
 figure "4 parallel runxl launch of hello, per guest (s)" "$(per "$total" 4)"
 
-echo "== 3. dom0 memory of runxl (3 launches; VmHWM polled every 20 ms, GNU time's max RSS)"
-launch_hwm=(); super_hwm=(); tree_rss=(); create_rss=(); super2_hwm=()
+echo "== 3. dom0 memory of runxl (3 launches, each its own supervisor; VmHWM polled every 20 ms, GNU time's max RSS)"
+launch_hwm=(); tree_rss=(); create_rss=(); super2_hwm=()
 for ((n = 1; n <= 3; n++)); do
   /usr/bin/time -o /tmp/bench-time -f %M timeout 300 "$runxl" --root "$root" launch "$work/hello" >/tmp/bench-mem.out 2>/tmp/bench-mem.err &
   timer=$!
-  launcher="" supervisor="" peak_launch=0 peak_super=0
+  launcher="" peak_launch=0
   for ((i = 0; i < 15000; i++)); do
     alive "$timer" || break
-    # time -> timeout -> runxl launch -> runxl supervise
+    # time -> timeout -> runxl launch
     if [ -z "$launcher" ]; then
       guard=$(pgrep -P "$timer" | head -n 1)
       [ -n "$guard" ] && launcher=$(pgrep -P "$guard" | head -n 1)
-    elif [ -z "$supervisor" ]; then
-      supervisor=$(pgrep -P "$launcher" -f supervise | head -n 1)
     fi
     [ -n "$launcher" ] && hwm "$launcher" && peak_launch=$HWM
-    [ -n "$supervisor" ] && hwm "$supervisor" && peak_super=$HWM
     nap 0.02
   done
   wait "$timer"
-  launch_hwm+=("$peak_launch"); super_hwm+=("$peak_super"); tree_rss+=("$(cat /tmp/bench-time)")
-  note "launch $n: launch VmHWM $peak_launch kB, supervise VmHWM $peak_super kB, GNU time max RSS $(cat /tmp/bench-time) kB, output [$(cat /tmp/bench-mem.out)]"
+  launch_hwm+=("$peak_launch"); tree_rss+=("$(cat /tmp/bench-time)")
+  note "launch $n: launch VmHWM $peak_launch kB, GNU time max RSS $(cat /tmp/bench-time) kB, output [$(cat /tmp/bench-mem.out)]"
 done
 # The supervisor of a created container, whose pid --pid-file gives, and the create process.
 for ((n = 1; n <= 2; n++)); do
@@ -264,10 +273,76 @@ for ((n = 1; n <= 2; n++)); do
   note "create $n: create max RSS $(cat /tmp/bench-time) kB, supervise VmHWM $peak kB"
 done
 figure "runxl launch process peak RSS, VmHWM median (kB)" "$(median_kb "${launch_hwm[@]}")"
-figure "runxl supervise process peak RSS under launch, VmHWM median (kB)" "$(median_kb "${super_hwm[@]}")"
-figure "runxl launch incl. its reaped supervisor, GNU time %M median (kB)" "$(median_kb "${tree_rss[@]}")"
+figure "runxl launch, GNU time %M median (kB)" "$(median_kb "${tree_rss[@]}")"
 figure "runxl create process peak RSS, GNU time %M median (kB)" "$(median_kb "${create_rss[@]}")"
 figure "runxl supervise peak RSS after create+start, VmHWM median (kB)" "$(median_kb "${super2_hwm[@]}")"
+
+echo "== 4. initramfs compression: build time and size (image convert, empty cache) and boot (launch to first output, cached)"
+for compression in none lz4 zstd gzip; do
+  bundle=$work/hello-$compression
+  mkdir -p "$bundle"
+  python3 - "$work/hello/config.json" "$bundle/config.json" "$compression" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config.setdefault("annotations", {})["org.runxl.initramfs.compression"] = sys.argv[3]
+json.dump(config, open(sys.argv[2], "w"))
+PY
+  builds=()
+  for ((n = 1; n <= 3; n++)); do
+    # An empty initramfs cache (the extracted kernel stays): every convert builds.
+    rm -rf /var/lib/runxl/cache/initramfs /tmp/bench-cmp-out
+    t0=$EPOCHREALTIME
+    rx image convert "$bundle" --output /tmp/bench-cmp-out >/dev/null 2>/tmp/bench-cmp.err ||
+      note "convert $compression failed: $(tail -c 300 /tmp/bench-cmp.err)"
+    builds+=("$(elapsed "$t0" "$EPOCHREALTIME")")
+  done
+  size=$(stat -c %s /tmp/bench-cmp-out/initramfs.cpio* 2>/dev/null || echo n/a)
+  boots=()
+  rx launch "$bundle" >/dev/null 2>&1  # fills the cache
+  for ((n = 1; n <= 3; n++)); do
+    start=$EPOCHREALTIME
+    rm -f /tmp/bench-first
+    timeout 300 "$runxl" --root "$root" launch "$bundle" 2>/dev/null |
+      { IFS= read -r line; at=$EPOCHREALTIME; [ "$line" = "$hello" ] && echo "$at" >/tmp/bench-first; cat >/dev/null; }
+    [ -f /tmp/bench-first ] && boots+=("$(elapsed "$start" "$(</tmp/bench-first)")")
+  done
+  figure "initramfs $compression: convert (build) median of 3 (s)" "$(median "${builds[@]}")"
+  figure "initramfs $compression: size (bytes)" "$size"
+  figure "initramfs $compression: launch to first output, cached, median of ${#boots[@]} (s)" "$(median "${boots[@]}")"
+done
+
+echo "== 5. guest kernel: Debian's kernel against runxl's small kernel (Images/kernel/build), launch to first output"
+if [ -n "${RUNXL_SMALL_KERNEL:-}" ] && [ -f "$RUNXL_SMALL_KERNEL" ]; then
+  mkdir -p "$work/hello-small"
+  python3 - "$work/hello/config.json" "$work/hello-small/config.json" "$RUNXL_SMALL_KERNEL" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config.setdefault("annotations", {})["org.runxl.kernel"] = sys.argv[3]
+json.dump(config, open(sys.argv[2], "w"))
+PY
+  debian_t=(); small_t=()
+  rx launch "$work/hello-small" >/dev/null 2>&1  # fills the cache
+  for ((n = 1; n <= samples; n++)); do
+    for bundle in hello hello-small; do
+      start=$EPOCHREALTIME
+      rm -f /tmp/bench-first
+      timeout 300 "$runxl" --root "$root" launch "$work/$bundle" 2>/tmp/bench-kernel.err |
+        { IFS= read -r line; at=$EPOCHREALTIME; [ "$line" = "$hello" ] && echo "$at" >/tmp/bench-first; cat >/dev/null; }
+      if [ -f /tmp/bench-first ]; then
+        t=$(elapsed "$start" "$(</tmp/bench-first)")
+        if [ "$bundle" = hello ]; then debian_t+=("$t"); else small_t+=("$t"); fi
+      else
+        note "$bundle failed: $(tail -c 300 /tmp/bench-kernel.err)"
+      fi
+    done
+  done
+  figure "Debian kernel: launch to first output, median of ${#debian_t[@]} (s)" "$(median "${debian_t[@]}")"
+  figure "small kernel: launch to first output, median of ${#small_t[@]} (s)" "$(median "${small_t[@]}")"
+  figure "ratio small/Debian kernel" "$(ratio "$(median "${small_t[@]}")" "$(median "${debian_t[@]}")")x"
+  figure "kernel sizes (bytes): Debian vmlinuz, small vmlinux" "$(stat -c %s "$RUNXL_LAB_KERNEL") $(stat -c %s "$RUNXL_SMALL_KERNEL")"
+else
+  note "no small kernel (build it with Images/kernel/build; Scripts/bench lab passes Images/kernel/out/vmlinux when it exists)"
+fi
 
 echo "== cleanup"
 for name in $(xl list | awk 'NR > 2 { print $1 }'); do note "destroying leftover $name"; xl destroy "$name"; done

@@ -59,6 +59,18 @@ echo "== a process killed by a signal reports it"
 rx launch "$work/selfkill" >/tmp/out 2>/tmp/err
 expect "signal exit status (128+TERM)" 143 "$?"
 
+echo "== SIGTERM to launch (as Ctrl-C) destroys the guest, exits 143, leaves nothing"
+rx launch --name interrupted "$work/sleeper" >/tmp/int.out 2>/tmp/int.err &
+launcher=$!
+for _ in $(seq 1 240); do grep -q ready /tmp/int.out 2>/dev/null && break; sleep 0.5; done
+grep -q ready /tmp/int.out && pass "interrupted launch printed ready" || fail "no ready from launch: $(tail -c 300 /tmp/int.err)"
+expect "launch is the supervisor (state pid)" "$launcher" "$(rx state interrupted | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')"
+kill -TERM "$launcher"
+wait "$launcher"
+expect "launch after SIGTERM exits 143" 143 "$?"
+only_dom0 && pass "interrupted launch leaves no domain" || fail "interrupted launch left a domain: $(xl list)"
+root_empty && pass "interrupted launch leaves no state" || fail "interrupted launch left state: $(ls -A $root)"
+
 echo "== create paused, start, kill TERM forwarded to the process's handler"
 rx create --bundle "$work/sleeper" --pid-file /tmp/sleeper.pid sleeper >/tmp/sleeper.out 2>/tmp/sleeper.err &
 creator=$!
