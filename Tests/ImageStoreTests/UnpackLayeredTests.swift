@@ -10,7 +10,7 @@ import Glibc
 
 /// The multi-layer image of Tests/images/make-layered.sh, unpacked by LayerUnpacker and by
 /// `umoci unpack` (the reference: it is what the issue asks the rootfs to equal).
-@Suite(.enabled(if: UnpackFixtures.umocisAvailable && geteuid() == 0, "needs umoci (Scripts/bootstrap installs it) and root"))
+@Suite(.enabled(if: UnpackFixtures.umociAvailable && geteuid() == 0, "needs umoci (Scripts/bootstrap installs it) and root"))
 struct UnpackLayeredTests {
     @Test func layeredImageMatchesUmociUnpack() throws {
         let scratch = try UnpackScratch("layered")

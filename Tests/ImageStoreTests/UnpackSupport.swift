@@ -17,7 +17,7 @@ enum UnpackFixtures {
             || ["/usr/sbin", "/sbin"].contains { access("\($0)/\(name)", X_OK) == 0 }
     }
 
-    static let umocisAvailable = toolExists("umoci")
+    static let umociAvailable = toolExists("umoci")
 
     /// Runs a program to completion; its output comes back, a failure throws with it.
     @discardableResult
