@@ -1,6 +1,6 @@
 public import GuestProtocol
 public import Hypervisor
-public import RunxlBase
+import RunxlBase
 
 /// Everything runxl remembers about one container between its many processes.
 public struct ContainerRecord: Codable, Sendable {

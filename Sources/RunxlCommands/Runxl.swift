@@ -47,7 +47,7 @@ struct GlobalOptions: Sendable {
 }
 
 /// One CLI verb. Each lives in its own file; `Runxl.verbs` is the table.
-protocol Verb {
+protocol Verb: SendableMetatype {
     static var spec: VerbSpec { get }
     init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError)
     /// Returns the process exit status (0 for success); errors exit 1 through `RunxlMain`.
