@@ -8,13 +8,13 @@ import RunxlBase
 import Glibc
 #endif
 
-/// `runxl launch BUNDLE|ROOTFS [-- ARGS]`: the direct path. Creates, starts, streams the
+/// `runxl launch BUNDLE|ROOTFS|IMAGE [-- ARGS]`: the direct path. Creates, starts, streams the
 /// container's stdout and stderr, returns its exit status and removes everything afterwards,
 /// also on Ctrl-C or SIGTERM.
 struct Launch: Verb {
     static let spec = VerbSpec(
         name: "launch", summary: "boot a bundle or rootfs directory as a guest and wait for it",
-        usage: "[flags] BUNDLE|ROOTFS [-- ARGS...]",
+        usage: "[flags] BUNDLE|ROOTFS|IMAGE [-- ARGS...]",
         flags: [
             FlagSpec("type", value: "pv|pvh", help: "guest type"),
             FlagSpec("memory", value: "MIB", help: "guest memory in MiB"),
@@ -26,6 +26,8 @@ struct Launch: Verb {
 
     let global: GlobalOptions
     let source: String
+    /// The argument as given: an image reference when no directory of that name exists.
+    let sourceArgument: String
     let args: [String]
     let annotations: [String: String]
     let id: ContainerID
@@ -33,7 +35,8 @@ struct Launch: Verb {
 
     init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError) {
         self.global = global
-        source = ContainerEngine.absolutePath(try arguments.positional(0, "bundle or rootfs directory"))
+        sourceArgument = try arguments.positional(0, "bundle, rootfs directory or image")
+        source = ContainerEngine.absolutePath(sourceArgument)
         try arguments.expectPositionals(atMost: 1)
         args = arguments.passthrough
         var annotations: [String: String] = [:]
@@ -84,6 +87,7 @@ struct Launch: Verb {
     /// a bare rootfs directory. Written to a private temporary directory that run() removes.
     private func temporaryBundle() throws(RunxlError) -> String {
         var spec: Spec
+        var imageBundle: String?
         let config = source + "/config.json"
         if FileSystem.exists(config) {
             spec = try Spec.load(bundle: source)
@@ -91,6 +95,9 @@ struct Launch: Verb {
         } else if FileSystem.isDirectory(source) {
             spec = Spec.runxlDefault(args: args.isEmpty ? ["sh"] : args, terminal: false)
             spec.root = Root(path: source, readonly: true)
+        } else if let image = try ImageLaunch.bundle(for: sourceArgument, global: global) {
+            imageBundle = image.directory
+            spec = image.spec
         } else {
             throw RunxlError(.bundleNotFound, "\(source) is neither a bundle (no config.json) nor a rootfs directory")
         }
@@ -99,11 +106,10 @@ struct Launch: Verb {
         spec.annotations = (spec.annotations ?? [:]).merging(annotations) { _, new in new }
 
         var template = Array("/tmp/runxl-launch-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else {
+        guard let directory = imageBundle ?? mkdtemp(&template).map({ String(cString: $0) }) else {
             let err = errno
             throw RunxlError(.io, "cannot create a temporary bundle", cause: SystemCallError("mkdtemp", errno: err))
         }
-        let directory = String(cString: made)
         do {
             try FileSystem.writeAtomically(directory + "/config.json", [UInt8](try spec.encoded(pretty: false)))
         } catch {

@@ -31,38 +31,67 @@ enum StoreFixtures {
     static func directory() throws -> String { try built.get() }
 
     /// Runs a program with a deadline; its standard output comes back, a failure throws with it.
+    ///
+    /// posix_spawn and waitpid rather than Foundation's Process: with many tests spawning at
+    /// once, Process sometimes missed a child's exit, and its children inherited a signal mask
+    /// with SIGTERM blocked, so servers they started could not be stopped.
     @discardableResult
     static func run(_ program: String, _ arguments: [String], timeout: Double = 60, environment extra: [String: String] = [:]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [program] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["PATH"] = (environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
         environment.merge(extra) { _, new in new }
-        process.environment = environment
         let scratch = NSTemporaryDirectory() + "runxl-store-run-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: scratch + ".out", contents: nil)
-        FileManager.default.createFile(atPath: scratch + ".err", contents: nil)
         defer {
-            try? FileManager.default.removeItem(atPath: scratch + ".out")
-            try? FileManager.default.removeItem(atPath: scratch + ".err")
+            unlink(scratch + ".out")
+            unlink(scratch + ".err")
         }
-        // Files, not pipes: a server started in the background keeps a pipe open forever.
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + ".out"))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + ".err"))
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        // Files, not pipes: a server started in the background would keep a pipe open forever.
+        posix_spawn_file_actions_addopen(&actions, 1, scratch + ".out", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, scratch + ".err", O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        let argv = (["/usr/bin/env", program] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, "/usr/bin/env", &actions, &attributes, argv, envp)
+        guard spawned == 0 else { throw RunxlError(.spawnFailed, "cannot start \(program)", cause: SystemCallError("posix_spawn", errno: spawned)) }
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-            throw RunxlError(.timeout, "\(program) \(arguments.joined(separator: " ")) took more than \(timeout) s")
+        var status: Int32 = 0
+        while true {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid { break }
+            if reaped < 0 && errno != EINTR { throw RunxlError(.internal, "waitpid for \(program) failed") }
+            if Date() > deadline {
+                // The whole process group: the script and anything it started and still waits for.
+                kill(-pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                throw RunxlError(.timeout, "\(program) \(arguments.joined(separator: " ")) took more than \(timeout) s")
+            }
+            usleep(10_000)
         }
         let output = (try? String(contentsOfFile: scratch + ".out", encoding: .utf8)) ?? ""
         let errors = (try? String(contentsOfFile: scratch + ".err", encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            throw RunxlError(.internal, "\(program) \(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(output)\(errors)")
+        let exited = (status & 0x7f) == 0
+        guard exited && (status >> 8) & 0xff == 0 else {
+            throw RunxlError(.internal, "\(program) \(arguments.joined(separator: " ")) failed (status \(status)): \(output)\(errors)")
         }
         return output
     }

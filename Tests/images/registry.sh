@@ -7,7 +7,7 @@
 #   registry.sh fake STATE LAYOUT   Tests/images/fake-registry.py serving LAYOUT (the
 #       misbehaving registry: tamper, 404, 401, 500, hang, drop, bearer...). Prints the port.
 #   registry.sh push STATE SOURCE NAME[:TAG] [--creds USER:PASSWORD]
-#       skopeo copy SOURCE (oci:DIR:TAG, oci-archive:F, ...) to the registry started in STATE.
+#       skopeo copy --all SOURCE (oci:DIR:TAG, oci-archive:F, ...) to the registry started in STATE.
 #   registry.sh stop STATE          stops what STATE's pid files name, and only that.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -92,7 +92,7 @@ YAML
     name=${2:?usage: registry.sh push STATE SOURCE NAME}
     creds=()
     [ "${3:-}" = --creds ] && creds=(--dest-creds "${4:?--creds USER:PASSWORD}")
-    timeout 120 skopeo copy --quiet --dest-tls-verify=false "${creds[@]}" "$source" "docker://127.0.0.1:$(cat "$state/port")/$name"
+    timeout 120 skopeo copy --quiet --all --dest-tls-verify=false "${creds[@]}" "$source" "docker://127.0.0.1:$(cat "$state/port")/$name"
     ;;
   stop)
     for pidfile in "$state"/registry.pid "$state"/token.pid "$state"/fake.pid; do

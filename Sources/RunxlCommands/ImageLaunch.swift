@@ -1,0 +1,39 @@
+import ImageStore
+import OCI
+import Registry
+import RunxlBase
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `runxl launch IMAGE`: when the argument names no directory, it is an image in the store,
+/// unpacked into launch's temporary bundle (which launch removes when the guest is gone).
+enum ImageLaunch {
+    /// nil when `argument` is not an image reference at all (a mistyped path, say).
+    static func bundle(for argument: String, global: GlobalOptions) throws(RunxlError) -> (directory: String, spec: Spec)? {
+        guard !argument.hasPrefix("/"), !argument.hasPrefix("."), (try? ImageReference(parsing: argument)) != nil
+            || ImageReference.isDigest(argument)
+        else { return nil }
+        let store = try ContentStore(root: global.store ?? ContentStore.defaultRoot)
+        let image: StoredImage
+        do {
+            image = try store.image(argument)
+        } catch {
+            throw RunxlError(
+                error.code, "\(argument) is neither a bundle, a rootfs directory nor an image in \(store.root) (see runxl image ls)")
+        }
+        var template = Array("/tmp/runxl-launch-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            let err = errno
+            throw RunxlError(.io, "cannot create a temporary bundle", cause: SystemCallError("mkdtemp", errno: err))
+        }
+        let directory = String(cString: made)
+        do {
+            return (directory, try ImageBundle.create(image, store: store, at: directory))
+        } catch {
+            try? FileSystem.removeTree(directory)
+            throw error
+        }
+    }
+}

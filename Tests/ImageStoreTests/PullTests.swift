@@ -1,0 +1,175 @@
+import Foundation
+import ImageStore
+import OCI
+import Registry
+import RunxlBase
+import Testing
+
+/// Pulls from Debian's docker-registry on 127.0.0.1 (plain and with token auth), started and
+/// stopped by each test.
+@Suite(.enabled(if: StoreFixtures.registryPresent, "docker-registry, skopeo, umoci, openssl or curl missing: run Scripts/bootstrap"))
+struct RegistryPullTests {
+    let quiet = TransferReporter(style: .quiet)
+
+    func puller(platform: PlatformSelector = .linuxAMD64, credentials: RegistryCredentials? = nil, dockerConfig: String? = nil) -> ImagePuller {
+        ImagePuller(
+            platform: platform,
+            registry: RegistryOptions(credentials: credentials, dockerConfigPath: dockerConfig ?? "/nonexistent/config.json", timeoutSeconds: 10),
+            reporter: quiet)
+    }
+
+    @Test func pullsAnImageAndItsIndex() throws {
+        let fixtures = try StoreFixtures.directory()
+        let registry = try LocalRegistry()
+        defer { registry.stop() }
+        try registry.push("oci:\(fixtures)/layout:latest", as: "busybox:latest")
+        try registry.push("oci:\(fixtures)/multi:latest", as: "multi:latest")
+        let scratch = try StoreScratch()
+        let store = try scratch.store()
+        let imported = try ImageImporter(reporter: quiet).importImage(at: fixtures + "/layout", into: try ContentStore(root: scratch.path + "/other"))[0]
+
+        let image = try puller().pull(try ImageReference(parsing: "\(registry.host)/busybox"), into: store)
+        #expect(image.name == "\(registry.host)/busybox:latest")
+        #expect(image.manifest.digest == imported.manifest.digest, "the registry serves the layout's manifest unchanged")
+        try store.unpack(image, into: scratch.path + "/rootfs")
+        #expect(FileManager.default.fileExists(atPath: scratch.path + "/rootfs/bin/busybox"))
+
+        let amd = try puller().pull(try ImageReference(parsing: "\(registry.host)/multi:latest"), into: store)
+        let arm = try puller(platform: try PlatformSelector(parsing: "linux/arm64")).pull(
+            try ImageReference(parsing: "\(registry.host)/multi:latest"), into: try ContentStore(root: scratch.path + "/arm"))
+        #expect(amd.manifest.platform?.architecture == "amd64")
+        #expect(arm.manifest.platform?.architecture == "arm64")
+        #expect(amd.indexDigest != nil)
+        // Pulling by digest checks the manifest against it.
+        let byDigest = try puller().pull(try ImageReference(parsing: "\(registry.host)/busybox@\(image.manifest.digest)"), into: store)
+        #expect(byDigest.manifest.digest == image.manifest.digest)
+    }
+
+    @Test func tokenAuthWithCredentialsFromTheFlagOrDockerConfig() throws {
+        let fixtures = try StoreFixtures.directory()
+        let registry = try LocalRegistry(token: "alice:s3cret")
+        defer { registry.stop() }
+        try registry.push("oci:\(fixtures)/layout:latest", as: "private/busybox:latest", creds: "alice:s3cret")
+        let scratch = try StoreScratch()
+        let store = try scratch.store()
+        let reference = try ImageReference(parsing: "\(registry.host)/private/busybox")
+        let before = StoreFixtures.listing(store.root)
+        for wrong in [nil, RegistryCredentials(username: "alice", password: "wrong")] {
+            do {
+                _ = try puller(credentials: wrong).pull(reference, into: store)
+                Issue.record("pulled without the right credentials")
+            } catch {
+                #expect(error.code == .registryFailed)
+                #expect(error.message.contains("127.0.0.1"), "names the URL: \(error.message)")
+            }
+            #expect(StoreFixtures.listing(store.root) == before)
+        }
+        _ = try puller(credentials: RegistryCredentials(username: "alice", password: "s3cret")).pull(reference, into: store)
+        let config = scratch.path + "/docker-config.json"
+        let auth = Data("alice:s3cret".utf8).base64EncodedString()
+        try #"{"auths":{"\#(registry.host)":{"auth":"\#(auth)"}}}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let other = try ContentStore(root: scratch.path + "/other")
+        let image = try puller(dockerConfig: config).pull(reference, into: other)
+        #expect(image.name == reference.description)
+    }
+}
+
+/// Pulls from Tests/images/fake-registry.py, a registry that misbehaves on purpose. Every failure
+/// must exit with a message naming the URL or digest and leave the store as it was.
+@Suite(.enabled(if: StoreFixtures.fixtureToolsPresent, "umoci, skopeo or python3 missing: run Scripts/bootstrap"))
+struct FaultyRegistryTests {
+    let quiet = TransferReporter(style: .quiet)
+
+    func pull(_ path: String, registry: LocalRegistry, store: ContentStore, credentials: RegistryCredentials? = nil, timeout: Int = 10)
+        throws(RunxlError) -> StoredImage
+    {
+        let puller = ImagePuller(
+            registry: RegistryOptions(credentials: credentials, dockerConfigPath: "/nonexistent/config.json", timeoutSeconds: timeout),
+            reporter: quiet)
+        return try puller.pull(try ImageReference(parsing: "\(registry.host)/\(path)"), into: store)
+    }
+
+    /// Runs a pull that must fail; returns its error after checking the store did not change.
+    func failingPull(_ path: String, timeout: Int = 10, credentials: RegistryCredentials? = nil) throws -> RunxlError {
+        let fixtures = try StoreFixtures.directory()
+        let registry = try LocalRegistry(fakeServing: fixtures + "/layout")
+        defer { registry.stop() }
+        let scratch = try StoreScratch()
+        let store = try scratch.store()
+        let before = StoreFixtures.listing(store.root)
+        do {
+            let image = try pull(path, registry: registry, store: store, credentials: credentials, timeout: timeout)
+            Issue.record("pull of \(path) succeeded: \(image)")
+            return RunxlError(.internal, "no error")
+        } catch {
+            #expect(StoreFixtures.listing(store.root) == before, "the store changed after a failed pull of \(path)")
+            #expect(error.message.contains("127.0.0.1:\(registry.port)"), "the message names the registry: \(error.message)")
+            return error
+        }
+    }
+
+    @Test func tamperedBlob() throws {
+        let error = try failingPull("tamper/busybox:latest")
+        #expect(error.code == .digestMismatch)
+        #expect(error.message.contains("expected sha256:"), "\(error.message)")
+    }
+
+    @Test func missingManifest() throws {
+        let error = try failingPull("missing/busybox:latest")
+        #expect(error.code == .imageNotFound)
+        #expect(error.message.contains("404") && error.message.contains("/v2/missing/busybox/manifests/latest"))
+    }
+
+    @Test func deniedAccess() throws {
+        let error = try failingPull("denied/busybox:latest")
+        #expect(error.code == .registryFailed)
+        #expect(error.message.contains("401"))
+    }
+
+    @Test func serverError() throws {
+        let error = try failingPull("error/busybox:latest")
+        #expect(error.code == .registryFailed)
+        #expect(error.message.contains("500"))
+    }
+
+    @Test func hangingRegistryTimesOut() throws {
+        let started = Date()
+        let error = try failingPull("hang/busybox:latest", timeout: 2)
+        #expect(error.code == .registryFailed)
+        #expect(error.message.contains("timed out"))
+        #expect(Date().timeIntervalSince(started) < 20)
+    }
+
+    @Test func unknownManifestMediaType() throws {
+        let error = try failingPull("oddtype/busybox:latest")
+        #expect(error.code == .invalidImage)
+        #expect(error.message.contains("application/vnd.example.unknown+json"))
+    }
+
+    @Test func indexWithAnotherPlatformOnly() throws {
+        let error = try failingPull("armonly/busybox:latest")
+        #expect(error.code == .imageNotFound)
+        #expect(error.message.contains("linux/arm64") && error.message.contains("linux/amd64"))
+    }
+
+    @Test func bearerFlowWithoutCredentialsFails() throws {
+        let error = try failingPull("bearer/busybox:latest")
+        #expect(error.code == .registryFailed)
+        #expect(error.message.contains("token server"))
+    }
+
+    @Test func bearerFlowAndResumedDownloads() throws {
+        let fixtures = try StoreFixtures.directory()
+        let registry = try LocalRegistry(fakeServing: fixtures + "/layout")
+        defer { registry.stop() }
+        let scratch = try StoreScratch()
+        let bearer = try pull(
+            "bearer/busybox:latest", registry: registry, store: try scratch.store(),
+            credentials: RegistryCredentials(username: "runxl", password: "secret"))
+        // Every blob's first response breaks off half-way: the pull resumes with Range requests.
+        let dropped = try pull("drop/busybox:latest", registry: registry, store: try ContentStore(root: scratch.path + "/drop"))
+        #expect(bearer.manifest.digest == dropped.manifest.digest)
+        let store = try ContentStore(root: scratch.path + "/drop")
+        for layer in try store.manifest(of: dropped).layers { #expect(store.hasBlob(layer.digest)) }
+    }
+}
