@@ -60,7 +60,8 @@ rx launch "$work/selfkill" >/tmp/out 2>/tmp/err
 expect "signal exit status (128+TERM)" 143 "$?"
 
 echo "== SIGTERM to launch (as Ctrl-C) destroys the guest, exits 143, leaves nothing"
-rx launch --name interrupted "$work/sleeper" >/tmp/int.out 2>/tmp/int.err &
+# Not through rx(): a backgrounded function is a subshell, and $! would be its pid.
+"$runxl" --root "$root" launch --name interrupted "$work/sleeper" >/tmp/int.out 2>/tmp/int.err &
 launcher=$!
 for _ in $(seq 1 240); do grep -q ready /tmp/int.out 2>/dev/null && break; sleep 0.5; done
 grep -q ready /tmp/int.out && pass "interrupted launch printed ready" || fail "no ready from launch: $(tail -c 300 /tmp/int.err)"

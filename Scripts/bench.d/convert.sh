@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Image to initramfs: `runxl image convert` of the debootstrap minbase image (from the store)
+# against the pipeline other runtimes use, `umoci unpack` + `find | cpio -o -H newc | gzip -1`,
+# in one hyperfine run, fresh outputs and an empty initramfs cache for every run. Target: <= 0.25x.
+# Then runxl's build time and size for each initramfs compression.
+# Env from Scripts/bench: RUNXL_BINARY, BENCH_WORK, BENCH_RUNS (capped by RUNXL_CONVERT_RUNS, default 5).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+runxl=${RUNXL_BINARY:?run through Scripts/bench convert}
+work=${BENCH_WORK:?run through Scripts/bench convert}
+runs=${BENCH_RUNS:-5}
+cap=${RUNXL_CONVERT_RUNS:-5}
+[ "$runs" -le "$cap" ] || runs=$cap
+
+image=$(Scripts/bench.d/minbase-image.sh)
+store=$work/convert-store
+cache=$work/convert-cache
+out=$work/convert-out
+kernel=$(ls /boot/vmlinuz-* | sort -V | tail -n 1)
+mkdir -p "$store" /etc/runxl
+# Import is the store's job (measured by `Scripts/bench pull`); convert starts from the store, as
+# umoci starts from the layout.
+"$runxl" --store "$store" image import "$image" --name minbase:latest >/dev/null
+
+# A host config of our own for the cache directory, restored afterwards.
+config=/etc/runxl/config.json
+saved=""
+[ -f "$config" ] && { saved=$work/config.json.saved; cp "$config" "$saved"; }
+restore() { if [ -n "$saved" ]; then cp "$saved" "$config"; else rm -f "$config"; fi; }
+trap restore EXIT
+write_config() { printf '{"kernel": "%s", "cacheDir": "%s", "compression": "%s"}\n' "$kernel" "$cache" "$1" >"$config"; }
+
+write_config gzip
+echo "== minbase image to a gzip initramfs: runxl image convert vs umoci unpack + find | cpio | gzip -1 (target <= 0.25x)"
+hyperfine --style none --runs "$runs" --export-json "$work/convert.json" \
+  --prepare "rm -rf $out $cache/initramfs $work/umoci-bundle $work/peer.cpio.gz; sync" \
+  -n "runxl image convert" "$runxl --store $store image convert minbase:latest --output $out" \
+  -n "umoci unpack + cpio + gzip -1" \
+  "umoci unpack --image $image:latest $work/umoci-bundle >/dev/null && cd $work/umoci-bundle/rootfs && find . | cpio -o -H newc --quiet | gzip -1 >$work/peer.cpio.gz" \
+  >/dev/null
+python3 - "$work/convert.json" <<'PY'
+import json, statistics, sys
+results = json.load(open(sys.argv[1]))["results"]
+medians = [statistics.median(r["times"]) for r in results]
+for r, m in zip(results, medians):
+    print(f"  {r['command']}: median {m:.2f} s over {len(r['times'])} runs")
+print(f"  ratio runxl / pipeline: {medians[0] / medians[1]:.2f}x (target <= 0.25x)")
+PY
+echo "  sizes: runxl $(stat -c %s $out/initramfs.cpio.gz) bytes, pipeline $(stat -c %s $work/peer.cpio.gz) bytes"
+
+echo "== runxl image convert per initramfs compression (median of 3, empty cache each run)"
+for compression in none lz4 zstd gzip; do
+  write_config "$compression"
+  hyperfine --style none --runs 3 --export-json "$work/convert-$compression.json" \
+    --prepare "rm -rf $out $cache/initramfs; sync" \
+    -n "$compression" "$runxl --store $store image convert minbase:latest --output $out" >/dev/null
+  median=$(python3 -c 'import json,statistics,sys; print(f"{statistics.median(json.load(open(sys.argv[1]))["results"][0]["times"]):.2f}")' "$work/convert-$compression.json")
+  echo "  $compression: build $median s, initramfs $(stat -c %s $out/initramfs.cpio*) bytes"
+done
+rm -rf "$store" "$cache" "$out" "$work/umoci-bundle" "$work/peer.cpio.gz"
