@@ -69,7 +69,12 @@ public struct ImagePuller {
         }
         let path = operation.newFilePath(what)
         reporter.begin(descriptor.digest, size: descriptor.size, what: what)
-        try client.fetchBlob(descriptor, to: path) { received in reporter.advance(received) }
+        do {
+            try client.fetchBlob(descriptor, to: path) { received in reporter.advance(received) }
+        } catch {
+            reporter.abandon()
+            throw error
+        }
         reporter.end()
         try operation.stageVerifiedFile(path, digest: descriptor.digest)
     }

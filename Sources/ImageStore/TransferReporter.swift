@@ -63,6 +63,11 @@ public final class TransferReporter {
         }
     }
 
+    /// Ends a bar that will not complete, so that the error starts on a line of its own.
+    public func abandon() {
+        if style == .terminal { emit("\n") }
+    }
+
     private func draw(_ received: Int64) {
         let width = 30
         let fraction = total > 0 ? min(1, Double(received) / Double(total)) : 1
