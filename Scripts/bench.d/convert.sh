@@ -12,7 +12,10 @@ runs=${BENCH_RUNS:-5}
 cap=${RUNXL_CONVERT_RUNS:-5}
 [ "$runs" -le "$cap" ] || runs=$cap
 
-image=$(Scripts/bench.d/minbase-image.sh)
+# minbase has no command; a guest needs one. A copy of the layout gets `Cmd: ["/bin/true"]`.
+image=$work/minbase-oci
+cp -a "$(Scripts/bench.d/minbase-image.sh)" "$image"
+umoci config --image "$image:latest" --config.cmd /bin/true
 store=$work/convert-store
 cache=$work/convert-cache
 out=$work/convert-out
