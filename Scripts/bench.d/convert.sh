@@ -20,6 +20,8 @@ store=$work/convert-store
 cache=$work/convert-cache
 out=$work/convert-out
 kernel=$(ls /boot/vmlinuz-* | sort -V | tail -n 1)
+RUNXL_INIT=$(Scripts/build-init)
+export RUNXL_INIT
 mkdir -p "$store" /etc/runxl
 # Import is the store's job (measured by `Scripts/bench pull`); convert starts from the store, as
 # umoci starts from the layout.
