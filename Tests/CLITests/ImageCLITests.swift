@@ -1,4 +1,5 @@
 import Foundation
+import RunxlBase
 import Testing
 
 #if canImport(Glibc)
@@ -142,13 +143,18 @@ enum ImageCLIFixtures {
         return path.split(separator: ":").contains { access("\($0)/\(tool)", X_OK) == 0 }
     } && FileManager.default.fileExists(atPath: "/bin/busybox")
 
-    /// Tests/images/make-archives.sh, once per test process.
+    /// Tests/images/make-archives.sh into the same script-keyed cache as ImageStoreTests'
+    /// (renamed into place when complete, so test runs share one copy).
     static let built: Result<String, any Error> = Result {
-        let directory = NSTemporaryDirectory() + "runxl-cli-image-fixtures-\(getpid())"
+        let script = repository + "/Tests/images/make-archives.sh"
+        let key = sha256Hex(try Data(contentsOf: URL(fileURLWithPath: script))).prefix(16)
+        let directory = NSTemporaryDirectory() + "runxl-image-fixtures-\(key)"
+        if FileManager.default.fileExists(atPath: directory + "/truncated/index.json") { return directory }
+        let building = directory + ".building-\(getpid())"
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: repository + "/Tests/images/make-archives.sh")
-        process.arguments = [directory]
-        let log = directory + ".log"
+        process.executableURL = URL(fileURLWithPath: script)
+        process.arguments = [building]
+        let log = building + ".log"
         FileManager.default.createFile(atPath: log, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: log) }
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -158,7 +164,14 @@ enum ImageCLIFixtures {
         guard process.terminationStatus == 0 else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: (try? String(contentsOfFile: log, encoding: .utf8)) ?? "make-archives.sh failed"])
         }
+        if rename(building, directory) != 0 { try? FileManager.default.removeItem(atPath: building) }
         return directory
+    }
+
+    static func sha256Hex(_ data: Data) -> String {
+        var hasher = SHA256()
+        hasher.update([UInt8](data))
+        return hasher.finalizeHex()
     }
 
     static func directory() throws -> String { try built.get() }

@@ -1,5 +1,6 @@
 import Foundation
 import ImageStore
+import Registry
 import RunxlBase
 
 #if canImport(Glibc)
@@ -21,10 +22,16 @@ enum StoreFixtures {
     static let fixtureToolsPresent = tool("umoci") && tool("skopeo") && tool("python3") && FileManager.default.fileExists(atPath: "/bin/busybox")
     static let registryPresent = fixtureToolsPresent && tool("docker-registry") && tool("openssl") && tool("curl")
 
-    /// Built once per test process by Tests/images/make-archives.sh.
+    /// Built by Tests/images/make-archives.sh into a cache keyed by the script's digest, so
+    /// test runs share one copy instead of leaving one each (renamed into place when complete).
     static let built: Result<String, any Error> = Result {
-        let directory = NSTemporaryDirectory() + "runxl-store-fixtures-\(getpid())"
-        try run(scripts + "/make-archives.sh", [directory], timeout: 120)
+        let script = scripts + "/make-archives.sh"
+        let key = Digester.digest([UInt8](try Data(contentsOf: URL(fileURLWithPath: script)))).dropFirst(7).prefix(16)
+        let directory = NSTemporaryDirectory() + "runxl-image-fixtures-\(key)"
+        if FileManager.default.fileExists(atPath: directory + "/truncated/index.json") { return directory }
+        let building = directory + ".building-\(getpid())"
+        try run(script, [building], timeout: 120)
+        if rename(building, directory) != 0 { try? FileManager.default.removeItem(atPath: building) }
         return directory
     }
 
