@@ -155,6 +155,62 @@ public final class CpioWriter {
         try copyBody(from: fd, size: Int64(info.st_size), displayPath: hostPath)
     }
 
+    /// Adds a regular file whose bytes arrive in pieces, each at its offset in the file (as an
+    /// image layer hands them out): holes between pieces and after the last are written as zeros,
+    /// since newc has no sparse files. Returns the inode number the entry got, for `addHardLink`.
+    ///
+    /// `linkCount` is what the kernel's unpacker reads to decide whether later entries with the
+    /// same inode number become hard links to this one: give 2 or more only when they will follow.
+    @discardableResult
+    public func addFile(
+        _ path: [UInt8], size: Int64, metadata: EntryMetadata, linkCount: UInt32 = 1,
+        contents: (_ body: CpioFileBody) throws(RunxlError) -> Void
+    ) throws(RunxlError) -> Int64 {
+        let inode = nextInode
+        nextInode += 1
+        let name = archiveName(bytes: path)
+        try writeHeader(name: name, type: .regular, metadata: metadata, size: size, linkCount: linkCount, inode: inode)
+        let body = CpioFileBody(size: size, name: name.displayString) { [self] bytes throws(RunxlError) in
+            try writeBody(bytes)
+        }
+        try contents(body)
+        try body.finish { [self] bytes throws(RunxlError) in try writeBody(bytes) }
+        contentBytes += size
+        return inode
+    }
+
+    /// Adds another name for a regular file added before with `linkCount` of 2 or more: a newc
+    /// entry with the same inode number and no body, which the kernel turns into a hard link.
+    public func addHardLink(_ path: [UInt8], inode: Int64, metadata: EntryMetadata, linkCount: UInt32 = 2)
+        throws(RunxlError)
+    {
+        try writeHeader(
+            name: archiveName(bytes: path), type: .regular, metadata: metadata, size: 0, linkCount: max(linkCount, 2),
+            inode: inode)
+    }
+
+    /// Adds a directory, symlink, device node or fifo named by raw path bytes (relative to the
+    /// archive root; `[]` is the root itself), as image layers name them: not always UTF-8.
+    public func addEntry(
+        _ path: [UInt8], kind: ArchiveEntryKind, metadata: EntryMetadata, symlinkTarget: [UInt8]? = nil,
+        device: (major: UInt32, minor: UInt32)? = nil
+    ) throws(RunxlError) {
+        let name = archiveName(bytes: path)
+        switch kind {
+        case .regular:
+            throw RunxlError(.internal, "addEntry called for the regular file \(name.displayString)")
+        case .directory:
+            try writeHeader(name: name, type: .directory, metadata: metadata, size: 0, linkCount: 2)
+        case .symlink:
+            guard let symlinkTarget, !symlinkTarget.isEmpty else {
+                throw RunxlError(.invalidImage, "symlink \(name.displayString) has no target")
+            }
+            try writeHeader(name: name, type: .symlink, metadata: metadata, size: 0, symlinkTarget: symlinkTarget)
+        case .characterDevice, .blockDevice, .fifo, .socket:
+            try writeHeader(name: name, type: kind, metadata: metadata, size: 0, deviceNumbers: device ?? (0, 0))
+        }
+    }
+
     public func addDirectory(_ path: String, metadata: EntryMetadata) throws(RunxlError) {
         try writeHeader(name: archiveName(path), type: .directory, metadata: metadata, size: 0, linkCount: 2)
     }
@@ -424,10 +480,56 @@ public final class CpioWriter {
 
     /// Archive names are relative (`bin/sh`); the archive root is `.`.
     private func archiveName(_ path: String) -> [UInt8] {
-        var bytes = Array(path.utf8)
+        archiveName(bytes: Array(path.utf8))
+    }
+
+    private func archiveName(bytes path: [UInt8]) -> [UInt8] {
+        var bytes = path
         while bytes.first == UInt8(ascii: "/") { bytes.removeFirst() }
         while bytes.last == UInt8(ascii: "/") { bytes.removeLast() }
         return bytes.isEmpty ? Array(".".utf8) : bytes
+    }
+}
+
+/// The body of one file entry being written piece by piece (see `CpioWriter.addFile(_:size:...)`).
+public final class CpioFileBody {
+    private let size: Int64
+    private let name: String
+    private let write: (UnsafeRawBufferPointer) throws(RunxlError) -> Void
+    private var written: Int64 = 0
+
+    init(size: Int64, name: String, write: @escaping (UnsafeRawBufferPointer) throws(RunxlError) -> Void) {
+        self.size = size
+        self.name = name
+        self.write = write
+    }
+
+    /// Appends `bytes` found at `offset` in the file; offsets must not go backwards.
+    public func append(offset: Int64, _ bytes: UnsafeRawBufferPointer) throws(RunxlError) {
+        guard offset >= written, offset + Int64(bytes.count) <= size else {
+            throw RunxlError(
+                .invalidImage, "\(name): data at offset \(offset) (\(bytes.count) bytes) does not fit a file of \(size) bytes")
+        }
+        try zeros(upTo: offset, write)
+        try write(bytes)
+        written = offset + Int64(bytes.count)
+    }
+
+    func finish(_ write: (UnsafeRawBufferPointer) throws(RunxlError) -> Void) throws(RunxlError) {
+        try zeros(upTo: size, write)
+    }
+
+    private static let zeroBlock = [UInt8](repeating: 0, count: 64 << 10)
+
+    private func zeros(upTo end: Int64, _ write: (UnsafeRawBufferPointer) throws(RunxlError) -> Void) throws(RunxlError) {
+        while written < end {
+            let count = Int(min(Int64(Self.zeroBlock.count), end - written))
+            let outcome = Self.zeroBlock.withUnsafeBytes { zeros in
+                Result { () throws(RunxlError) in try write(UnsafeRawBufferPointer(rebasing: zeros[0..<count])) }
+            }
+            try outcome.get()
+            written += Int64(count)
+        }
     }
 }
 

@@ -74,45 +74,99 @@ public struct GuestBuilder: Sendable {
         let process = try ProcessDescription(spec: spec, rootfs: rootfs)
         let cache = options.resolvedCacheDirectory
 
-        let kernel: BootableKernel
-        do {
-            kernel = try KernelCache(directory: cache).bootable(settings.kernel)
-        } catch where error.code == .invalidKernel {
-            throw RunxlError(.invalidKernel, "\(error.message) (kernel chosen by \(settings.kernelSource))", cause: error.cause)
-        }
+        let kernel = try bootableKernel(settings)
 
         var initramfs: Initramfs?
         let ramdisk: String
-        var neededBytes: Int64 = 0
+        let neededBytes: Int64
         if let initrd = settings.initrd {
-            var info = stat()
-            guard stat(initrd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-                throw RunxlError(.invalidAnnotation, "vm.kernel.initrd \(initrd) is not a file")
-            }
             ramdisk = initrd
-            neededBytes = Int64(info.st_size) * 3  // unknown content: assume a 2:1 compression
+            neededBytes = try Self.givenInitrdBytes(initrd)
         } else {
-            guard FileSystem.exists(options.initBinary) else {
-                throw RunxlError(
-                    .io, "runxl-init binary \(options.initBinary) is missing: build it with Scripts/build-init")
-            }
-            var modules: [KernelModuleFile] = []
-            if let names = options.host.modules, !names.isEmpty {
-                guard let release = KernelModules.release(ofKernel: settings.kernel) else {
-                    throw RunxlError(
-                        .invalidKernel, "cannot tell the release of kernel \(settings.kernel) to find its modules")
-                }
-                modules = try KernelModules.resolve(names, release: release)
-            }
             let request = InitramfsRequest(
                 rootfs: rootfs, initBinary: options.initBinary, processFile: process.encoded(),
-                compression: settings.compression, modules: modules, extraFiles: Self.fileBindMounts(spec))
+                compression: settings.compression, modules: try initramfsModules(settings),
+                extraFiles: Self.fileBindMounts(spec))
             let built = try InitramfsBuilder(cacheDirectory: cache).build(request)
             initramfs = built
             ramdisk = built.path
             neededBytes = built.contentBytes + built.compressedBytes
         }
 
+        return try assemble(
+            settings: settings, kernel: kernel, initramfs: initramfs, ramdisk: ramdisk, neededBytes: neededBytes,
+            process: process, domainName: domainName)
+    }
+
+    /// The same for an image given as its layers: the initramfs streams from them (see
+    /// `InitramfsBuilder.build(_:processFile:)`), no rootfs is unpacked. `spec` is the image's
+    /// spec before any lookup in its rootfs; `resolveSpec` gives the final one from the listing
+    /// of the streamed tree (user names resolved in its /etc/passwd, for one).
+    public func build(
+        layers: ImageLayers, spec: Spec, domainName: String, resolveSpec: (RootfsListing) throws(RunxlError) -> Spec
+    ) throws(RunxlError) -> BuiltGuest {
+        let settings = try GuestSettingsResolver.resolve(spec: spec, host: options.host, defaults: options.defaults)
+        let kernel = try bootableKernel(settings)
+        if let initrd = settings.initrd {
+            // The image's files do not go into the guest; its listing still checks the process.
+            let listing = try InitramfsBuilder.listing(of: layers)
+            let process = try ProcessDescription(spec: try resolveSpec(listing), lookup: RootfsLookup(listing: listing))
+            let neededBytes = try Self.givenInitrdBytes(initrd)
+            return try assemble(
+                settings: settings, kernel: kernel, initramfs: nil, ramdisk: initrd, neededBytes: neededBytes,
+                process: process, domainName: domainName)
+        }
+        let modules = try initramfsModules(settings)
+        let request = LayeredInitramfsRequest(
+            layers: layers, initBinary: options.initBinary, processInputs: Array(try spec.encoded(pretty: false)),
+            compression: settings.compression, modules: modules, extraFiles: Self.fileBindMounts(spec))
+        let (built, processFile) = try InitramfsBuilder(cacheDirectory: options.resolvedCacheDirectory).build(request) {
+            listing throws(RunxlError) in
+            try ProcessDescription(spec: try resolveSpec(listing), lookup: RootfsLookup(listing: listing)).encoded()
+        }
+        let process: ProcessDescription
+        do {
+            process = try ProcessDescription.decode(processFile)
+        } catch {
+            throw RunxlError(.invalidDocument, "the cached process file of initramfs \(built.path) is damaged: \(error)")
+        }
+        return try assemble(
+            settings: settings, kernel: kernel, initramfs: built, ramdisk: built.path,
+            neededBytes: built.contentBytes + built.compressedBytes, process: process, domainName: domainName)
+    }
+
+    private func bootableKernel(_ settings: GuestSettings) throws(RunxlError) -> BootableKernel {
+        do {
+            return try KernelCache(directory: options.resolvedCacheDirectory).bootable(settings.kernel)
+        } catch where error.code == .invalidKernel {
+            throw RunxlError(.invalidKernel, "\(error.message) (kernel chosen by \(settings.kernelSource))", cause: error.cause)
+        }
+    }
+
+    private static func givenInitrdBytes(_ initrd: String) throws(RunxlError) -> Int64 {
+        var info = stat()
+        guard stat(initrd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw RunxlError(.invalidAnnotation, "vm.kernel.initrd \(initrd) is not a file")
+        }
+        return Int64(info.st_size) * 3  // unknown content: assume a 2:1 compression
+    }
+
+    private func initramfsModules(_ settings: GuestSettings) throws(RunxlError) -> [KernelModuleFile] {
+        guard FileSystem.exists(options.initBinary) else {
+            throw RunxlError(.io, "runxl-init binary \(options.initBinary) is missing: build it with Scripts/build-init")
+        }
+        guard let names = options.host.modules, !names.isEmpty else { return [] }
+        guard let release = KernelModules.release(ofKernel: settings.kernel) else {
+            throw RunxlError(.invalidKernel, "cannot tell the release of kernel \(settings.kernel) to find its modules")
+        }
+        return try KernelModules.resolve(names, release: release)
+    }
+
+    /// Guest memory and the domain, once kernel and ramdisk are known.
+    private func assemble(
+        settings: GuestSettings, kernel: BootableKernel, initramfs: Initramfs?, ramdisk: String, neededBytes: Int64,
+        process: ProcessDescription, domainName: String
+    ) throws(RunxlError) -> BuiltGuest {
         // The guest holds the compressed image and the unpacked files in RAM at once while
         // booting, besides the kernel's own needs.
         let neededMiB = Int((neededBytes + (1 << 20) - 1) >> 20) + options.defaults.kernelOverheadMiB
@@ -161,8 +215,31 @@ public struct GuestBuilder: Sendable {
         let rootfs = rootPath.hasPrefix("/") ? rootPath : bundle + "/" + rootPath
         let bundleName = bundle.split(separator: "/").last.map(String.init) ?? "guest"
         let name = domainName ?? GuestNaming.domainName(containerID: bundleName)
-        var guest = try build(spec: spec, rootfs: rootfs, domainName: name)
+        let guest = try build(spec: spec, rootfs: rootfs, domainName: name)
+        return try writeOutputs(guest, output: output, source: bundle)
+    }
 
+    /// `convert` for an image given as its layers (`runxl image convert REF`): the same output
+    /// files, with the initramfs streamed from the layers (see `build(layers:...)`).
+    @discardableResult
+    public func convert(
+        layers: ImageLayers, spec: Spec, output: String, domainName: String, source: String,
+        annotations: [String: String] = [:], resolveSpec: (RootfsListing) throws(RunxlError) -> Spec
+    ) throws(RunxlError) -> BuiltGuest {
+        func annotated(_ spec: Spec) -> Spec {
+            guard !annotations.isEmpty else { return spec }
+            var spec = spec
+            spec.annotations = (spec.annotations ?? [:]).merging(annotations) { _, override in override }
+            return spec
+        }
+        let guest = try build(layers: layers, spec: annotated(spec), domainName: domainName) { listing throws(RunxlError) in
+            annotated(try resolveSpec(listing))
+        }
+        return try writeOutputs(guest, output: output, source: source)
+    }
+
+    private func writeOutputs(_ built: BuiltGuest, output: String, source: String) throws(RunxlError) -> BuiltGuest {
+        var guest = built
         try FileSystem.makeDirectories(output, mode: 0o755)
         let kernelPath = output + "/kernel"
         try Self.copyFile(guest.kernel.path, to: kernelPath)
@@ -172,7 +249,7 @@ public struct GuestBuilder: Sendable {
             try Self.copyFile(ramdisk, to: ramdiskPath)
             guest.domain.ramdisk = ramdiskPath
         }
-        let config = try XlConfig.render(guest.domain, comment: "Generated by runxl image convert from \(bundle)\nBoot with: xl create \(output)/xl.cfg")
+        let config = try XlConfig.render(guest.domain, comment: "Generated by runxl image convert from \(source)\nBoot with: xl create \(output)/xl.cfg")
         try FileSystem.writeAtomically(output + "/xl.cfg", Array(config.utf8))
         let description = GuestDescription(
             domain: guest.domain, kernelSource: guest.kernel.source, kernelFormat: guest.kernel.format,

@@ -138,9 +138,20 @@ public struct InitramfsBuilder: Sendable {
     private func write(_ request: InitramfsRequest, to path: String) throws(RunxlError) -> Int {
         let writer = try CpioWriter(path: path, compression: request.compression)
         try writer.addTree(from: request.rootfs, to: "/", options: TreeOptions(include: Self.includes))
+        try Self.appendOwnFiles(
+            to: writer, lookup: RootfsLookup(rootfs: request.rootfs), initBinary: request.initBinary,
+            processFile: request.processFile, modules: request.modules, extraFiles: request.extraFiles)
+        return try writer.finish()
+    }
+
+    /// runxl's files, after the rootfs: /dev and /dev/console when the rootfs lacks them,
+    /// runxl-init, the process file, kernel modules and copied host files.
+    static func appendOwnFiles(
+        to writer: CpioWriter, lookup: RootfsLookup, initBinary: String, processFile: [UInt8],
+        modules: [KernelModuleFile], extraFiles: [GuestFile]
+    ) throws(RunxlError) {
         // The kernel opens /dev/console for init's stdio before anything is mounted: without
         // the node, init starts with no stdout and early messages are lost.
-        let lookup = RootfsLookup(rootfs: request.rootfs)
         if lookup.hostPath(of: "/dev") == nil {
             try writer.addDirectory("/dev", metadata: EntryMetadata(permissions: 0o755))
         }
@@ -150,21 +161,20 @@ public struct InitramfsBuilder: Sendable {
         }
         let root = EntryMetadata(permissions: 0o700)
         try writer.addDirectory("/.runxl", metadata: root)
-        try writer.addFile(GuestLayout.initPath, copyingFrom: request.initBinary, metadata: EntryMetadata(permissions: 0o755))
+        try writer.addFile(GuestLayout.initPath, copyingFrom: initBinary, metadata: EntryMetadata(permissions: 0o755))
         // Readable by root only: the environment in it may carry secrets.
-        try writer.addFile(
-            "/.runxl/process", contents: request.processFile, metadata: EntryMetadata(permissions: 0o400))
-        if !request.modules.isEmpty {
+        try writer.addFile("/.runxl/process", contents: processFile, metadata: EntryMetadata(permissions: 0o400))
+        if !modules.isEmpty {
             try writer.addDirectory(GuestLayout.modulesDirectory, metadata: root)
-            for module in request.modules {
+            for module in modules {
                 try writer.addFile(
                     GuestLayout.modulesDirectory + "/" + module.guestName, copyingFrom: module.hostPath,
                     metadata: EntryMetadata(permissions: 0o600))
             }
-            let order = request.modules.map { $0.guestName + "\n" }.joined()
+            let order = modules.map { $0.guestName + "\n" }.joined()
             try writer.addFile(GuestLayout.moduleOrderPath, contents: Array(order.utf8), metadata: EntryMetadata(permissions: 0o600))
         }
-        for file in request.extraFiles {
+        for file in extraFiles {
             // The kernel does not create missing parents: add them when the rootfs lacks them.
             var parent = ""
             for component in file.guestPath.split(separator: "/").dropLast() {
@@ -175,11 +185,10 @@ public struct InitramfsBuilder: Sendable {
             }
             try writer.addFile(file.guestPath, copyingFrom: file.hostPath, metadata: EntryMetadata(permissions: file.permissions))
         }
-        return try writer.finish()
     }
 
     /// Hashes size, times, inode and device of a file; returns its size.
-    private func hashFileIdentity(_ path: String, role: String, into hasher: inout SHA256) throws(RunxlError) -> Int64 {
+    func hashFileIdentity(_ path: String, role: String, into hasher: inout SHA256) throws(RunxlError) -> Int64 {
         var info = stat()
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
             let err = errno

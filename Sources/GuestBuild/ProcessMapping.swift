@@ -9,6 +9,11 @@ extension ProcessDescription {
     /// `process.user.username`, when set, is looked up in the rootfs's `/etc/passwd` and gives
     /// uid, gid and supplementary groups (explicit `additionalGids` are added to them).
     public init(spec: Spec, rootfs: String) throws(RunxlError) {
+        try self.init(spec: spec, lookup: RootfsLookup(rootfs: rootfs))
+    }
+
+    /// The same, with the rootfs as a directory or as the listing of a streamed image.
+    public init(spec: Spec, lookup: RootfsLookup) throws(RunxlError) {
         guard let process = spec.process else {
             throw RunxlError(.invalidConfig, "config.json has no process: nothing to run in the guest")
         }
@@ -18,7 +23,6 @@ extension ProcessDescription {
         }
         let env = process.env ?? []
         let cwd = process.cwd.isEmpty ? "/" : process.cwd
-        let lookup = RootfsLookup(rootfs: rootfs)
         guard lookup.findExecutable(command, env: env, cwd: cwd) != nil else {
             throw RunxlError(
                 .invalidConfig,

@@ -76,6 +76,19 @@ public enum ImageBundle {
     public static func spec(
         for config: ImageConfig, image: String, rootfs: String, args: [String], terminal: Bool
     ) throws(RunxlError) -> Spec {
+        let users = ImageUserDatabases(
+            passwd: databaseBytes(rootfs, "etc/passwd"), group: databaseBytes(rootfs, "etc/group"))
+        return try spec(for: config, image: image, rootfsPath: rootfs, args: args, terminal: terminal, users: users)
+    }
+
+    /// The same with the rootfs's user databases given as bytes (an image streamed, never
+    /// unpacked). `users` nil leaves the user at 0:0 unresolved: the spec to key a cache with
+    /// before the databases are read (the image's `User` text is in its manifest digest).
+    public static func spec(
+        for config: ImageConfig, image: String, rootfsPath: String, args: [String], terminal: Bool,
+        users: ImageUserDatabases?
+    ) throws(RunxlError) -> Spec {
+        let rootfs = rootfsPath
         let settings = config.config ?? ImageConfig.Config()
         let command = (settings.entrypoint ?? []) + (args.isEmpty ? settings.cmd ?? [] : args)
         guard !command.isEmpty else {
@@ -91,7 +104,7 @@ public enum ImageBundle {
                 }
                 process.cwd = directory
             }
-            process.user = try resolveUser(settings.user, rootfs: rootfs, image: image)
+            if let users { process.user = try resolveUser(settings.user, users: users, image: image) }
             spec.process = process
         }
         return spec
@@ -107,11 +120,17 @@ public enum ImageBundle {
     /// `user`, `uid`, `user:group`, `uid:gid` as docker reads them, names looked up in the
     /// rootfs's /etc/passwd and /etc/group.
     static func resolveUser(_ text: String?, rootfs: String, image: String) throws(RunxlError) -> User {
+        let users = ImageUserDatabases(
+            passwd: databaseBytes(rootfs, "etc/passwd"), group: databaseBytes(rootfs, "etc/group"))
+        return try resolveUser(text, users: users, image: image)
+    }
+
+    static func resolveUser(_ text: String?, users: ImageUserDatabases, image: String) throws(RunxlError) -> User {
         guard let text, !text.isEmpty else { return User(uid: 0, gid: 0) }
         let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         let userPart = parts[0]
         let groupPart = parts.count > 1 ? parts[1] : nil
-        let passwd = readDatabase(rootfs, "etc/passwd")
+        let passwd = parseDatabase(users.passwd)
         var uid: UInt32
         var gid: UInt32 = 0
         if let number = UInt32(userPart) {
@@ -130,7 +149,7 @@ public enum ImageBundle {
             if let number = UInt32(groupPart) {
                 gid = number
             } else {
-                let groups = readDatabase(rootfs, "etc/group")
+                let groups = parseDatabase(users.group)
                 guard let entry = groups.first(where: { $0.count > 2 && $0[0] == groupPart }), let number = UInt32(entry[2]) else {
                     throw RunxlError(.invalidImage, "image \(image): group '\(groupPart)' is not in the image's /etc/group")
                 }
@@ -143,7 +162,16 @@ public enum ImageBundle {
     /// Colon-separated lines of a file in the rootfs; empty when absent or reached through a
     /// symlink (an image's /etc/passwd must not make runxl read a host file).
     static func readDatabase(_ rootfs: String, _ relative: String) -> [[String]] {
-        guard let path = ImageImporter.fileInside(rootfs, relative), let bytes = try? FileSystem.read(path) else { return [] }
+        parseDatabase(databaseBytes(rootfs, relative))
+    }
+
+    static func databaseBytes(_ rootfs: String, _ relative: String) -> [UInt8]? {
+        guard let path = ImageImporter.fileInside(rootfs, relative) else { return nil }
+        return try? FileSystem.read(path)
+    }
+
+    static func parseDatabase(_ bytes: [UInt8]?) -> [[String]] {
+        guard let bytes else { return [] }
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map {
             $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         }

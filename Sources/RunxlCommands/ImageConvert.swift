@@ -6,7 +6,8 @@ import RunxlBase
 
 /// `runxl image convert BUNDLE|REF --output DIR`: writes a bootable guest (kernel, initramfs,
 /// an `xl.cfg` that `xl create` accepts, guest.json) for a bundle, or for an image in the
-/// store (unpacked into a temporary bundle under the store's tmp/, removed afterwards).
+/// store, whose layers stream into the initramfs without being unpacked (the cache is keyed by
+/// the manifest digest, so converting the same image again reads no layer).
 struct ImageConvert: ImageAction {
     static let name = "convert"
     static let usage = "BUNDLE|IMAGE --output DIR [--type pv|pvh] [--kernel PATH] [--memory MIB] [--vcpus N] [--name NAME]"
@@ -56,17 +57,33 @@ struct ImageConvert: ImageAction {
         // Not a directory: an image in the store.
         let store = try ImageVerb.store(arguments, global: global)
         let image = try store.image(source)
+        // Holds off garbage collection while the layers are read.
         let operation = try store.beginOperation("convert")
         defer { operation.close() }
-        let temporaryBundle = operation.staging + "/bundle"
-        try ImageBundle.create(image, store: store, at: temporaryBundle)
-        return try convert(bundle: temporaryBundle, domainName: name ?? Self.domainName(for: image.name))
+        let manifest = try store.manifest(of: image)
+        let config = try store.config(of: image, manifest: manifest)
+        let layers = ImageLayers(paths: try store.layerPaths(of: image, manifest: manifest), identity: image.manifest.digest)
+        func spec(_ users: ImageUserDatabases?) throws(RunxlError) -> Spec {
+            try ImageBundle.spec(for: config, image: image.name, rootfsPath: "rootfs", args: [], terminal: false, users: users)
+        }
+        let guest = try XenBackend.builder().convert(
+            layers: layers, spec: try spec(nil), output: output, domainName: name ?? Self.domainName(for: image.name),
+            source: "\(image.name) (\(image.manifest.digest))", annotations: overrides
+        ) { listing throws(RunxlError) in
+            try spec(ImageUserDatabases(passwd: listing.files["etc/passwd"], group: listing.files["etc/group"]))
+        }
+        report(guest)
+        return 0
     }
 
     private func convert(bundle: String, domainName: String?) throws(RunxlError) -> Int32 {
         let guest = try XenBackend.builder().convert(bundle: bundle, output: output, domainName: domainName, annotations: overrides)
-        print("\(output)/xl.cfg: \(guest.domain.type.rawValue) guest, \(guest.domain.memoryMiB) MiB, \(guest.domain.vcpus) vCPU")
+        report(guest)
         return 0
+    }
+
+    private func report(_ guest: BuiltGuest) {
+        print("\(output)/xl.cfg: \(guest.domain.type.rawValue) guest, \(guest.domain.memoryMiB) MiB, \(guest.domain.vcpus) vCPU")
     }
 
     /// `docker.io/library/busybox:latest` → a domain name from `busybox`.

@@ -1,0 +1,134 @@
+public import Archive
+public import RunxlBase
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// An image's root file system as its layer blobs, converted without being unpacked.
+public struct ImageLayers: Sendable, Equatable {
+    /// Layer blobs, bottom first (gzip, zstd or plain tar, told apart by content).
+    public var paths: [String]
+    /// A content address of everything the layers hold: the image's manifest digest.
+    public var identity: String
+
+    public init(paths: [String], identity: String) {
+        self.paths = paths
+        self.identity = identity
+    }
+}
+
+/// Everything that goes into the initramfs of an image streamed from its layers.
+public struct LayeredInitramfsRequest: Sendable {
+    public var layers: ImageLayers
+    public var initBinary: String
+    /// What decides the process file besides the rootfs (the spec before its lookups in the
+    /// rootfs): part of the cache key, since the process file itself is known only after the
+    /// layers were read.
+    public var processInputs: [UInt8]
+    public var compression: ArchiveCompression
+    public var modules: [KernelModuleFile]
+    public var extraFiles: [GuestFile]
+
+    public init(
+        layers: ImageLayers, initBinary: String, processInputs: [UInt8], compression: ArchiveCompression = .gzip,
+        modules: [KernelModuleFile] = [], extraFiles: [GuestFile] = []
+    ) {
+        self.layers = layers
+        self.initBinary = initBinary
+        self.processInputs = processInputs
+        self.compression = compression
+        self.modules = modules
+        self.extraFiles = extraFiles
+    }
+}
+
+extension InitramfsBuilder {
+    /// Builds (or reuses) the initramfs of an image straight from its layers: no rootfs on disk,
+    /// no tree walk for the key. `processFile` turns the listing of the streamed tree into the
+    /// process file's bytes (it resolves the command and user names there); it runs after the
+    /// layers and before runxl's own files are appended. Returns the initramfs with the process
+    /// file it holds.
+    ///
+    /// The key is the layers' identity (the manifest digest: content-addressed, so equal digests
+    /// mean equal trees) with the process inputs, the init binary, compression, modules and extra
+    /// files. The process file is stored next to the archive (`.process`), so that a cache hit
+    /// reads no layer at all.
+    public func build(
+        _ request: LayeredInitramfsRequest, processFile: (RootfsListing) throws(RunxlError) -> [UInt8]
+    ) throws(RunxlError) -> (initramfs: Initramfs, processFile: [UInt8]) {
+        let started = Clock.monotonicSeconds()
+        var hasher = SHA256()
+        hasher.update("runxl-initramfs-layers-v1\0\(request.compression.rawValue)\0\(request.layers.identity)\0")
+        hasher.update("process-inputs\0\(request.processInputs.count)\0")
+        hasher.update(request.processInputs)
+        var ownBytes = try hashFileIdentity(request.initBinary, role: "runxl-init binary", into: &hasher)
+        for module in request.modules {
+            hasher.update("module\0\(module.guestName)\0")
+            ownBytes += try hashFileIdentity(module.hostPath, role: "kernel module", into: &hasher)
+        }
+        for file in request.extraFiles {
+            hasher.update("extra\0\(file.guestPath)\0\(file.permissions)\0")
+            ownBytes += try hashFileIdentity(file.hostPath, role: "file for \(file.guestPath)", into: &hasher)
+        }
+        let key = String(hasher.finalizeHex().prefix(32))
+        let directory = cacheDirectory + "/initramfs"
+        let path = directory + "/initramfs-" + key + ".cpio" + request.compression.fileExtension
+        let sidecar = path + ".process"
+
+        var info = stat()
+        if stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0,
+            let stored = try? FileSystem.read(sidecar), let (contentBytes, process) = Self.parseSidecar(stored)
+        {
+            utimensat(AT_FDCWD, path, nil, 0)
+            let initramfs = Initramfs(
+                path: path, key: key, cacheHit: true, compressedBytes: Int64(info.st_size), contentBytes: contentBytes,
+                seconds: Clock.monotonicSeconds() - started)
+            return (initramfs, process)
+        }
+
+        try FileSystem.makeDirectories(directory, mode: 0o700)
+        let temporary = "\(path).\(getpid())\(FileSystem.temporarySuffix)"
+        do throws(RunxlError) {
+            let writer = try CpioWriter(path: temporary, compression: request.compression)
+            let listing = try LayerStreamer(layers: request.layers.paths, writer: writer).run()
+            let rootfsBytes = writer.contentBytes
+            let process = try processFile(listing)
+            try Self.appendOwnFiles(
+                to: writer, lookup: RootfsLookup(listing: listing), initBinary: request.initBinary, processFile: process,
+                modules: request.modules, extraFiles: request.extraFiles)
+            let size = try writer.finish()
+            let contentBytes = rootfsBytes + ownBytes + Int64(process.count)
+            // The sidecar first: a hit needs both, and the archive's name is what says "done".
+            try FileSystem.writeAtomically(sidecar, Array("\(contentBytes)\n".utf8) + process, mode: 0o600)
+            guard rename(temporary, path) == 0 else {
+                let err = errno
+                throw RunxlError(.io, "cannot store initramfs at \(path)", cause: SystemCallError("rename", errno: err))
+            }
+            let initramfs = Initramfs(
+                path: path, key: key, cacheHit: false, compressedBytes: Int64(size), contentBytes: contentBytes,
+                seconds: Clock.monotonicSeconds() - started)
+            return (initramfs, process)
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    /// The listing of the tree the layers unpack to, reading headers only (and the captured
+    /// files): for checks when no initramfs is built from the image.
+    public static func listing(of layers: ImageLayers) throws(RunxlError) -> RootfsListing {
+        try LayerStreamer(layers: layers.paths, writer: nil).run()
+    }
+
+    /// `CONTENT-BYTES\n` then the process file.
+    private static func parseSidecar(_ bytes: [UInt8]) -> (Int64, [UInt8])? {
+        guard let newline = bytes.firstIndex(of: 0x0A),
+            let contentBytes = Int64(String(decoding: bytes[..<newline], as: UTF8.self))
+        else { return nil }
+        let process = Array(bytes[(newline + 1)...])
+        return process.isEmpty ? nil : (contentBytes, process)
+    }
+}
