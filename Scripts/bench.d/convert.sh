@@ -37,8 +37,11 @@ write_config() { printf '{"kernel": "%s", "cacheDir": "%s", "compression": "%s"}
 
 write_config gzip
 echo "== minbase image to a gzip initramfs: runxl image convert vs umoci unpack + find | cpio | gzip -1 (target <= 0.25x)"
+# One --prepare per command: a shared one would also run before the pipeline's runs and remove
+# runxl's output before its size is read below.
 hyperfine --style none --runs "$runs" --export-json "$work/convert.json" \
-  --prepare "rm -rf $out $cache/initramfs $work/umoci-bundle $work/peer.cpio.gz; sync" \
+  --prepare "rm -rf $out $cache/initramfs; sync" \
+  --prepare "rm -rf $work/umoci-bundle $work/peer.cpio.gz; sync" \
   -n "runxl image convert" "$runxl --store $store image convert minbase:latest --output $out" \
   -n "umoci unpack + cpio + gzip -1" \
   "umoci unpack --image $image:latest $work/umoci-bundle >/dev/null && cd $work/umoci-bundle/rootfs && find . | cpio -o -H newc --quiet | gzip -1 >$work/peer.cpio.gz" \
@@ -59,7 +62,7 @@ for compression in none lz4 zstd gzip; do
   hyperfine --style none --runs 3 --export-json "$work/convert-$compression.json" \
     --prepare "rm -rf $out $cache/initramfs; sync" \
     -n "$compression" "$runxl --store $store image convert minbase:latest --output $out" >/dev/null
-  median=$(python3 -c 'import json,statistics,sys; print(f"{statistics.median(json.load(open(sys.argv[1]))["results"][0]["times"]):.2f}")' "$work/convert-$compression.json")
+  median=$(python3 -c 'import json,statistics,sys; print("%.2f" % statistics.median(json.load(open(sys.argv[1]))["results"][0]["times"]))' "$work/convert-$compression.json")
   echo "  $compression: build $median s, initramfs $(stat -c %s $out/initramfs.cpio*) bytes"
 done
 rm -rf "$store" "$cache" "$out" "$work/umoci-bundle" "$work/peer.cpio.gz"
