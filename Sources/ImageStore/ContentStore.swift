@@ -26,6 +26,7 @@ public struct StoredImage: Sendable, Equatable {
 /// ROOT/lock                held exclusively while index.json or blobs/ change
 /// ROOT/gc.lock             shared by every pull, import and unpack; exclusive for gc
 /// ROOT/tmp/OP-PID-N/       an operation's staging directory
+/// ROOT/snapshots/KEY/      a layer chain's unpacked tree (LayerSnapshots.swift)
 /// ```
 /// A pull or import downloads into its own staging directory and verifies every digest there;
 /// only when all of it is in place does `commit` rename the blobs into `blobs/sha256` and
@@ -155,11 +156,13 @@ public struct ContentStore: Sendable {
         public var blobsRemoved: Int
         public var bytesFreed: Int64
         public var leftoversRemoved: Int
+        /// Layer-chain snapshots no stored image wants any more.
+        public var snapshotsRemoved: Int = 0
     }
 
-    /// Removes blobs no name reaches and whatever dead operations left in tmp/. Returns nil
-    /// without waiting when a pull, import or unpack is running (`wait` false): the next
-    /// collection will catch up.
+    /// Removes blobs no name reaches, snapshots of layer chains no stored image wants, and
+    /// whatever dead operations left in tmp/. Returns nil without waiting when a pull, import or
+    /// unpack is running (`wait` false): the next collection will catch up.
     public func collectGarbage(wait: Bool = true) throws(RunxlError) -> GarbageReport? {
         let gcLock: StoreLock
         if wait {
@@ -201,6 +204,7 @@ public struct ContentStore: Sendable {
             report.leftoversRemoved += 1
         }
         if report.blobsRemoved > 0 { Self.syncDirectory(blobsDirectory) }
+        report.snapshotsRemoved = try removeUnwantedSnapshots()
         return report
     }
 

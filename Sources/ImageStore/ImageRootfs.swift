@@ -11,9 +11,16 @@ extension ContentStore {
         try ImageDocuments.config(try readBlob(manifest.config.digest), manifest: manifest, source: image.name)
     }
 
-    /// Applies the image's layers, bottom first, to `rootfs` (created; it must not hold anything
-    /// yet), giving the tree `umoci unpack` puts in its bundle's rootfs.
-    public func unpack(_ image: StoredImage, into rootfs: String) throws(RunxlError) {
+    /// Gives `rootfs` (created; it must not hold anything yet) the tree of the image's layers
+    /// applied bottom first, as `umoci unpack` puts it in its bundle's rootfs.
+    ///
+    /// The longest leading run of layers that has a snapshot in the store is copied instead of
+    /// applied, and the whole chain (and any prefix where stored images part ways) is kept as a
+    /// snapshot for next time (LayerSnapshots.swift). `sharing` says whether the result may
+    /// share inodes with the snapshot: `.copies` (the default) for a tree anyone may change,
+    /// `.hardLinks` only for a tree runxl reads and deletes itself.
+    @discardableResult
+    public func unpack(_ image: StoredImage, into rootfs: String, sharing: RootfsSharing = .copies) throws(RunxlError) -> UnpackReport {
         let existed = FileSystem.exists(rootfs)
         if existed {
             guard FileSystem.isDirectory(rootfs) else { throw RunxlError(.io, "\(rootfs) exists and is not a directory") }
@@ -22,7 +29,10 @@ extension ContentStore {
             }
         }
         do {
-            try applyLayers(image, into: rootfs)
+            // Holds off garbage collection while layers and snapshots are read.
+            let operation = try beginOperation("unpack")
+            defer { operation.close() }
+            return try unpackThroughSnapshots(image, into: rootfs, sharing: sharing, operation: operation)
         } catch {
             // Half a root file system is worse than none: take back what this unpack made.
             if existed {
@@ -33,38 +43,22 @@ extension ContentStore {
             throw error
         }
     }
-
-    private func applyLayers(_ image: StoredImage, into rootfs: String) throws(RunxlError) {
-        // Holds off garbage collection while the layers are read.
-        let operation = try beginOperation("unpack")
-        defer { operation.close() }
-        let manifest = try manifest(of: image)
-        let unpacker = try LayerUnpacker(rootfs: rootfs)
-        for layer in manifest.layers {
-            let path = try blobPath(layer.digest)
-            guard FileSystem.exists(path) else {
-                throw RunxlError(.imageNotFound, "layer \(layer.digest) of \(image.name) is missing from \(root): pull or import the image again")
-            }
-            do {
-                try unpacker.apply(layerAt: path)
-            } catch {
-                throw RunxlError(error.code, "layer \(layer.digest) of \(image.name): \(error.message)", cause: error.cause)
-            }
-        }
-    }
 }
 
 /// A bundle (config.json + rootfs) made from an image, for `image convert` and `launch`.
 public enum ImageBundle {
     /// Unpacks `image` into `directory/rootfs` and writes `directory/config.json` whose process
     /// is the image's (Entrypoint + Cmd, or Entrypoint + `args` when given; Env; WorkingDir; User).
+    /// `sharing`: `.hardLinks` only when runxl deletes the bundle itself and nothing writes to
+    /// its rootfs (see `RootfsSharing`).
     @discardableResult
     public static func create(
-        _ image: StoredImage, store: ContentStore, at directory: String, args: [String] = [], terminal: Bool = false
+        _ image: StoredImage, store: ContentStore, at directory: String, args: [String] = [], terminal: Bool = false,
+        sharing: RootfsSharing = .copies
     ) throws(RunxlError) -> Spec {
         let rootfs = directory + "/rootfs"
         try FileSystem.makeDirectories(directory, mode: 0o700)
-        try store.unpack(image, into: rootfs)
+        try store.unpack(image, into: rootfs, sharing: sharing)
         let manifest = try store.manifest(of: image)
         let config = try store.config(of: image, manifest: manifest)
         let spec = try spec(for: config, image: image.name, rootfs: rootfs, args: args, terminal: terminal)

@@ -30,7 +30,9 @@ enum ImageLaunch {
         }
         let directory = String(cString: made)
         do {
-            return (directory, try ImageBundle.create(image, store: store, at: directory))
+            // Hard links to the store's snapshot: launch only reads this rootfs (into an initramfs)
+            // and removes it with the bundle.
+            return (directory, try ImageBundle.create(image, store: store, at: directory, sharing: .hardLinks))
         } catch {
             try? FileSystem.removeTree(directory)
             throw error
