@@ -83,7 +83,9 @@ let package = Package(
             name: "GuestBuildTests", dependencies: ["GuestBuild", "Archive", "OCI", "Hypervisor", "RunxlBase"],
             swiftSettings: strictSettings),
         .testTarget(
-            name: "ImageStoreTests", dependencies: ["ImageStore", "Registry", "Archive", "OCI", "RunxlBase"],
+            name: "ImageStoreTests",
+            // GuestBuild and GuestProtocol: StreamConvertTests compares the streamed initramfs with the unpack path's.
+            dependencies: ["ImageStore", "Registry", "Archive", "OCI", "RunxlBase", "GuestBuild", "GuestProtocol"],
             swiftSettings: strictSettings),
         .testTarget(name: "XenLightTests", dependencies: ["XenLight", "Hypervisor", "RunxlBase"], swiftSettings: strictSettings),
         // Run inside the nested Xen lab (Scripts/xenlab); skipped where this host is not a dom0.
