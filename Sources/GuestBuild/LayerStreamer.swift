@@ -190,6 +190,11 @@ final class LayerStreamer {
             let targetPath = try Self.normalize(target, entry: entry, what: "hard link target")
             guard targetPath != path else { return }
             guard let found = occupant[targetPath] else {
+                if emitted[targetPath]?.node.kind == .directory {
+                    throw RunxlError(
+                        .unsafeLayerEntry,
+                        "layer entry \(entry): hard link to a directory (\(String(decoding: targetPath, as: UTF8.self)))")
+                }
                 throw RunxlError(
                     .unsafeLayerEntry,
                     "layer entry \(entry): hard link target \(String(decoding: targetPath, as: UTF8.self)) does not exist in the rootfs")
