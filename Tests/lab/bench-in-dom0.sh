@@ -20,6 +20,8 @@ cat >/etc/runxl/config.json <<JSON
 JSON
 
 figure() { echo "FIGURE $1: $2"; }
+# RUNXL_BENCH_SECTIONS (e.g. "1 4"): run only those sections; all by default.
+wanted() { [ -z "${RUNXL_BENCH_SECTIONS:-}" ] || [[ " $RUNXL_BENCH_SECTIONS " == *" $1 "* ]]; }
 
 # The bundles are copied from the 9p share into dom0's own file system (tmpfs): a Xen host
 # keeps rootfs trees on local storage, and xl's side reads its kernel and initramfs locally too.
@@ -132,6 +134,7 @@ rx image convert "$work/hello" --output /tmp/bench-converted >/tmp/bench-convert
   { echo "image convert failed: $(cat /tmp/bench-convert.log)"; exit 1; }
 grep -E '^(kernel|ramdisk|extra|memory|type)' /tmp/bench-converted/xl.cfg | sed 's/^/  /'
 
+if wanted 1; then
 echo "== 1. first output: runxl launch vs xl create (warm-up each, then $samples alternating samples each)"
 runxl_sample; note "warm-up runxl: ${SAMPLE:-failed} s"
 xl_sample; note "warm-up xl: ${SAMPLE:-failed} s"
@@ -156,6 +159,9 @@ figure "ratio runxl/xl first output (target <= 1.1x)" "$(ratio "$rx_median" "$xl
 figure "runxl launch samples (s)" "${rx_times[*]}"
 figure "xl create samples (s)" "${xl_times[*]}"
 
+fi
+
+if wanted 1b; then
 echo "== 1b. where runxl's time goes: create, start, first output, guest exit, delete ($samples samples)"
 create_t=(); start_t=(); first_t=(); exit_t=(); delete_t=()
 for ((n = 1; n <= samples; n++)); do
@@ -189,6 +195,9 @@ figure "start returned to first output (guest boot + init + process), median (s)
 figure "first output to supervisor exit (guest exit + teardown), median (s)" "$(median "${exit_t[@]}")"
 figure "runxl delete, median (s)" "$(median "${delete_t[@]}")"
 
+fi
+
+if wanted 2a; then
 echo "== 2a. 10 guests one after another: runxl launch of hello (boot, output, exit, teardown)"
 ok=0
 t0=$EPOCHREALTIME
@@ -200,6 +209,9 @@ total=$(elapsed "$t0" "$EPOCHREALTIME")
 figure "10 sequential runxl launch of hello, total (s)" "$total ($ok/10 ok)"
 figure "10 sequential runxl launch of hello, per guest (s)" "$(per "$total" 10)"
 
+fi
+
+if wanted 2b; then
 echo "== 2b. 10 guests one after another: runxl create + start + kill KILL + delete of a sleep bundle"
 ok=0
 t0=$EPOCHREALTIME
@@ -221,6 +233,9 @@ total=$(elapsed "$t0" "$EPOCHREALTIME")
 figure "10 sequential create+start+kill KILL+delete, total (s)" "$total ($ok/10 ok)"
 figure "10 sequential create+start+kill KILL+delete, per guest (s)" "$(per "$total" 10)"
 
+fi
+
+if wanted 2c; then
 echo "== 2c. 4 guests at once: 4 runxl launch of hello in parallel, wait for all"
 t0=$EPOCHREALTIME
 pids=()
@@ -237,6 +252,9 @@ done
 figure "4 parallel runxl launch of hello, total (s)" "$total ($ok/4 ok)"
 figure "4 parallel runxl launch of hello, per guest (s)" "$(per "$total" 4)"
 
+fi
+
+if wanted 3; then
 echo "== 3. dom0 memory of runxl (3 launches, each its own supervisor; VmHWM polled every 20 ms, GNU time's max RSS)"
 launch_hwm=(); tree_rss=(); create_rss=(); super2_hwm=()
 for ((n = 1; n <= 3; n++)); do
@@ -277,6 +295,9 @@ figure "runxl launch, GNU time %M median (kB)" "$(median_kb "${tree_rss[@]}")"
 figure "runxl create process peak RSS, GNU time %M median (kB)" "$(median_kb "${create_rss[@]}")"
 figure "runxl supervise peak RSS after create+start, VmHWM median (kB)" "$(median_kb "${super2_hwm[@]}")"
 
+fi
+
+if wanted 4; then
 echo "== 4. initramfs compression: build time and size (image convert, empty cache) and boot (launch to first output, cached)"
 for compression in none lz4 zstd gzip; do
   bundle=$work/hello-$compression
@@ -299,18 +320,21 @@ PY
   size=$(stat -c %s /tmp/bench-cmp-out/initramfs.cpio* 2>/dev/null || echo n/a)
   boots=()
   rx launch "$bundle" >/dev/null 2>&1  # fills the cache
-  for ((n = 1; n <= 3; n++)); do
+  for ((n = 1; n <= samples; n++)); do
     start=$EPOCHREALTIME
     rm -f /tmp/bench-first
     timeout 300 "$runxl" --root "$root" launch "$bundle" 2>/dev/null |
       { IFS= read -r line; at=$EPOCHREALTIME; [ "$line" = "$hello" ] && echo "$at" >/tmp/bench-first; cat >/dev/null; }
     [ -f /tmp/bench-first ] && boots+=("$(elapsed "$start" "$(</tmp/bench-first)")")
   done
-  figure "initramfs $compression: convert (build) median of 3 (s)" "$(median "${builds[@]}")"
-  figure "initramfs $compression: size (bytes)" "$size"
-  figure "initramfs $compression: launch to first output, cached, median of ${#boots[@]} (s)" "$(median "${boots[@]}")"
+  figure "initramfs $compression, convert (build) median of 3 (s)" "$(median "${builds[@]}")"
+  figure "initramfs $compression, size (bytes)" "$size"
+  figure "initramfs $compression, launch to first output, cached, median of ${#boots[@]} (s)" "$(median "${boots[@]}")"
 done
 
+fi
+
+if wanted 5; then
 echo "== 5. guest kernel: Debian's kernel against runxl's small kernel (Images/kernel/build), launch to first output"
 if [ -n "${RUNXL_SMALL_KERNEL:-}" ] && [ -f "$RUNXL_SMALL_KERNEL" ]; then
   mkdir -p "$work/hello-small"
@@ -336,12 +360,14 @@ PY
       fi
     done
   done
-  figure "Debian kernel: launch to first output, median of ${#debian_t[@]} (s)" "$(median "${debian_t[@]}")"
-  figure "small kernel: launch to first output, median of ${#small_t[@]} (s)" "$(median "${small_t[@]}")"
+  figure "Debian kernel (extracted ELF), launch to first output, median of ${#debian_t[@]} (s)" "$(median "${debian_t[@]}")"
+  figure "small kernel, launch to first output, median of ${#small_t[@]} (s)" "$(median "${small_t[@]}")"
   figure "ratio small/Debian kernel" "$(ratio "$(median "${small_t[@]}")" "$(median "${debian_t[@]}")")x"
-  figure "kernel sizes (bytes): Debian vmlinuz, small vmlinux" "$(stat -c %s "$RUNXL_LAB_KERNEL") $(stat -c %s "$RUNXL_SMALL_KERNEL")"
+  figure "kernel ELF sizes, Debian then small (bytes)" "$(stat -c %s "$RUNXL_LAB_KERNEL") $(stat -c %s "$RUNXL_SMALL_KERNEL")"
 else
   note "no small kernel (build it with Images/kernel/build; Scripts/bench lab passes Images/kernel/out/vmlinux when it exists)"
+fi
+
 fi
 
 echo "== cleanup"
@@ -350,4 +376,4 @@ for dir in "$root"/*; do [ -e "$dir" ] && rx delete --force "$(basename "$dir")"
 xl list
 left=$(($(domain_count) - 1))
 figure "domains left besides Domain-0" "$left"
-[ "$left" = 0 ] && [ "${#rx_times[@]}" -ge 5 ] && [ "${#xl_times[@]}" -ge 5 ]
+[ "$left" = 0 ] && { ! wanted 1 || { [ "${#rx_times[@]}" -ge 5 ] && [ "${#xl_times[@]}" -ge 5 ]; }; }
