@@ -291,12 +291,13 @@ private func spec(args: [String] = ["sh", "-c", "echo hi"], annotations: [String
         let output = scratch.path + "/out"
         let guest = try builder.convert(bundle: scratch.path + "/bundle", output: output)
         #expect(guest.domain.name == "runxl-bundle")
-        for file in ["kernel", "initramfs.cpio.gz", "xl.cfg", "guest.json"] {
+        let initramfs = "initramfs.cpio" + GuestDefaults().compression.fileExtension
+        for file in ["kernel", initramfs, "xl.cfg", "guest.json"] {
             #expect(FileSystem.exists(output + "/" + file), "missing \(file)")
         }
         let config = String(decoding: try FileSystem.read(output + "/xl.cfg"), as: UTF8.self)
         #expect(config.contains("kernel = \"\(output)/kernel\""))
-        #expect(config.contains("ramdisk = \"\(output)/initramfs.cpio.gz\""))
+        #expect(config.contains("ramdisk = \"\(output)/\(initramfs)\""))
         #expect(config.contains("on_reboot = \"destroy\""))
         let description = try JSONDocument.decode(
             GuestDescription.self, from: try FileSystem.read(output + "/guest.json"), documentName: "guest.json", code: .invalidDocument)
