@@ -77,8 +77,13 @@ struct SnapshotTests {
 
     @Test func secondUnpackCopiesTheSnapshotAndAppliesNoLayer() throws {
         let fixture = try SharedBase()
+        // Copies (image unpack DIR) store no snapshot: that would be a second copy of each file.
+        let copied = try fixture.store.unpack(try fixture.image("first"), into: fixture.scratch.path + "/copied")
+        #expect(copied.appliedLayers == 2 && copied.snapshotsStored == 0 && copied.snapshotKey == nil)
+        #expect(try fixture.store.snapshotKeys().isEmpty)
+        // Hard links (launch) do, the result's files being the snapshot's.
         let first = fixture.scratch.path + "/first-1"
-        let report = try fixture.store.unpack(try fixture.image("first"), into: first)
+        let report = try fixture.store.unpack(try fixture.image("first"), into: first, sharing: .hardLinks)
         #expect(report.layers == 2 && report.reusedLayers == 0 && report.appliedLayers == 2)
         let key = try #require(report.snapshotKey)
         #expect(key == ContentStore.snapshotKey(for: try fixture.layers("first")))
@@ -111,7 +116,7 @@ struct SnapshotTests {
         let baseKey = ContentStore.snapshotKey(for: try fixture.layers("base"))
 
         let first = fixture.scratch.path + "/first"
-        let firstReport = try fixture.store.unpack(try fixture.image("first"), into: first)
+        let firstReport = try fixture.store.unpack(try fixture.image("first"), into: first, sharing: .hardLinks)
         #expect(firstReport.reusedLayers == 0 && firstReport.snapshotsStored == 2)
         #expect(Set(try fixture.store.snapshotKeys())
             == [baseKey, ContentStore.snapshotKey(for: try fixture.layers("first"))])
@@ -130,7 +135,13 @@ struct SnapshotTests {
         let againReport = try fixture.store.unpack(try fixture.image("first"), into: firstAgain, sharing: .hardLinks)
         #expect(againReport.reusedLayers == 1 && againReport.appliedLayers == 1)
 
-        for (tag, result) in [("first", first), ("second", second), ("base", base), ("first", firstAgain)] {
+        // A copy from the [L1] snapshot with L3 applied on the copy.
+        try FileSystem.removeTree(fixture.store.root + "/snapshots/" + ContentStore.snapshotKey(for: try fixture.layers("second")))
+        let secondCopy = fixture.scratch.path + "/second-copy"
+        let copyReport = try fixture.store.unpack(try fixture.image("second"), into: secondCopy)
+        #expect(copyReport.reusedLayers == 1 && copyReport.appliedLayers == 1 && copyReport.snapshotsStored == 0)
+
+        for (tag, result) in [("first", first), ("second", second), ("base", base), ("first", firstAgain), ("second", secondCopy)] {
             let comparison = try Self.differences(try fixture.fromScratch(tag), result)
             #expect(comparison.contains(": 0 differences"), "\(tag) at \(result): \(comparison)")
         }
@@ -143,7 +154,7 @@ struct SnapshotTests {
     /// What a user does to `image unpack`'s output stays in the output.
     @Test func changingAnUnpackedTreeLeavesTheSnapshotIntact() throws {
         let fixture = try SharedBase()
-        _ = try fixture.store.unpack(try fixture.image("first"), into: fixture.scratch.path + "/warm")
+        _ = try fixture.store.unpack(try fixture.image("first"), into: fixture.scratch.path + "/warm", sharing: .hardLinks)
         let key = ContentStore.snapshotKey(for: try fixture.layers("first"))
         let reference = fixture.scratch.path + "/reference"
         try StoreFixtures.run("cp", ["-a", fixture.store.snapshotRootfs(key), reference])
@@ -175,8 +186,8 @@ struct SnapshotTests {
         let baseKey = ContentStore.snapshotKey(for: try fixture.layers("base"))
         let firstKey = ContentStore.snapshotKey(for: try fixture.layers("first"))
         let secondKey = ContentStore.snapshotKey(for: try fixture.layers("second"))
-        _ = try fixture.store.unpack(try fixture.image("first"), into: fixture.scratch.path + "/first")
-        _ = try fixture.store.unpack(try fixture.image("second"), into: fixture.scratch.path + "/second")
+        _ = try fixture.store.unpack(try fixture.image("first"), into: fixture.scratch.path + "/first", sharing: .hardLinks)
+        _ = try fixture.store.unpack(try fixture.image("second"), into: fixture.scratch.path + "/second", sharing: .hardLinks)
         #expect(Set(try fixture.store.snapshotKeys()) == [baseKey, firstKey, secondKey])
         // What a process killed while publishing would leave, were it not in tmp/.
         try FileManager.default.createDirectory(atPath: fixture.store.root + "/snapshots/stray", withIntermediateDirectories: true)
@@ -211,8 +222,10 @@ struct SnapshotTests {
         let store = try scratch.store()
         let image = try #require(try ImageImporter(reporter: quiet).importImage(at: fixtures + "/truncated", into: store).first)
         let target = scratch.path + "/rootfs"
-        #expect(throws: RunxlError.self) { try store.unpack(image, into: target) }
-        #expect(!FileManager.default.fileExists(atPath: target))
+        for sharing in [RootfsSharing.hardLinks, .copies] {
+            #expect(throws: RunxlError.self) { try store.unpack(image, into: target, sharing: sharing) }
+            #expect(!FileManager.default.fileExists(atPath: target))
+        }
         #expect(try store.snapshotKeys().isEmpty)
         #expect(try FileSystem.listDirectory(store.root + "/tmp").isEmpty)
     }
@@ -229,7 +242,7 @@ struct SnapshotTests {
         let latest = try store.image("localhost/layered:latest")
         let gzip = try store.image("localhost/layered:gzip")
 
-        let first = try store.unpack(latest, into: scratch.path + "/latest")
+        let first = try store.unpack(latest, into: scratch.path + "/latest", sharing: .hardLinks)
         #expect(first.appliedLayers == 5 && first.snapshotsStored == 2)
         let shared = try store.unpack(gzip, into: scratch.path + "/gzip", sharing: .hardLinks)
         #expect(shared.reusedLayers == 3 && shared.appliedLayers == 2)
