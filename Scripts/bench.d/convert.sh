@@ -2,7 +2,7 @@
 # Image to initramfs: `runxl image convert` of the debootstrap minbase image (from the store)
 # against the pipeline other runtimes use, `umoci unpack` + `find | cpio -o -H newc | gzip -1`,
 # in one hyperfine run, fresh outputs and an empty initramfs cache for every run. Target: <= 0.25x.
-# runxl uses its default compression (zstd, chosen by measurement: docs/guest-build.md); the
+# runxl uses its default compression (lz4, chosen by measurement: docs/guest-build.md); the
 # per-compression lines after it show gzip-against-gzip too.
 # Env from Scripts/bench: RUNXL_BINARY, BENCH_WORK, BENCH_RUNS (capped by RUNXL_CONVERT_RUNS, default 5).
 set -euo pipefail
