@@ -1,2 +1,0 @@
-/// The image store: content-addressed blobs, references, imports, pulls and layer unpack.
-public enum ImageStoreModule {}
