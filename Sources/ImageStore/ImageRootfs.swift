@@ -56,9 +56,21 @@ public enum ImageBundle {
         _ image: StoredImage, store: ContentStore, at directory: String, args: [String] = [], terminal: Bool = false,
         sharing: RootfsSharing = .copies
     ) throws(RunxlError) -> Spec {
-        let rootfs = directory + "/rootfs"
+        var rootfs = directory + "/rootfs"
         try FileSystem.makeDirectories(directory, mode: 0o700)
-        try store.unpack(image, into: rootfs, sharing: sharing)
+        if sharing == .hardLinks {
+            // runxl only reads this rootfs (into an initramfs), so it reads the store's snapshot
+            // in place: a tree of new hard links each time would change every inode's ctime and
+            // defeat the initramfs cache, whose key is the tree's listing. The first launch
+            // unpacks (storing the snapshot) and then switches to it too.
+            if try store.wholeChainSnapshot(of: image) == nil { _ = try store.unpack(image, into: rootfs, sharing: .hardLinks) }
+            if let snapshot = try store.wholeChainSnapshot(of: image) {
+                try? FileSystem.removeTree(rootfs)
+                rootfs = snapshot
+            }
+        } else {
+            try store.unpack(image, into: rootfs, sharing: sharing)
+        }
         let manifest = try store.manifest(of: image)
         let config = try store.config(of: image, manifest: manifest)
         let spec = try spec(for: config, image: image.name, rootfs: rootfs, args: args, terminal: terminal)

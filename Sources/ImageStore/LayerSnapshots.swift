@@ -76,6 +76,14 @@ extension ContentStore {
 
     func hasSnapshot(_ key: String) -> Bool { FileSystem.isDirectory(snapshotRootfs(key)) }
 
+    /// The stored tree of `image`'s whole layer chain, nil until an unpack with `.hardLinks`
+    /// stored it. Read-only by contract: runxl reads it in place, nothing may write to it.
+    public func wholeChainSnapshot(of image: StoredImage) throws(RunxlError) -> String? {
+        let chain = try manifest(of: image).layers.map(\.digest)
+        let key = Self.snapshotKey(for: chain)
+        return hasSnapshot(key) ? snapshotRootfs(key) : nil
+    }
+
     /// Which layer-chain prefixes are worth a snapshot: every image's whole chain (the next
     /// unpack of that image), and each prefix where stored images part ways (two images go on
     /// with different layers, or one ends there). Seen as a tree of layers, these are the leaves

@@ -1,4 +1,6 @@
+import Archive
 import Foundation
+import GuestBuild
 import ImageStore
 import RunxlBase
 import Testing
@@ -256,5 +258,30 @@ struct SnapshotTests {
             let comparison = try Self.differences(reference, scratch.path + "/" + result)
             #expect(comparison.contains(": 0 differences"), "\(result): \(comparison)")
         }
+    }
+
+    /// launch's bundles (`.hardLinks`) read the whole chain's snapshot in place, so the tree the
+    /// initramfs cache key walks is the same on every launch: the second build is a cache hit.
+    @Test func launchBundlesReadTheSnapshotInPlaceAndHitTheInitramfsCache() throws {
+        let fixture = try SharedBase()
+        let image = try fixture.image("first")
+        let firstBundle = fixture.scratch.path + "/launch-1"
+        let secondBundle = fixture.scratch.path + "/launch-2"
+        let first = try ImageBundle.create(image, store: fixture.store, at: firstBundle, sharing: .hardLinks)
+        let second = try ImageBundle.create(image, store: fixture.store, at: secondBundle, sharing: .hardLinks)
+        let snapshot = try #require(try fixture.store.wholeChainSnapshot(of: image))
+        #expect(first.root?.path == snapshot)
+        #expect(second.root?.path == snapshot)
+        #expect(!FileManager.default.fileExists(atPath: firstBundle + "/rootfs"), "the first launch's own copy is removed")
+
+        FileManager.default.createFile(
+            atPath: fixture.scratch.path + "/init-binary", contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        let builder = InitramfsBuilder(cacheDirectory: fixture.scratch.path + "/cache")
+        let request = InitramfsRequest(
+            rootfs: snapshot, initBinary: fixture.scratch.path + "/init-binary", processFile: Array("p".utf8),
+            compression: ArchiveCompression.none)
+        #expect(try !builder.build(request).cacheHit)
+        _ = try ImageBundle.create(image, store: fixture.store, at: fixture.scratch.path + "/launch-3", sharing: .hardLinks)
+        #expect(try builder.build(request).cacheHit)
     }
 }
