@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test unikernels (Images/unikernels) on a real Xen, in ONE lab boot: the
-# PV and the PVH kernel each boot twice, once with "hello a b exit=3" (prints
-# its command line and one line per word, writes exited:3 to xenstore
-# data/runxl/exit, powers off) and once with "crash now" (SHUTDOWN_crash).
+# PV and the PVH kernel each boot three times: "hello a b exit=3" (prints its
+# command line and one line per word, writes exited:3 to xenstore
+# data/runxl/exit, powers off), "crash  now" (SHUTDOWN_crash) and
+# "exit=256 x" (an out-of-range code: no key written, powers off).
 # Guests use on_poweroff/on_crash="preserve" so the exit key (removed with the
 # domain) and the shutdown reason can be read afterwards; then they are
 # destroyed. Prints PASS/FAIL lines and timings; exits non-zero on any failure.
@@ -32,90 +33,69 @@ wait_state() {
   return 1
 }
 
-declare -A started
-create() { # create NAME TYPE KERNEL EXTRA
-  cat >"/tmp/$1.cfg" <<CFG
-name = "$1"
-type = "$2"
-kernel = "$3"
-extra = "$4"
+# run_case NAME TYPE EXTRA STATE EXIT_VALUE EXPECTED_CONSOLE_LINES...
+# Creates one guest and waits for it to stop in STATE (s: shut down, c:
+# crashed); checks its whole console log and data/runxl/exit (EXIT_VALUE, or
+# "-" for no key); destroys it. One guest at a time, so the timings are its own.
+run_case() {
+  local name=$1 type=$2 extra=$3 state=$4 exit_value=$5
+  shift 5
+  local log=/var/log/xen/console/guest-$name.log start
+  cat >"/tmp/$name.cfg" <<CFG
+name = "$name"
+type = "$type"
+kernel = "$images/$type.elf"
+extra = "$extra"
 memory = 32
 vcpus = 1
 on_poweroff = "preserve"
 on_crash = "preserve"
 on_reboot = "destroy"
 CFG
-  started[$1]=$(now)
-  if xl create "/tmp/$1.cfg" >"/tmp/$1.create" 2>&1; then
-    echo "TIMING: $1 xl create returned after $(seconds_since "${started[$1]}")s"
-  else
-    fail "$1: xl create: $(tail -n 5 "/tmp/$1.create")"
+  echo "== $name: type=$type extra=\"$extra\""
+  start=$(now)
+  if ! xl create "/tmp/$name.cfg" >"/tmp/$name.create" 2>&1; then
+    fail "$name: xl create: $(tail -n 5 "/tmp/$name.create")"
+    return
   fi
-}
-
-show_console() {
-  echo "--- console of $1 ($2):"
-  sed 's/^/    /' "$2" 2>/dev/null
-  echo "---"
-}
-
-check_exit_guest() { # NAME FLAVOUR
-  local name=$1 flavour=$2 log=/var/log/xen/console/guest-$1.log
-  if wait_state "$name" s 120; then
-    echo "TIMING: $name create to shut down $(seconds_since "${started[$name]}")s"
-    pass "$name shut down (state $(state_of "$name"))"
+  echo "TIMING: $name xl create returned after $(seconds_since "$start")s"
+  if wait_state "$name" "$state" 120; then
+    echo "TIMING: $name create to state $state $(seconds_since "$start")s"
+    pass "$name stopped as expected (state $(state_of "$name"))"
   else
-    fail "$name not shut down: state [$(state_of "$name")]"
+    fail "$name did not reach state $state: [$(state_of "$name")]"
   fi
   sleep 0.5 # xenconsoled writes the log after reading the ring
-  show_console "$name" "$log"
-  local expected
-  expected=$(printf '%s\n' "unikernel $flavour: cmdline \"hello a b exit=3\"" \
-    "arg 0: hello" "arg 1: a" "arg 2: b" "arg 3: exit=3" \
-    "exit: wrote data/runxl/exit = exited:3" "poweroff")
-  if [ "$(tr -d '\r' <"$log" 2>/dev/null)" = "$expected" ]; then
+  echo "--- console log $log:"
+  sed 's/^/    /' "$log" 2>/dev/null
+  echo "---"
+  if [ "$(tr -d '\r' <"$log" 2>/dev/null)" = "$(printf '%s\n' "$@")" ]; then
     pass "$name console output is exactly as expected"
   else
     fail "$name console output differs; expected:"
-    printf '%s\n' "$expected" | sed 's/^/    /'
+    printf '    %s\n' "$@"
   fi
   local domid value
   domid=$(xl domid "$name" 2>/dev/null)
-  value=$(xenstore-read "/local/domain/$domid/data/runxl/exit" 2>&1)
-  if [ "$value" = "exited:3" ]; then
-    pass "$name xenstore /local/domain/$domid/data/runxl/exit = $value"
+  if value=$(xenstore-read "/local/domain/$domid/data/runxl/exit" 2>/dev/null); then :; else value=-; fi
+  if [ "$value" = "$exit_value" ]; then
+    pass "$name /local/domain/$domid/data/runxl/exit: $value"
   else
-    fail "$name xenstore data/runxl/exit: [$value]"
-  fi
-  xl destroy "$name" >/dev/null 2>&1
-}
-
-check_crash_guest() { # NAME FLAVOUR
-  local name=$1 flavour=$2 log=/var/log/xen/console/guest-$1.log
-  if wait_state "$name" c 120; then
-    echo "TIMING: $name create to crashed $(seconds_since "${started[$name]}")s"
-    pass "$name crashed on request (state $(state_of "$name"))"
-  else
-    fail "$name not crashed: state [$(state_of "$name")]"
-  fi
-  sleep 0.5
-  show_console "$name" "$log"
-  if tr -d '\r' <"$log" 2>/dev/null | tail -n 1 | grep -qx crash; then
-    pass "$name console ends with 'crash'"
-  else
-    fail "$name console does not end with 'crash'"
+    fail "$name /local/domain/$domid/data/runxl/exit: [$value], expected [$exit_value]"
   fi
   xl destroy "$name" >/dev/null 2>&1
 }
 
 in_dom0() {
-  for flavour in pv pvh; do
-    create "uk-$flavour-exit" "$flavour" "$images/$flavour.elf" "hello a b exit=3"
-    create "uk-$flavour-crash" "$flavour" "$images/$flavour.elf" "crash now"
-  done
-  for flavour in pv pvh; do
-    check_exit_guest "uk-$flavour-exit" "$flavour"
-    check_crash_guest "uk-$flavour-crash" "$flavour"
+  for type in pv pvh; do
+    run_case "uk-$type-exit" "$type" "hello a b exit=3" s exited:3 \
+      "unikernel $type: cmdline \"hello a b exit=3\"" "arg 0: hello" "arg 1: a" "arg 2: b" \
+      "arg 3: exit=3" "exit: wrote data/runxl/exit = exited:3" "poweroff"
+    run_case "uk-$type-crash" "$type" "crash  now" c - \
+      "unikernel $type: cmdline \"crash  now\"" "arg 0: crash" "arg 1: now" "crash"
+    run_case "uk-$type-plain" "$type" "exit=256 x" s - \
+      "unikernel $type: cmdline \"exit=256 x\"" "arg 0: exit=256" \
+      "exit: not a code in 0...255, ignored" "arg 1: x" "poweroff"
   done
   if ((failures)); then
     echo "--- xl dmesg (tail):"
