@@ -133,6 +133,34 @@ grep -aq "hello from a Xen guest" "/var/log/xen/console/guest-$name.log" && pass
 # xl create's guest powers off by itself; xl's own monitor then destroys it (on_poweroff).
 for _ in $(seq 1 120); do xl domid "$name" >/dev/null 2>&1 || break; sleep 0.25; done
 xl destroy "$name" >/dev/null 2>&1
+echo "== images: import, launch IMAGE twice (snapshot read in place), convert IMAGE booted by xl create"
+store=/var/tmp/runxl-lab-store
+rm -rf "$store"
+rx --store "$store" image import "$work/images/layout" --name busybox:lab >/dev/null 2>/tmp/err
+expect "image import exit status" 0 "$?"
+for round in 1 2; do
+  rx --store "$store" launch busybox:lab -- sh -c "echo image-out-$round; exit 4" >/tmp/out 2>/tmp/err
+  expect "launch IMAGE exit status (round $round)" 4 "$?"
+  expect "launch IMAGE stdout (round $round)" "image-out-$round" "$(cat /tmp/out)"
+done
+only_dom0 && pass "launch IMAGE leaves no domain" || fail "launch IMAGE left a domain: $(xl list)"
+root_empty && pass "launch IMAGE leaves no state" || fail "launch IMAGE left state: $(ls -A $root)"
+rm -rf /tmp/image-converted
+rx --store "$store" image convert busybox:lab --output /tmp/image-converted >/tmp/convert.out 2>&1
+expect "image convert IMAGE exit status" 0 "$?"
+name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' /tmp/image-converted/xl.cfg)
+xl create /tmp/image-converted/xl.cfg >/tmp/xlcreate.log 2>&1 || fail "xl create of convert IMAGE: $(cat /tmp/xlcreate.log)"
+# The image's command is `sh` with no input: runxl-init reports its exit and powers off.
+for _ in $(seq 1 1200); do
+  grep -aq "exited:0" "/var/log/xen/console/guest-$name.log" 2>/dev/null && break
+  xl domid "$name" >/dev/null 2>&1 || break
+  sleep 0.1
+done
+grep -aq "exited:0" "/var/log/xen/console/guest-$name.log" && pass "xl create boots convert IMAGE's guest to its exit" \
+  || fail "convert IMAGE guest: $(tail -c 400 /var/log/xen/console/guest-$name.log 2>/dev/null)"
+for _ in $(seq 1 120); do xl domid "$name" >/dev/null 2>&1 || break; sleep 0.25; done
+xl destroy "$name" >/dev/null 2>&1
+
 echo "== runxl launch against raw xl create of the same kernel + initramfs (first output)"
 start=$(now)
 rx launch "$work/hello" | { read -r line; echo "FIGURE runxl launch to first output (s): $(since "$start")"; cat >/dev/null; }

@@ -37,4 +37,6 @@ bundle hello '{"process": {"args": ["echo", "hello from a Xen guest"]}}'
 bundle pvh '{"process": {"args": ["sh", "-c", "echo pvh-out; exit 3"]}, "annotations": {"org.runxl.guest.type": "pvh"}}'
 bundle badkernel '{"process": {"args": ["echo", "never"]}, "annotations": {"org.runxl.kernel": "/etc/hostname"}}'
 bundle hugememory '{"process": {"args": ["echo", "never"]}, "annotations": {"org.runxl.memory": "100000"}}'
+# The busybox rootfs as an OCI image layout (and archives), for the image store checks.
+"$(dirname "$0")/../images/make-archives.sh" "$dir/images" >/dev/null
 echo "fixtures in $dir"
