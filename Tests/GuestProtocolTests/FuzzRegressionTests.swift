@@ -3,7 +3,9 @@ import Testing
 
 /// Every committed seed and every crash input Scripts/fuzz found (Tests/Fuzz/corpus and
 /// Tests/Fuzz/crashes) goes through the fuzz harness again: a crash fails the whole test run,
-/// a broken invariant fails the case naming the file; decoding errors are expected.
+/// a broken invariant fails the case naming the file; decoding errors are expected. A crash
+/// input named `known-*` is a finding not fixed yet: it is expected to break an invariant, and
+/// the test fails once it no longer does (rename it then).
 @Suite struct GuestProtocolFuzzRegressionTests {
     static let fuzzDirectory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fuzz").path
@@ -18,8 +20,15 @@ import Testing
             let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             for name in names.sorted() where !name.hasPrefix(".") {
                 let input = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(name)")))
-                let violations = body(input)
-                #expect(violations.isEmpty, "\(kind)/\(target)/\(name): \(violations)")
+                if name.hasPrefix("known-") {
+                    withKnownIssue("\(kind)/\(target)/\(name)") {
+                        let violations = body(input)
+                        #expect(violations.isEmpty, "\(kind)/\(target)/\(name): \(violations)")
+                    }
+                } else {
+                    let violations = body(input)
+                    #expect(violations.isEmpty, "\(kind)/\(target)/\(name): \(violations)")
+                }
                 replayed += 1
             }
         }
