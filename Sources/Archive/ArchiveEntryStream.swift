@@ -200,8 +200,10 @@ private final class DecompressionThread: @unchecked Sendable {
     private static let bufferSize = 1 << 20
 
     let compression: String
-    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    // Allocated once the reader is open: an init that throws before every stored property is
+    // set never runs deinit, so anything allocated earlier would leak on a layer that fails to open.
+    private let lock: UnsafeMutablePointer<pthread_mutex_t>
+    private let changed: UnsafeMutablePointer<pthread_cond_t>
     private let buffers: [UnsafeMutableRawPointer]
     private var freeBuffers: [Int]
     private var filledBuffers: [(index: Int, count: Int)] = []
@@ -237,6 +239,8 @@ private final class DecompressionThread: @unchecked Sendable {
             UnsafeMutableRawPointer.allocate(byteCount: Self.bufferSize, alignment: 4096)
         }
         freeBuffers = Array(0..<Self.bufferCount)
+        lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+        changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
         pthread_mutex_init(lock, nil)
         pthread_cond_init(changed, nil)
         do {
