@@ -62,7 +62,7 @@ struct Launch: Verb {
         let engine = try Backend.engine(global)
         // This process is the container's supervisor: its pid is the one `state` shows.
         _ = try engine.create(id, options: .init(bundle: bundle)) { (_: ContainerID) throws(RunxlError) -> Int32 in getpid() }
-        let interrupted = InterruptWatch(engine: engine, id: id)
+        let interrupted = InterruptWatch(global: global, id: id)
         do {
             try interrupted.start(interrupts)
         } catch {
@@ -122,16 +122,18 @@ struct Launch: Verb {
 
 /// Ctrl-C, SIGTERM or SIGHUP during a launch: the guest is destroyed (which ends the
 /// supervision in run()), and launch exits with 128 + that signal, as a shell reports it.
-final class InterruptWatch: @unchecked Sendable {
-    // @unchecked: `engine` is used from the watch thread while run() waits in libxl. libxl
-    // contexts are safe to share between threads (libxl serialises on the context's lock), and
-    // the record changes go through the container's file lock.
-    private let engine: ContainerEngine
+///
+/// The destroy runs as a `runxl kill ID KILL` child with its own libxl context, the way
+/// podman's kill reaches a supervisor: a synchronous libxl destroy from a second thread of this
+/// process, while the first waits in libxl's event loop on the same context, hung once in the
+/// lab (the destroy's own child and events are shared with the waiting thread's poll).
+final class InterruptWatch: Sendable {
+    private let global: GlobalOptions
     private let id: ContainerID
     private let received = Mutex<Int32?>(nil)
 
-    init(engine: ContainerEngine, id: ContainerID) {
-        self.engine = engine
+    init(global: GlobalOptions, id: ContainerID) {
+        self.global = global
         self.id = id
     }
 
@@ -143,7 +145,12 @@ final class InterruptWatch: @unchecked Sendable {
             var caught: Int32 = 0
             while sigwait(&set, &caught) != 0 {}
             received.withLock { $0 = caught }
-            try? engine.kill(id, signal: SIGKILL)
+            var arguments = ["--root", global.root, "--log-format", global.logFormat.rawValue]
+            if let log = global.log { arguments += ["--log", ContainerEngine.absolutePath(log)] }
+            arguments += ["kill", id.rawValue, "KILL"]
+            guard let executable = try? Processes.currentExecutable(),
+                let pid = try? Processes.spawn(executable, arguments) else { return }
+            _ = Processes.waitForExit(pid)
         }
     }
 }
