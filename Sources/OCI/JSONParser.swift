@@ -131,7 +131,13 @@ struct JSONParser {
             guard let byte = peek(), isDigit(byte) else { throw failure("expected a digit in the exponent, found \(describeCurrent())") }
             while let byte = peek(), isDigit(byte) { offset += 1 }
         }
-        return String(decoding: bytes[start..<offset], as: UTF8.self)
+        let text = String(decoding: bytes[start..<offset], as: UTF8.self)
+        // Kept as text, but it must be a number runxl can write back: `1e999` would be read
+        // here and fail only when the config is written out again (found by Scripts/fuzz).
+        if Int64(text) == nil, UInt64(text) == nil, !(Double(text)?.isFinite ?? false) {
+            throw failure("number \(text) is out of range")
+        }
+        return text
     }
 
     mutating func parseString() throws(JSONSyntaxError) -> String {

@@ -59,6 +59,16 @@ import Testing
         #expect(configError(String(repeating: "[", count: 600)) == "config.json: not valid JSON: line 1, column 513: nesting deeper than 512 levels")
     }
 
+    /// A number that cannot be written back (found by Scripts/fuzz) is refused when read, with
+    /// its position, instead of failing later when runxl writes the config out.
+    @Test func numbersOutOfRangeAreRefusedWhenRead() throws {
+        let message = configError(#"{"ociVersion": "1", "windows": {"credentialSpec": {"x": 1e999}}}"#) ?? ""
+        #expect(message.hasPrefix("config.json: not valid JSON: line 1, column "), "\(message)")
+        #expect(message.hasSuffix("number 1e999 is out of range"), "\(message)")
+        // Huge integers and ordinary exponents still pass.
+        _ = try Spec.decode(Array(#"{"ociVersion": "1", "windows": {"layerFolders": ["l"], "credentialSpec": {"x": 1e308, "y": 99999999999999999999}}}"#.utf8))
+    }
+
     @Test func numbersAndStringsSurviveExactly() throws {
         let json = #"{"ociVersion": "1\u00e9\ud83d\ude00\n", "linux": {"resources": {"hugepageLimits": [{"pageSize": "2MB", "limit": 18446744073709551615}], "cpu": {"quota": -9223372036854775808, "period": 1e3}}}}"#
         let spec = try Spec.decode(Array(json.utf8))
