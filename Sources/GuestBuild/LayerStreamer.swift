@@ -109,11 +109,15 @@ final class LayerStreamer {
             let entry = String(decoding: header.path, as: UTF8.self)
             let path = try Self.normalize(header.path, entry: entry, what: "path")
             let name = Self.lastComponent(path)
-            if name.starts(with: Self.whiteoutPrefix) {
-                if name.elementsEqual(Self.opaqueMarker) {
+            let whiteout = LayerWhiteout.kind(of: name)
+            if whiteout != .none {
+                switch whiteout {
+                case .opaque:
                     opaqueLayer[Self.parent(path)] = layer
-                } else if !name.starts(with: Self.metadataPrefix) {
-                    whiteoutLayer[Self.parent(path) + (path.count > name.count ? [Self.slash] : []) + name.dropFirst(4)] = layer
+                case .hide(let hidden):
+                    whiteoutLayer[Self.parent(path) + (path.count > name.count ? [Self.slash] : []) + hidden] = layer
+                case .metadata, .none:
+                    break
                 }
                 sawLaterLayers = true
                 continue
@@ -183,7 +187,7 @@ final class LayerStreamer {
             return
         }
         // Whiteouts were applied by leaving entries out; runxl-init's own directory is ours.
-        if Self.lastComponent(path).starts(with: Self.whiteoutPrefix) { return }
+        if Self.lastComponent(path).starts(with: LayerWhiteout.prefix) { return }
         if Self.firstComponent(path).elementsEqual(Self.runxlDirectory) { return }
 
         if let target = header.hardlinkTarget {
@@ -356,28 +360,11 @@ final class LayerStreamer {
         bytes.replaceSubrange(start..<min(bytes.count, start + data.count), with: data)
     }
 
-    static let whiteoutPrefix = Array(".wh.".utf8)
-    static let opaqueMarker = Array(".wh..wh..opq".utf8)
-    static let metadataPrefix = Array(".wh..wh.".utf8)
     static let runxlDirectory = Array(".runxl".utf8)
 
-    /// `LayerUnpacker`'s reading of a stored path: components joined by `/`, no `.`, `..` or
-    /// empty ones; `[]` is the root.
+    /// `LayerEntryPath`'s reading of a stored path (the unpacker's), joined by `/`; `[]` is the root.
     static func normalize(_ stored: [UInt8], entry: String, what: String) throws(RunxlError) -> [UInt8] {
-        var components: [ArraySlice<UInt8>] = []
-        for component in stored.split(separator: slash, omittingEmptySubsequences: true) {
-            if component.count == 1 && component.first == UInt8(ascii: ".") { continue }
-            if component.count == 2 && component.allSatisfy({ $0 == UInt8(ascii: ".") }) {
-                guard components.popLast() != nil else {
-                    throw RunxlError(
-                        .unsafeLayerEntry,
-                        "layer entry \(entry): \(what) \(String(decoding: stored, as: UTF8.self)) climbs out of the rootfs with '..'")
-                }
-                continue
-            }
-            components.append(component)
-        }
-        return Array(components.joined(separator: [slash]))
+        Array(try LayerEntryPath.components(of: stored, entry: entry, what: what).joined(separator: [slash]))
     }
 
     static func lastComponent(_ path: [UInt8]) -> ArraySlice<UInt8> {

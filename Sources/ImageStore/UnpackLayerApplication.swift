@@ -54,7 +54,7 @@ final class LayerApplication {
             try applyRootEntry(header, entry: entry)
             return
         }
-        switch UnpackWhiteout.kind(of: path.name) {
+        switch LayerWhiteout.kind(of: path.name) {
         case .opaque:
             try hideLowerEntries(in: path.parent, entry: entry)
             return
