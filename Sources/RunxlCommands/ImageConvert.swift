@@ -35,12 +35,7 @@ struct ImageConvert: ImageAction {
             throw RunxlError(.usage, "image convert: --output DIR is required")
         }
         self.output = ContainerEngine.absolutePath(output)
-        var overrides: [String: String] = [:]
-        overrides[RunxlAnnotations.guestType] = arguments.value("type")
-        overrides[RunxlAnnotations.kernel] = arguments.value("kernel")
-        overrides[RunxlAnnotations.memory] = arguments.value("memory")
-        overrides[RunxlAnnotations.vcpus] = arguments.value("vcpus")
-        self.overrides = overrides
+        overrides = GuestFlags.annotations(arguments)
         name = arguments.value("name")
         self.arguments = arguments
         self.global = global

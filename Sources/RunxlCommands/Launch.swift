@@ -39,12 +39,7 @@ struct Launch: Verb {
         source = ContainerEngine.absolutePath(sourceArgument)
         try arguments.expectPositionals(atMost: 1)
         args = arguments.passthrough
-        var annotations: [String: String] = [:]
-        annotations[RunxlAnnotations.guestType] = arguments.value("type")
-        annotations[RunxlAnnotations.memory] = arguments.value("memory")
-        annotations[RunxlAnnotations.vcpus] = arguments.value("vcpus")
-        annotations[RunxlAnnotations.kernel] = arguments.value("kernel")
-        self.annotations = annotations
+        annotations = GuestFlags.annotations(arguments)
         id = try ContainerID(arguments.value("name") ?? "launch-\(getpid())")
         keep = arguments.isSet("keep")
     }
