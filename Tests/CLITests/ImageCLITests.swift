@@ -116,24 +116,6 @@ struct ImageCLITests {
     }
 }
 
-/// Only `image pull` needs libcurl and libcrypto: they are opened on first use, never linked.
-@Suite struct ImageStartupCostTests {
-    @Test func runxlLinksNoCurlOrCrypto() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
-        process.arguments = [RunxlProcess.binary]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(text.contains("libc.so"))
-        for library in ["libcurl", "libcrypto", "libssl", "libnghttp2"] {
-            #expect(!text.contains(library), "runxl links \(library) directly")
-        }
-    }
-}
-
 enum ImageCLIFixtures {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
