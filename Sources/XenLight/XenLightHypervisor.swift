@@ -265,7 +265,8 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
 }
 
 /// Runs `body` with SIGCHLD unblocked on the calling thread, then restores the thread's mask.
-func withChildSignalDeliverable<T>(_ body: () throws(RunxlError) -> T) throws(RunxlError) -> T {
+/// `E` is `Never` for bodies that cannot fail.
+func withChildSignalDeliverable<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
     var childSignal = sigset_t()
     var previous = sigset_t()
     sigemptyset(&childSignal)
@@ -273,14 +274,4 @@ func withChildSignalDeliverable<T>(_ body: () throws(RunxlError) -> T) throws(Ru
     pthread_sigmask(SIG_UNBLOCK, &childSignal, &previous)
     defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
     return try body()
-}
-
-func withChildSignalDeliverable<T>(_ body: () -> T) -> T {
-    var childSignal = sigset_t()
-    var previous = sigset_t()
-    sigemptyset(&childSignal)
-    sigaddset(&childSignal, SIGCHLD)
-    pthread_sigmask(SIG_UNBLOCK, &childSignal, &previous)
-    defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-    return body()
 }
