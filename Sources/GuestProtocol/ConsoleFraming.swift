@@ -14,6 +14,11 @@ public struct ConsoleStream: RawRepresentable, Hashable, Sendable, CustomStringC
     public static let diagnostics = ConsoleStream(rawValue: 3)
     /// The `GuestExitStatus` text, the last frame init writes: a second channel next to xenstore.
     public static let exit = ConsoleStream(rawValue: 4)
+    /// Host to guest: bytes for the container process's standard input.
+    public static let input = ConsoleStream(rawValue: 5)
+    /// Host to guest: the host's standard input reached end-of-file; init closes the process's
+    /// stdin. The payload (one byte) carries nothing: frames are never empty.
+    public static let inputEnd = ConsoleStream(rawValue: 6)
 
     public var description: String {
         switch self {
@@ -21,6 +26,8 @@ public struct ConsoleStream: RawRepresentable, Hashable, Sendable, CustomStringC
         case .stderr: return "stderr"
         case .diagnostics: return "diagnostics"
         case .exit: return "exit"
+        case .input: return "input"
+        case .inputEnd: return "input-end"
         default: return "stream\(rawValue)"
         }
     }

@@ -15,6 +15,10 @@ public enum GuestKeys {
     public static let signal = "data/runxl/signal"
     /// The token init registers its watch on `signal` with.
     public static let signalWatchToken = "runxl-signal"
+    /// Written by the host when the user's terminal is resized: `ROWS COLS`. Init watches it and
+    /// sets the size on hvc0, which the process's terminal is, so the kernel sends it SIGWINCH.
+    public static let windowSize = "data/runxl/winsize"
+    public static let windowSizeWatchToken = "runxl-winsize"
 
     /// The absolute domain path xenstored uses for a domain.
     public static func domainPath(of domainID: UInt32) -> String {

@@ -21,6 +21,10 @@ public final class ContainerEngine {
     let preparer: any GuestPreparing
     /// Create's milestones under `--debug`.
     public var trace = PhaseTrace.silent
+    /// Where problems that do not fail the verb go (a poststart or poststop hook that failed,
+    /// as runc only warns about those).
+    public var warn: @Sendable (String) -> Void = { _ in }
+    public var hookRunner = HookRunner()
 
     public init(store: StateStore, hypervisor: any Hypervisor, hypervisorName: String, preparer: any GuestPreparing) {
         self.store = store
@@ -46,7 +50,8 @@ public final class ContainerEngine {
     /// Builds the guest, creates the domain paused and starts the supervisor, which `launch`
     /// returns the pid of. On any failure nothing is left: no record, no domain.
     public func create(
-        _ id: ContainerID, options: CreateOptions, launchSupervisor: (ContainerID) throws(RunxlError) -> Int32
+        _ id: ContainerID, options: CreateOptions,
+        launchSupervisor: (ContainerID, _ terminalReplica: Int32?) throws(RunxlError) -> Int32
     ) throws(RunxlError) -> ContainerRecord {
         let bundle = Self.absolutePath(options.bundle)
         let spec = try Self.loadSpec(bundle: bundle)
@@ -59,6 +64,16 @@ public final class ContainerEngine {
             hypervisor: hypervisorName)
         record.creatorPID = getpid()
         record.domainName = DomainNaming.name(for: id)
+        record.hooks = spec.hooks
+        let terminal = spec.process?.terminal ?? false
+        if terminal {
+            record.terminal = true
+            guard options.consoleSocket != nil else {
+                throw RunxlError(
+                    .invalidConfig,
+                    "process.terminal is true but no --console-socket was given: the pty master has nowhere to go")
+            }
+        }
         try store.claim(record, id: id)
 
         // From here on, every failure undoes what was done, in reverse.
@@ -76,10 +91,19 @@ public final class ContainerEngine {
             try store.save(record, id: id)
             trace.mark("create \(id): domain created paused")
 
-            let pid = try launchSupervisor(id)
+            var terminalPair: TerminalPair?
+            if terminal, let socket = options.consoleSocket {
+                terminalPair = try TerminalPair.open()
+                try terminalPair?.sendMaster(to: Self.absolutePath(socket))
+            }
+            defer { terminalPair?.close() }
+            let pid = try launchSupervisor(id, terminalPair?.replica)
             trace.mark("create \(id): supervisor ready")
             record.pid = pid
             record.pidStartTime = Processes.startTime(of: pid)
+            for phase in [HookRunner.Phase.prestart, .createRuntime, .createContainer] {
+                try hookRunner.run(record.hooks, phase: phase, state: record.ociState)
+            }
             record.status = try record.status.transition(to: .created, id: id)
             try store.save(record, id: id)
             if let pidFile = options.pidFile {
@@ -88,6 +112,8 @@ public final class ContainerEngine {
             return record
         } catch {
             if let domain { try? hypervisor.destroy(domain) }
+            // `launch` supervises in-process: its pid is this process.
+            if let pid = record.pid, pid != getpid() { Glibc.kill(pid, SIGKILL) }
             try? store.remove(id)
             throw error
         }
@@ -95,9 +121,27 @@ public final class ContainerEngine {
 
     // MARK: start, pause, resume
 
+    /// Unpauses the guest. `startContainer` hooks run first (the spec: before the user's process
+    /// runs) and fail the start; `poststart` hooks run after and only warn, as runc's do.
     public func start(_ id: ContainerID) throws(RunxlError) {
-        try moveDomain(id, verb: "start", from: .created, to: .running) { (domain: DomainID) throws(RunxlError) in
+        var started: ContainerRecord?
+        try withRecord(id) { (record: inout ContainerRecord) throws(RunxlError) in
+            guard record.status == .created else {
+                throw RunxlError(
+                    .invalidState, "cannot start container \(id): it is \(record.status.rawValue), not created")
+            }
+            let domain = try domainID(of: record)
+            try hookRunner.run(record.hooks, phase: .startContainer, state: record.ociState)
             try hypervisor.unpause(domain)
+            record.status = try record.status.transition(to: .running, id: id)
+            started = record
+        }
+        if let started {
+            do {
+                try hookRunner.run(started.hooks, phase: .poststart, state: started.ociState)
+            } catch {
+                warn("container \(id): \(error.message)")
+            }
         }
     }
 
@@ -184,6 +228,14 @@ public final class ContainerEngine {
             Glibc.kill(pid, SIGKILL)
         }
         try store.remove(id)
+        if var record {
+            record.status = .stopped
+            do {
+                try hookRunner.run(record.hooks, phase: .poststop, state: record.ociState)
+            } catch {
+                warn("container \(id): \(error.message)")
+            }
+        }
     }
 
     private func destroyDomain(of record: ContainerRecord?, id: ContainerID) throws(RunxlError) {

@@ -1,5 +1,6 @@
 public import GuestProtocol
 public import Hypervisor
+public import OCI
 import RunxlBase
 
 /// Everything runxl remembers about one container between its many processes.
@@ -26,6 +27,11 @@ public struct ContainerRecord: Codable, Sendable {
     public var creatorPID: Int32?
     /// Which backend created the domain: "xen" or "fake".
     public var hypervisor: String
+    /// The config's hooks, kept from create: start and delete run theirs even if the bundle
+    /// changed or is gone by then, as runc does.
+    public var hooks: Hooks?
+    /// The process has a terminal: its pty master went to `--console-socket`.
+    public var terminal: Bool?
 
     public init(
         ociVersion: String, id: String, status: ContainerStatus, bundle: String, rootfs: String,
@@ -46,5 +52,21 @@ public struct ContainerRecord: Codable, Sendable {
     public var exit: GuestExitStatus? {
         guard let exitStatus else { return nil }
         return try? GuestExitStatus.decode(exitStatus)
+    }
+}
+
+extension ContainerRecord {
+    /// The runtime-spec state hooks receive on stdin; runc's `paused` is `running` to the spec.
+    public var ociState: State {
+        let status: State.Status
+        switch self.status {
+        case .creating: status = .creating
+        case .created: status = .created
+        case .running, .paused: status = .running
+        case .stopped: status = .stopped
+        }
+        return State(
+            ociVersion: ociVersion, id: id, status: status, pid: status == .stopped ? nil : pid, bundle: bundle,
+            annotations: annotations.isEmpty ? nil : annotations)
     }
 }

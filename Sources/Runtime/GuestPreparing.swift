@@ -36,5 +36,17 @@ public struct ValidatingGuestPreparer: GuestPreparing {
 /// leftovers. The whole id is kept: truncating would let two containers collide.
 public enum DomainNaming {
     public static let prefix = "runxl-"
-    public static func name(for id: ContainerID) -> String { prefix + id.rawValue }
+    /// libxl's limit on a domain name (runxl's DomainPlan checks it).
+    public static let maximumLength = 64
+
+    /// `runxl-<id>` when it fits; podman's and containerd's 64-hex-digit ids do not, so a long id
+    /// keeps its first 40 characters (what `xl list` shows a person) and gains 17 of its own
+    /// SHA-256, which keeps two long ids with the same prefix apart.
+    public static func name(for id: ContainerID) -> String {
+        let plain = prefix + id.rawValue
+        if plain.utf8.count <= maximumLength { return plain }
+        var hash = SHA256()
+        hash.update(id.rawValue)
+        return prefix + String(id.rawValue.prefix(40)) + "-" + String(hash.finalizeHex().prefix(17))
+    }
 }

@@ -16,10 +16,20 @@ public struct Supervisor {
     let engine: ContainerEngine
     let id: ContainerID
     let log: @Sendable (String) -> Void
+    /// The replica of the container's host pty (`TerminalPair`), for a process with a terminal.
+    let terminal: Int32?
+    /// Whether fd 0 is the container's stdin: true for `create` (conmon and the shims give it
+    /// /dev/null or the user's input) and `launch`.
+    let forwardsStdin: Bool
 
-    public init(engine: ContainerEngine, id: ContainerID, log: @escaping @Sendable (String) -> Void) {
+    public init(
+        engine: ContainerEngine, id: ContainerID, terminal: Int32? = nil, forwardsStdin: Bool = true,
+        log: @escaping @Sendable (String) -> Void
+    ) {
         self.engine = engine
         self.id = id
+        self.terminal = terminal
+        self.forwardsStdin = forwardsStdin
         self.log = log
     }
 
@@ -149,11 +159,67 @@ public struct Supervisor {
         }
         let signalEnd = pipeEnds.write
         let log = self.log
-        try startDetachedThread {
-            ConsolePump(console: console, log: log).run()
-            _ = write(signalEnd, "x", 1)
+        if let terminal {
+            // Before any thread starts, so every thread inherits the mask and only the sigwait
+            // thread takes SIGWINCH (an unblocked thread would take and ignore it).
+            var mask = sigset_t()
+            sigemptyset(&mask)
+            sigaddset(&mask, SIGWINCH)
+            pthread_sigmask(SIG_BLOCK, &mask, nil)
+            try startDetachedThread {
+                RawCopy(from: console, to: terminal).run()
+                _ = write(signalEnd, "x", 1)
+            }
+            try startInputForwarding(domain) { RawCopy(from: terminal, to: console).run() }
+            try startWindowSizeForwarding(domain, terminal: terminal)
+        } else {
+            try startDetachedThread {
+                ConsolePump(console: console, log: log).run()
+                _ = write(signalEnd, "x", 1)
+            }
+            if forwardsStdin {
+                try startInputForwarding(domain) { StdinPump(console: console).run() }
+            }
         }
         return pipeEnds.read
+    }
+
+    /// Input starts flowing once init reports the process started: before that, the guest's
+    /// console may still be in the kernel's cooked mode, which would echo frames back and act on
+    /// control bytes inside them.
+    private func startInputForwarding(_ domain: DomainID, _ body: @escaping @Sendable () -> Void) throws(RunxlError) {
+        let hypervisor = engine.hypervisor
+        let readyKey = "\(try hypervisor.storePath(domain))/\(GuestKeys.ready)"
+        try startDetachedThread {
+            guard (try? hypervisor.waitForStoreKey(readyKey, timeoutSeconds: nil)) != nil else { return }
+            body()
+        }
+    }
+
+    /// The client resizes the pty master; the supervisor, whose controlling terminal the replica
+    /// is, gets SIGWINCH and passes the size to init through xenstore.
+    private func startWindowSizeForwarding(_ domain: DomainID, terminal: Int32) throws(RunxlError) {
+        let hypervisor = engine.hypervisor
+        let base = try hypervisor.storePath(domain)
+        if setsid() >= 0 { _ = ioctl(terminal, UInt(TIOCSCTTY), 0) }
+        try startDetachedThread {
+            _ = try? hypervisor.waitForStoreKey("\(base)/\(GuestKeys.ready)", timeoutSeconds: nil)
+            var lastSize = ""
+            while true {
+                var size = winsize()
+                if ioctl(terminal, UInt(TIOCGWINSZ), &size) == 0, size.ws_row > 0 {
+                    let text = "\(size.ws_row) \(size.ws_col)"
+                    if text != lastSize, (try? hypervisor.writeStore("\(base)/\(GuestKeys.windowSize)", text)) != nil {
+                        lastSize = text
+                    }
+                }
+                var waitMask = sigset_t()
+                sigemptyset(&waitMask)
+                sigaddset(&waitMask, SIGWINCH)
+                var received: Int32 = 0
+                sigwait(&waitMask, &received)
+            }
+        }
     }
 
     static func waitReadable(_ descriptor: Int32, seconds: Double) {
@@ -196,5 +262,37 @@ struct ConsolePump {
             }
             offset += written
         }
+    }
+}
+
+/// Copies bytes one way between the terminal and the guest console until either closes.
+struct RawCopy {
+    let from: Int32
+    let to: Int32
+
+    func run() {
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(from, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return }
+            ConsolePump.writeAll(to, Array(buffer[0..<count]))
+        }
+    }
+}
+
+/// Frames the supervisor's stdin onto the guest console as `input`, then `inputEnd` at its end.
+struct StdinPump {
+    let console: Int32
+
+    func run() {
+        var buffer = [UInt8](repeating: 0, count: ConsoleFraming.maxPayload)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            ConsolePump.writeAll(console, ConsoleFraming.encode(stream: .input, payload: buffer[0..<count]))
+        }
+        ConsolePump.writeAll(console, ConsoleFraming.encode(stream: .inputEnd, payload: [0]))
     }
 }

@@ -32,6 +32,7 @@ enum Backend {
                 store: store, hypervisor: try XenBackend.open(logger: logger), hypervisorName: "xen",
                 preparer: try XenBackend.preparer(logger: logger))
         }
+        engine.warn = { logger.warning($0) }
         if global.debug {
             engine.trace = PhaseTrace { logger.debugMessage($0) }
             engine.trace.mark("\(engine.hypervisorName) backend open")

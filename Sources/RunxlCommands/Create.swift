@@ -25,8 +25,8 @@ struct Create: Verb {
 
     func run() throws(RunxlError) -> Int32 {
         let engine = try Backend.engine(global)
-        _ = try engine.create(id, options: options.engineOptions) { (id: ContainerID) throws(RunxlError) -> Int32 in
-            try SupervisorLauncher.launch(global: global, id: id)
+        _ = try engine.create(id, options: options.engineOptions) { (id: ContainerID, terminal: Int32?) throws(RunxlError) -> Int32 in
+            try SupervisorLauncher.launch(global: global, id: id, terminal: terminal)
         }
         return 0
     }
@@ -63,16 +63,19 @@ struct CreateFlags {
 enum SupervisorLauncher {
     static let readyTimeoutSeconds = 60.0
 
-    static func launch(global: GlobalOptions, id: ContainerID) throws(RunxlError) -> Int32 {
+    static func launch(global: GlobalOptions, id: ContainerID, terminal: Int32?) throws(RunxlError) -> Int32 {
         let ends = try Processes.makePipe()
         defer { close(ends.read) }
         var arguments = ["--root", global.root, "--log-format", global.logFormat.rawValue]
         if let log = global.log { arguments += ["--log", ContainerEngine.absolutePath(log)] }
         if global.debug { arguments.append("--debug") }
-        arguments += ["supervise", "--ready-fd", "3", id.rawValue]
+        arguments += ["supervise", "--ready-fd", "3"]
+        if terminal != nil { arguments += ["--tty-fd", "4"] }
+        arguments.append(id.rawValue)
         let pid: Int32
         do {
-            pid = try Processes.spawn(try Processes.currentExecutable(), arguments, extraDescriptors: [ends.write])
+            pid = try Processes.spawn(
+                try Processes.currentExecutable(), arguments, extraDescriptors: [ends.write] + (terminal.map { [$0] } ?? []))
         } catch {
             close(ends.write)
             throw error

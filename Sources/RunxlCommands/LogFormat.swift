@@ -23,6 +23,12 @@ struct Logger: Sendable {
         if path != nil { append(line(level: "error", message: error.description, code: error.code)) }
     }
 
+    /// Something went wrong that does not fail the verb (a poststart hook): stderr and the log.
+    func warning(_ message: String) {
+        write(to: 2, path == nil ? "runxl: warning: \(message)\n" : line(level: "warning", message: message, code: nil))
+        if path != nil { append(line(level: "warning", message: message, code: nil)) }
+    }
+
     func info(_ message: String) {
         if path != nil { append(line(level: "info", message: message, code: nil)) }
     }

@@ -27,8 +27,8 @@ struct Run: Verb {
 
     func run() throws(RunxlError) -> Int32 {
         let engine = try Backend.engine(global)
-        let record = try engine.create(id, options: options.engineOptions) { (id: ContainerID) throws(RunxlError) -> Int32 in
-            try SupervisorLauncher.launch(global: global, id: id)
+        let record = try engine.create(id, options: options.engineOptions) { (id: ContainerID, terminal: Int32?) throws(RunxlError) -> Int32 in
+            try SupervisorLauncher.launch(global: global, id: id, terminal: terminal)
         }
         do {
             try engine.start(id)

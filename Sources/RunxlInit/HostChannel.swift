@@ -46,6 +46,24 @@ final class XenbusChannel: HostChannel {
         _ = try request(.watch(GuestKeys.signal, token: GuestKeys.signalWatchToken), context: "watch \(GuestKeys.signal)")
     }
 
+    /// Called with (rows, columns) when the host writes a new terminal size; set by init for a
+    /// process with a terminal, whose tty is hvc0.
+    var onWindowSize: ((UInt16, UInt16) -> Void)? {
+        didSet {
+            guard onWindowSize != nil, oldValue == nil else { return }
+            _ = try? request(
+                .watch(GuestKeys.windowSize, token: GuestKeys.windowSizeWatchToken), context: "watch \(GuestKeys.windowSize)")
+        }
+    }
+
+    private func applyWindowSize() throws(InitFailure) {
+        guard let onWindowSize,
+            let reply = try request(.read(GuestKeys.windowSize), context: "read \(GuestKeys.windowSize)", allowingError: "ENOENT")
+        else { return }
+        let fields = String(decoding: reply, as: UTF8.self).split(separator: " ").compactMap { UInt16($0) }
+        if fields.count == 2 { onWindowSize(fields[0], fields[1]) }
+    }
+
     func reportReady(pid: pid_t) throws(InitFailure) {
         _ = try request(.write(GuestKeys.ready, string: String(pid)), context: "write \(GuestKeys.ready)")
     }
@@ -61,6 +79,9 @@ final class XenbusChannel: HostChannel {
         if readable { try readAvailable() }
         let events = pendingEvents
         pendingEvents.removeAll()
+        if events.contains(where: { $0.watchEvent?.token == GuestKeys.windowSizeWatchToken }) {
+            try applyWindowSize()
+        }
         guard events.contains(where: { $0.watchEvent?.token == GuestKeys.signalWatchToken }) else { return [] }
         // The event says the key changed; its value is read now (several writes may have merged).
         let reply = try request(.read(GuestKeys.signal), context: "read \(GuestKeys.signal)", allowingError: "ENOENT")

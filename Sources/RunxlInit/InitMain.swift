@@ -78,17 +78,32 @@ struct InitMain {
         let stdio: Launcher.Stdio
         var outputs: [(fd: Int32, stream: ConsoleStream)] = []
         var childEnds: [Int32] = []
+        var input: StdinForwarder?
         if description.terminal {
             stdio = isGuest ? .terminal(console.fd) : .inherit
             console = console.forPlainTerminal()
+            if let xenbus = host as? XenbusChannel {
+                let terminal = console.fd
+                xenbus.onWindowSize = { rows, columns in
+                    var size = winsize(ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0)
+                    _ = ioctl(terminal, UInt(TIOCSWINSZ), &size)
+                }
+            }
         } else {
             var stdoutPipe: [Int32] = [-1, -1]
             var stderrPipe: [Int32] = [-1, -1]
             try check(c_pipe2(&stdoutPipe, O_CLOEXEC), "pipe for stdout")
             try check(c_pipe2(&stderrPipe, O_CLOEXEC), "pipe for stderr")
-            stdio = .pipes(stdout: stdoutPipe[1], stderr: stderrPipe[1])
+            // In the guest the host's stdin arrives as console frames (the host sends at least
+            // the end-of-file); in test mode there is no host to send it.
+            var stdinPipe: [Int32] = [-1, -1]
+            if isGuest {
+                try check(c_pipe2(&stdinPipe, O_CLOEXEC), "pipe for stdin")
+                input = StdinForwarder(console: console.fd, pipe: stdinPipe[1])
+            }
+            stdio = .pipes(stdin: isGuest ? stdinPipe[0] : nil, stdout: stdoutPipe[1], stderr: stderrPipe[1])
             outputs = [(stdoutPipe[0], .stdout), (stderrPipe[0], .stderr)]
-            childEnds = [stdoutPipe[1], stderrPipe[1]]
+            childEnds = [stdoutPipe[1], stderrPipe[1]] + (isGuest ? [stdinPipe[0]] : [])
         }
         let user = description.user
         let alreadyThatUser = user.uid == getuid() && user.gid == getgid() && user.additionalGids.isEmpty
@@ -100,6 +115,7 @@ struct InitMain {
             child = try launcher.launch()
         } catch {
             for fd in childEnds { close(fd) }
+            input?.close()
             throw error
         }
         for fd in childEnds { close(fd) }
@@ -112,7 +128,7 @@ struct InitMain {
         }
         return Supervisor(
             console: console, host: host, child: child, signalDescriptor: signalDescriptor, outputs: outputs,
-            killEverythingAtEnd: isGuest
+            input: input, killEverythingAtEnd: isGuest
         ).run()
     }
 

@@ -7,8 +7,8 @@ import GuestProtocol
 /// ("<exit code>\n<message>"); end-of-file on it means execve succeeded.
 struct Launcher {
     enum Stdio {
-        /// Output to these pipe write ends, input from /dev/null.
-        case pipes(stdout: Int32, stderr: Int32)
+        /// Output to these pipe write ends; input from this pipe's read end, or /dev/null.
+        case pipes(stdin: Int32?, stdout: Int32, stderr: Int32)
         /// The console as controlling terminal and stdio.
         case terminal(Int32)
         /// Init's own descriptors (test mode with a terminal).
@@ -135,12 +135,16 @@ struct Launcher {
 
     private func setUpStdio() throws(InitFailure) {
         switch stdio {
-        case .pipes(let stdout, let stderr):
-            let null = try check(open("/dev/null", O_RDWR), "open /dev/null for stdin")
-            try check(dup2(null, 0), "stdin")
+        case .pipes(let stdin, let stdout, let stderr):
+            if let stdin {
+                try check(dup2(stdin, 0), "stdin")
+            } else {
+                let null = try check(open("/dev/null", O_RDWR), "open /dev/null for stdin")
+                try check(dup2(null, 0), "stdin")
+                if null > 2 { close(null) }
+            }
             try check(dup2(stdout, 1), "stdout")
             try check(dup2(stderr, 2), "stderr")
-            if null > 2 { close(null) }
         case .terminal(let console):
             for target: Int32 in 0...2 { try check(dup2(console, target), "console as fd \(target)") }
             // 1 = take it even if it is still the controlling terminal of init's session (the

@@ -29,13 +29,15 @@ final class Supervisor {
     /// ends with its init. Test mode: only the process's own session.
     private let killEverythingAtEnd: Bool
     private var outputs: [(fd: Int32, stream: ConsoleStream)]
+    private let input: StdinForwarder?
     private var signalFilter = SignalRequestFilter()
     private var childStatus: GuestExitStatus?
 
     init(
         console: Console, host: (any HostChannel)?, child: pid_t, signalDescriptor: Int32,
-        outputs: [(fd: Int32, stream: ConsoleStream)], killEverythingAtEnd: Bool
+        outputs: [(fd: Int32, stream: ConsoleStream)], input: StdinForwarder? = nil, killEverythingAtEnd: Bool
     ) {
+        self.input = input
         self.console = console
         self.host = host
         self.child = child
@@ -67,6 +69,11 @@ final class Supervisor {
             if hostUsable, childStatus == nil, let fd = host?.pollDescriptor {
                 descriptors.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
             }
+            let inputIndex = descriptors.count
+            if let input, childStatus == nil {
+                if input.wantsConsole { descriptors.append(pollfd(fd: input.consoleDescriptor, events: Int16(POLLIN), revents: 0)) }
+                if input.wantsToWrite { descriptors.append(pollfd(fd: input.pipeDescriptor, events: Int16(POLLOUT), revents: 0)) }
+            }
             var timeout: Int32 = -1
             if let drainDeadline {
                 let remaining = drainDeadline - monotonicMilliseconds()
@@ -92,8 +99,14 @@ final class Supervisor {
             }
             outputs.removeAll { closed.contains($0.fd) }
             for fd in closed { close(fd) }
-            if descriptors.count > hostIndex && descriptors[hostIndex].revents != 0 {
+            if descriptors.count > hostIndex && hostIndex < inputIndex && descriptors[hostIndex].revents != 0 {
                 handleHostInput(readable: true, usable: &hostUsable)
+            }
+            if let input {
+                for entry in descriptors[inputIndex...] where entry.revents != 0 {
+                    if entry.fd == input.consoleDescriptor { input.readConsole() } else { input.flush() }
+                }
+                if childStatus != nil { input.close() }
             }
         }
     }

@@ -46,8 +46,14 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: bundle + "/config.json"))
         // A second spec refuses to overwrite.
         #expect(try world.run(["spec", "--bundle", bundle]).status == 1)
-        let created = try world.run(["create", "--bundle", bundle, "c1"])
+        // runc's default spec asks for a terminal: its master must arrive on the console socket.
+        let listener = try ConsoleSocketListener(path: world.directory + "/console.sock")
+        defer { listener.close() }
+        let created = try world.run(["create", "--bundle", bundle, "--console-socket", listener.path, "c1"])
         #expect(created.status == 0, "\(created.stderr)")
+        let master = listener.receiveDescriptor()
+        #expect(master >= 0 && isatty(master) == 1, "the console socket must receive a pty master")
+        if master >= 0 { close(master) }
         let state = try world.run(["state", "c1"])
         let object = try #require(JSONSerialization.jsonObject(with: Data(state.stdout.utf8)) as? [String: Any])
         #expect(object["status"] as? String == "created")

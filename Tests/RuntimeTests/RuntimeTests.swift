@@ -19,6 +19,25 @@ import Testing
     }
 }
 
+@Suite struct DomainNamingTests {
+    @Test func shortIDsKeepTheirPlainName() throws {
+        #expect(DomainNaming.name(for: try ContainerID("web")) == "runxl-web")
+    }
+
+    /// podman and containerd use 64 hex digits: "runxl-" + 64 is over libxl's 64-byte limit.
+    @Test func longIDsFitAndStayDistinct() throws {
+        let first = try ContainerID(String(repeating: "a", count: 63) + "1")
+        let second = try ContainerID(String(repeating: "a", count: 63) + "2")
+        let names = [DomainNaming.name(for: first), DomainNaming.name(for: second)]
+        for name in names {
+            #expect(name.utf8.count <= DomainNaming.maximumLength)
+            #expect(name.hasPrefix("runxl-" + String(repeating: "a", count: 40) + "-"))
+        }
+        #expect(names[0] != names[1])
+        #expect(DomainNaming.name(for: first) == names[0])
+    }
+}
+
 @Suite struct ContainerStatusTests {
     @Test func allowsRuncTransitionsOnly() throws {
         let id = try ContainerID("t")
@@ -74,7 +93,7 @@ import Testing
         }
 
         /// A stand-in supervisor: a child that lives long enough for the test.
-        let launcher: (ContainerID) throws(RunxlError) -> Int32 = { _ in try Processes.spawn("/bin/sleep", ["30"]) }
+        let launcher: (ContainerID, Int32?) throws(RunxlError) -> Int32 = { _, _ in try Processes.spawn("/bin/sleep", ["30"]) }
     }
 
     @Test func createFailureLeavesNothing() throws {
@@ -82,7 +101,7 @@ import Testing
         let id = try ContainerID("fails")
         // The supervisor cannot start: the domain created before must be destroyed, the record removed.
         #expect(throws: RunxlError.self) {
-            try world.engine.create(id, options: .init(bundle: try world.bundle())) { (_: ContainerID) throws(RunxlError) -> Int32 in
+            try world.engine.create(id, options: .init(bundle: try world.bundle())) { (_: ContainerID, _: Int32?) throws(RunxlError) -> Int32 in
                 throw RunxlError(.spawnFailed, "injected")
             }
         }
@@ -124,7 +143,7 @@ import Testing
         let world = try World()
         let id = try ContainerID("orphan")
         // A pid that cannot be alive: the record must not claim the container runs.
-        _ = try world.engine.create(id, options: .init(bundle: try world.bundle())) { (_: ContainerID) throws(RunxlError) -> Int32 in 999_999_999 }
+        _ = try world.engine.create(id, options: .init(bundle: try world.bundle())) { (_: ContainerID, _: Int32?) throws(RunxlError) -> Int32 in 999_999_999 }
         #expect(try world.engine.state(id).status == .stopped)
         // delete --force still finds and destroys the domain.
         try world.engine.delete(id, force: true)

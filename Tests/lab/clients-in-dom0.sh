@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Real OCI clients driving runxl on real libxl, inside the lab's dom0: podman (through conmon)
+# and containerd's runc shim (through ctr), configured the way a user would for this machine.
+# Sourced by Tests/lab/in-dom0.sh (which defines pass/fail/expect and $runxl, $work); also
+# runnable alone: `Scripts/lab-tests --only clients`.
+#
+# Podman and containerd keep their storage under /run (dom0's tmpfs): the 9p share of the
+# host's root cannot hold overlay upper directories.
+
+if ! declare -F pass >/dev/null; then
+  set -uo pipefail
+  runxl=$RUNXL_BINARY
+  work=$RUNXL_LAB_WORK
+  passed=0
+  failed=0
+  pass() { echo "PASS: $*"; passed=$((passed + 1)); }
+  fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+  now() { date +%s.%N; }
+  since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+  expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi; }
+  only_dom0() { [ "$(xl list | tail -n +2 | wc -l)" = 1 ]; }
+  mkdir -p /etc/runxl /var/lib/runxl
+  echo "{\"kernel\": \"$RUNXL_LAB_KERNEL\", \"cacheDir\": \"/var/lib/runxl/cache\"}" >/etc/runxl/config.json
+  clients_standalone=1
+fi
+
+clients=/run/clients
+rm -rf "$clients"
+mkdir -p "$clients/bin"
+# The runtime's file name must be "runxl" for runtime_supports_json (podman then passes
+# --log-format=json and shows our error message).
+ln -sf "$runxl" "$clients/bin/runxl"
+
+# The configuration the README documents, with this machine's limits (no systemd, nofile 20000).
+cat >"$clients/containers.conf" <<EOF
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+netns = "none"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime_supports_json = ["crun", "runc", "runxl"]
+conmon_env_vars = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "RUNXL_INIT=$RUNXL_INIT"]
+[engine.runtimes]
+runxl = ["$clients/bin/runxl"]
+EOF
+cat >"$clients/storage.conf" <<EOF
+[storage]
+driver = "vfs"
+runroot = "$clients/podman-run"
+graphroot = "$clients/podman-graph"
+EOF
+export CONTAINERS_CONF=$clients/containers.conf CONTAINERS_STORAGE_CONF=$clients/storage.conf
+pm() { podman --runtime runxl --root "$clients/podman-graph" --runroot "$clients/podman-run" "$@"; }
+podman_domains() { xl list | awk 'NR > 2 { print $1 }' | grep -c . ; }
+# podman and containerd pass no --root: runxl's default, as runc's is /run/runc.
+runxl_state_empty() { [ -z "$(ls -A /run/runxl 2>/dev/null)" ]; }
+
+# cgroup2 for podman's cgroupfs manager (the lab's dom0 init mounts none).
+mountpoint -q /sys/fs/cgroup || mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
+
+echo "== podman: load the busybox image"
+if pm load -i "$work/images/busybox-oci.tar" >/tmp/pm.load 2>&1; then
+  image=$(awk '/Loaded image/ { print $NF }' /tmp/pm.load)
+  pass "podman load ($image)"
+else
+  fail "podman load: $(tail -c 400 /tmp/pm.load)"
+  image=localhost/latest
+fi
+
+echo "== podman run --rm: output and exit status"
+start=$(now)
+pm run --rm "$image" sh -c 'echo hi; exit 3' >/tmp/pm.out 2>/tmp/pm.err
+status=$?
+echo "FIGURE podman run --rm whole run (s): $(since "$start")"
+expect "podman run prints hi" "hi" "$(cat /tmp/pm.out)"
+expect "podman run exit status" 3 "$status"
+[ "$status" = 3 ] || { echo "podman stderr:"; tail -c 1500 /tmp/pm.err; }
+expect "podman run --rm leaves no domain" 0 "$(podman_domains)"
+
+echo "== podman run -d, then podman stop: SIGTERM reaches the container's handler"
+pm run -d --name stopper "$image" sh -c 'trap "echo got-term; exit 42" TERM; echo ready; while true; do sleep 1; done' >/tmp/pm.cid 2>/tmp/pm.err
+status=$?
+expect "podman run -d" 0 "$status"
+[ "$status" = 0 ] || tail -c 600 /tmp/pm.err
+for _ in $(seq 1 240); do
+  [ "$status" = 0 ] || break
+  pm logs stopper 2>/dev/null | grep -q ready && break
+  sleep 0.5
+done
+pm logs stopper 2>/dev/null | grep -q ready && pass "detached container printed ready" || fail "no ready: $(tail -c 600 /tmp/pm.err)"
+pm stop -t 30 stopper >/dev/null 2>/tmp/pm.err
+expect "podman stop" 0 "$?"
+expect "the TERM handler ran" "got-term" "$(pm logs stopper 2>/dev/null | grep got-term)"
+expect "podman reports the handler's exit code" 42 "$(pm inspect -f '{{.State.ExitCode}}' stopper 2>/dev/null)"
+pm rm -f stopper >/dev/null 2>&1
+expect "podman rm -f leaves no domain" 0 "$(podman_domains)"
+runxl_state_empty && pass "podman rm -f leaves no runxl state" || fail "runxl state left: $(ls -A /run/runxl 2>/dev/null)"
+
+echo "== containerd + ctr with the runc shim and runxl as its binary"
+ctrd=$clients/containerd
+mkdir -p "$ctrd"
+cat >"$ctrd/config.toml" <<EOF
+version = 2
+root = "$ctrd/root"
+state = "$ctrd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$ctrd/containerd.sock"
+EOF
+RUNXL_INIT=$RUNXL_INIT containerd --config "$ctrd/config.toml" >"$ctrd/log" 2>&1 &
+containerd_pid=$!
+c() { ctr --address "$ctrd/containerd.sock" "$@"; }
+for _ in $(seq 1 100); do c version >/dev/null 2>&1 && break; sleep 0.2; done
+c images import --all-platforms "$work/images/busybox-oci.tar" >/tmp/ctr.import 2>&1 || fail "ctr import: $(tail -c 400 /tmp/ctr.import)"
+ctr_image=$(c images ls -q | head -n 1)
+[ -n "$ctr_image" ] && pass "ctr image import ($ctr_image)" || fail "no image in containerd"
+
+start=$(now)
+c run --rm --runtime io.containerd.runc.v2 --runc-binary "$clients/bin/runxl" "$ctr_image" ctr-hi \
+  sh -c 'echo hi from ctr; exit 5' >/tmp/ctr.out 2>/tmp/ctr.err
+status=$?
+echo "FIGURE ctr run whole run (s): $(since "$start")"
+expect "ctr run output" "hi from ctr" "$(tr -d '\r' </tmp/ctr.out)"
+expect "ctr run exit status" 5 "$status"
+[ "$status" = 5 ] || { tail -c 1500 /tmp/ctr.err; tail -n 30 "$ctrd/log"; }
+
+c run -d --runtime io.containerd.runc.v2 --runc-binary "$clients/bin/runxl" "$ctr_image" ctr-term \
+  sh -c 'trap "echo got-term; exit 42" TERM; echo ready; while true; do sleep 1; done' >/tmp/ctr.out 2>/tmp/ctr.err
+expect "ctr run -d" 0 "$?"
+for _ in $(seq 1 240); do [ "$(c task ls | awk '$1 == "ctr-term" { print $3 }')" = RUNNING ] && break; sleep 0.5; done
+sleep 8
+c task kill -s SIGTERM ctr-term >/dev/null 2>/tmp/ctr.err
+expect "ctr task kill" 0 "$?"
+for _ in $(seq 1 120); do [ "$(c task ls | awk '$1 == "ctr-term" { print $3 }')" = STOPPED ] && break; sleep 0.5; done
+expect "ctr task stopped after SIGTERM" STOPPED "$(c task ls | awk '$1 == "ctr-term" { print $3 }')"
+c task delete ctr-term >/dev/null 2>&1
+c container delete ctr-term >/dev/null 2>&1
+expect "ctr leaves no domain" 0 "$(podman_domains)"
+
+kill "$containerd_pid" 2>/dev/null
+wait "$containerd_pid" 2>/dev/null
+
+if [ -n "${clients_standalone:-}" ]; then
+  echo "lab: $passed passed, $failed failed"
+  [ "$failed" = 0 ]
+fi
