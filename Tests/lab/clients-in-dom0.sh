@@ -51,7 +51,8 @@ runroot = "$clients/podman-run"
 graphroot = "$clients/podman-graph"
 EOF
 export CONTAINERS_CONF=$clients/containers.conf CONTAINERS_STORAGE_CONF=$clients/storage.conf
-pm() { podman --runtime runxl --root "$clients/podman-graph" --runroot "$clients/podman-run" "$@"; }
+# Every client call is bounded, so a hang costs one check, not the whole lab run.
+pm() { timeout 180 podman --runtime runxl --root "$clients/podman-graph" --runroot "$clients/podman-run" "$@"; }
 podman_domains() { xl list | awk 'NR > 2 { print $1 }' | grep -c . ; }
 # podman and containerd pass no --root: runxl's default, as runc's is /run/runc.
 runxl_state_empty() { [ -z "$(ls -A /run/runxl 2>/dev/null)" ]; }
@@ -97,6 +98,52 @@ pm rm -f stopper >/dev/null 2>&1
 expect "podman rm -f leaves no domain" 0 "$(podman_domains)"
 runxl_state_empty && pass "podman rm -f leaves no runxl state" || fail "runxl state left: $(ls -A /run/runxl 2>/dev/null)"
 
+echo "== podman run -i: stdin reaches the container, with its end-of-file"
+printf 'line one\nline two\n' | pm run -i --rm "$image" sh -c 'wc -l; cat >/dev/null; echo eof-seen' >/tmp/pm.out 2>/tmp/pm.err
+expect "podman run -i exit status" 0 "$?"
+expect "podman run -i output" "2|eof-seen" "$(tr -d ' ' </tmp/pm.out | paste -sd'|')"
+
+echo "== podman run -it: a working tty (pty master over --console-socket)"
+# script(1) gives podman a terminal; the input is typed before the guest is up and must wait.
+printf 'test -t 0 && echo is-a-tty; stty size; echo $((6*7))\nexit 4\n' |
+  script -qec "stty rows 33 cols 97; timeout 180 podman --runtime runxl --root $clients/podman-graph --runroot $clients/podman-run run -it --rm $image sh" /dev/null >/tmp/pm.tty 2>&1
+status=$?
+expect "podman run -it exit status" 4 "$status"
+grep -q "^is-a-tty" /tmp/pm.tty && pass "the process's stdin is a tty" || fail "no tty: $(tail -c 600 /tmp/pm.tty)"
+grep -q "^42" /tmp/pm.tty && pass "typed input ran in the guest" || fail "no 42: $(tail -c 600 /tmp/pm.tty)"
+grep -q "^33 97" /tmp/pm.tty && pass "window size reached the guest" || fail "size: $(tail -c 600 /tmp/pm.tty)"
+expect "podman run -it leaves no domain" 0 "$(podman_domains)"
+
+echo "== podman with runc in dom0, the same commands (runc is not a VM: the ratio is runxl's cost)"
+for runtime in runxl runc; do
+  times=()
+  for _ in 1 2 3; do
+    start=$(now)
+    timeout 120 podman --runtime $runtime --root "$clients/podman-graph" --runroot "$clients/podman-run" \
+      run --rm "$image" echo hi </dev/null 2>/tmp/pm.time.err |
+      { read -r _; echo "$(since "$start")"; cat >/dev/null; } >/tmp/pm.time
+    times+=("$(cat /tmp/pm.time)")
+    [ -s /tmp/pm.time.err ] && echo "podman $runtime stderr: $(tail -c 300 /tmp/pm.time.err)"
+  done
+  echo "FIGURE podman run to first output, $runtime (s): ${times[*]} median $(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)"
+done
+
+echo "== 20 create/start/kill/delete cycles with client-style 64-hex ids"
+start=$(now)
+cycles_ok=0
+for i in $(seq 1 20); do
+  id=$(printf '%064x' "$i")
+  timeout 120 "$runxl" create --bundle "$work/sleeper" "$id" </dev/null >/dev/null 2>/tmp/cycle.err &&
+    "$runxl" start "$id" 2>>/tmp/cycle.err &&
+    "$runxl" kill "$id" KILL 2>>/tmp/cycle.err &&
+    "$runxl" delete --force "$id" 2>>/tmp/cycle.err && cycles_ok=$((cycles_ok + 1))
+done
+echo "FIGURE 20 create/start/kill/delete cycles (s): $(since "$start")"
+expect "20 cycles succeeded" 20 "$cycles_ok"
+[ "$cycles_ok" = 20 ] || tail -c 600 /tmp/cycle.err
+expect "20 cycles leave only dom0" 0 "$(podman_domains)"
+runxl_state_empty && pass "20 cycles leave runxl's root empty" || fail "left: $(ls -A /run/runxl)"
+
 echo "== containerd + ctr with the runc shim and runxl as its binary"
 ctrd=$clients/containerd
 mkdir -p "$ctrd"
@@ -110,7 +157,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 EOF
 RUNXL_INIT=$RUNXL_INIT containerd --config "$ctrd/config.toml" >"$ctrd/log" 2>&1 &
 containerd_pid=$!
-c() { ctr --address "$ctrd/containerd.sock" "$@"; }
+c() { timeout 180 ctr --address "$ctrd/containerd.sock" "$@"; }
 for _ in $(seq 1 100); do c version >/dev/null 2>&1 && break; sleep 0.2; done
 c images import --all-platforms "$work/images/busybox-oci.tar" >/tmp/ctr.import 2>&1 || fail "ctr import: $(tail -c 400 /tmp/ctr.import)"
 ctr_image=$(c images ls -q | head -n 1)
@@ -137,6 +184,18 @@ expect "ctr task stopped after SIGTERM" STOPPED "$(c task ls | awk '$1 == "ctr-t
 c task delete ctr-term >/dev/null 2>&1
 c container delete ctr-term >/dev/null 2>&1
 expect "ctr leaves no domain" 0 "$(podman_domains)"
+
+for runtime in "$clients/bin/runxl" runc; do
+  times=()
+  for n in 1 2 3; do
+    start=$(now)
+    c run --rm --runtime io.containerd.runc.v2 --runc-binary "$runtime" "$ctr_image" "ctr-time-$n" echo hi </dev/null |
+      { read -r _; echo "$(since "$start")"; cat >/dev/null; } >/tmp/ctr.time
+    times+=("$(cat /tmp/ctr.time)")
+  done
+  echo "FIGURE ctr run to first output, $(basename "$runtime") (s): ${times[*]} median $(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)"
+done
+expect "ctr timing runs leave only dom0" 0 "$(podman_domains)"
 
 kill "$containerd_pid" 2>/dev/null
 wait "$containerd_pid" 2>/dev/null

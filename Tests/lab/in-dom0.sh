@@ -165,6 +165,9 @@ echo "== runxl launch against raw xl create of the same kernel + initramfs (firs
 start=$(now)
 rx launch "$work/hello" | { read -r line; echo "FIGURE runxl launch to first output (s): $(since "$start")"; cat >/dev/null; }
 
+# podman and containerd driving runxl (the same pass/fail counters).
+. "$(dirname "${BASH_SOURCE[0]}")/clients-in-dom0.sh"
+
 echo "== Swift LabTests (XenLight on real libxl)"
 tests=$(dirname "$runxl")/runxlPackageTests.xctest
 if [ -x "$tests" ]; then
