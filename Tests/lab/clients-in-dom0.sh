@@ -52,7 +52,7 @@ graphroot = "$clients/podman-graph"
 EOF
 export CONTAINERS_CONF=$clients/containers.conf CONTAINERS_STORAGE_CONF=$clients/storage.conf
 # Every client call is bounded, so a hang costs one check, not the whole lab run.
-pm() { timeout 180 podman --runtime runxl --root "$clients/podman-graph" --runroot "$clients/podman-run" "$@"; }
+pm() { timeout -k 5 180 podman --runtime runxl --root "$clients/podman-graph" --runroot "$clients/podman-run" "$@"; }
 podman_domains() { xl list | awk 'NR > 2 { print $1 }' | grep -c . ; }
 # podman and containerd pass no --root: runxl's default, as runc's is /run/runc.
 runxl_state_empty() { [ -z "$(ls -A /run/runxl 2>/dev/null)" ]; }
@@ -106,7 +106,7 @@ expect "podman run -i output" "2|eof-seen" "$(tr -d ' ' </tmp/pm.out | paste -sd
 echo "== podman run -it: a working tty (pty master over --console-socket)"
 # script(1) gives podman a terminal; the input is typed before the guest is up and must wait.
 printf 'test -t 0 && echo is-a-tty; stty size; echo $((6*7))\nexit 4\n' |
-  script -qec "stty rows 33 cols 97; timeout 180 podman --runtime runxl --root $clients/podman-graph --runroot $clients/podman-run run -it --rm $image sh" /dev/null >/tmp/pm.tty 2>&1
+  script -qec "stty rows 33 cols 97; timeout --foreground -k 5 180 podman --runtime runxl --root $clients/podman-graph --runroot $clients/podman-run run -it --rm $image sh" /dev/null >/tmp/pm.tty 2>&1
 status=$?
 expect "podman run -it exit status" 4 "$status"
 grep -q "^is-a-tty" /tmp/pm.tty && pass "the process's stdin is a tty" || fail "no tty: $(tail -c 600 /tmp/pm.tty)"
@@ -157,7 +157,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 EOF
 RUNXL_INIT=$RUNXL_INIT containerd --config "$ctrd/config.toml" >"$ctrd/log" 2>&1 &
 containerd_pid=$!
-c() { timeout 180 ctr --address "$ctrd/containerd.sock" "$@"; }
+c() { timeout -k 5 180 ctr --address "$ctrd/containerd.sock" "$@"; }
 for _ in $(seq 1 100); do c version >/dev/null 2>&1 && break; sleep 0.2; done
 c images import --all-platforms "$work/images/busybox-oci.tar" >/tmp/ctr.import 2>&1 || fail "ctr import: $(tail -c 400 /tmp/ctr.import)"
 ctr_image=$(c images ls -q | head -n 1)
