@@ -65,12 +65,14 @@ public struct Supervisor {
     struct Attached {
         let domain: DomainID
         let pumpDone: Int32
+        let exec: ExecServer?
     }
 
     private func attach() throws(RunxlError) -> Attached {
         let record = try engine.store.load(id)
         let domain = try engine.domainID(of: record)
-        let attached = Attached(domain: domain, pumpDone: try startConsolePump(domain))
+        let (pumpDone, exec) = try startConsolePump(domain)
+        let attached = Attached(domain: domain, pumpDone: pumpDone, exec: exec)
         engine.trace.mark("supervisor of \(id): console attached")
         return attached
     }
@@ -87,6 +89,7 @@ public struct Supervisor {
         if attached.pumpDone >= 0 {
             Self.waitReadable(attached.pumpDone, seconds: Self.consoleDrainSeconds)
         }
+        attached.exec?.finishAll()
         let status = exitStatus(after: end, domain: domain)
         do {
             try engine.recordExit(id, status: status)
@@ -133,12 +136,12 @@ public struct Supervisor {
 
     /// Starts copying the guest console to fds 1 and 2; returns a descriptor that becomes
     /// readable when the guest's last frame has been copied, or -1 for a backend without consoles.
-    private func startConsolePump(_ domain: DomainID) throws(RunxlError) -> Int32 {
+    private func startConsolePump(_ domain: DomainID) throws(RunxlError) -> (Int32, ExecServer?) {
         let path: String
         do {
             path = try engine.hypervisor.consolePath(domain)
         } catch where error.code == .unsupported {
-            return -1
+            return (-1, nil)
         }
         let console = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC)
         guard console >= 0 else {
@@ -159,6 +162,7 @@ public struct Supervisor {
         }
         let signalEnd = pipeEnds.write
         let log = self.log
+        var exec: ExecServer?
         if let terminal {
             // Before any thread starts, so every thread inherits the mask and only the sigwait
             // thread takes SIGWINCH (an unblocked thread would take and ignore it).
@@ -173,15 +177,21 @@ public struct Supervisor {
             try startInputForwarding(domain) { RawCopy(from: terminal, to: console).run() }
             try startWindowSizeForwarding(domain, terminal: terminal)
         } else {
+            // With a terminal the console is the process's tty and carries no frames, so exec
+            // sessions exist only without one.
+            let writer = ConsoleWriter(descriptor: console)
+            let server = ExecServer(console: writer, log: log)
+            try server.listen(at: "\(engine.store.directory(id))/\(ExecChannel.socketName)")
+            exec = server
             try startDetachedThread {
-                ConsolePump(console: console, log: log).run()
+                ConsolePump(console: console, exec: server, log: log).run()
                 _ = write(signalEnd, "x", 1)
             }
             if forwardsStdin {
-                try startInputForwarding(domain) { StdinPump(console: console).run() }
+                try startInputForwarding(domain) { StdinPump(console: writer).run() }
             }
         }
-        return pipeEnds.read
+        return (pipeEnds.read, exec)
     }
 
     /// Input starts flowing once init reports the process started: before that, the guest's
@@ -231,6 +241,7 @@ public struct Supervisor {
 /// Copies framed console output to stdout and stderr until init's exit frame or end of file.
 struct ConsolePump {
     let console: Int32
+    var exec: ExecServer? = nil
     let log: @Sendable (String) -> Void
 
     func run() {
@@ -246,6 +257,14 @@ struct ConsolePump {
                 case .frame(.stderr, let bytes): Self.writeAll(2, bytes)
                 case .frame(.exit, _): return
                 case .frame(.diagnostics, let bytes): log("guest: \(String(decoding: bytes, as: UTF8.self))")
+                case .frame(.execOutput, let payload):
+                    if let (session, rest) = ExecFrames.split(payload), let stream = rest.first {
+                        exec?.deliver(session: session, stream: stream, rest.dropFirst())
+                    }
+                case .frame(.execExit, let payload):
+                    if let (session, rest) = ExecFrames.split(payload) {
+                        exec?.finish(session: session, status: String(decoding: rest, as: UTF8.self))
+                    }
                 case .frame, .unframed: break
                 }
             }
@@ -283,7 +302,7 @@ struct RawCopy {
 
 /// Frames the supervisor's stdin onto the guest console as `input`, then `inputEnd` at its end.
 struct StdinPump {
-    let console: Int32
+    let console: ConsoleWriter
 
     func run() {
         var buffer = [UInt8](repeating: 0, count: ConsoleFraming.maxPayload)
@@ -291,8 +310,8 @@ struct StdinPump {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             if count <= 0 { break }
-            ConsolePump.writeAll(console, ConsoleFraming.encode(stream: .input, payload: buffer[0..<count]))
+            console.write(ConsoleFraming.encode(stream: .input, payload: buffer[0..<count]))
         }
-        ConsolePump.writeAll(console, ConsoleFraming.encode(stream: .inputEnd, payload: [0]))
+        console.write(ConsoleFraming.encode(stream: .inputEnd, payload: [0]))
     }
 }

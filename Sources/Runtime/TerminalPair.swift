@@ -58,65 +58,21 @@ public struct TerminalPair {
     }
 }
 
-/// Passing a descriptor over an AF_UNIX socket.
+/// `--console-socket`: the client listens, runxl connects and sends the pty master.
 public enum ConsoleSocket {
     public static func send(_ descriptor: Int32, to path: String) throws(RunxlError) {
         let socketFD = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard socketFD >= 0 else { throw failure("socket", path) }
+        guard socketFD >= 0 else {
+            let code = errno
+            throw RunxlError(.io, "cannot pass the terminal over the console socket \(path)", cause: SystemCallError("socket", errno: code))
+        }
         defer { Glibc.close(socketFD) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let pathBytes = Array(path.utf8)
-        guard pathBytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw RunxlError(.usage, "the console socket path \(path) is too long for an AF_UNIX address")
+        do {
+            try UnixSocket.connect(socketFD, to: path)
+            // runc sends the pty's name as the message; clients only take the descriptor.
+            try UnixSocket.send(Array("/dev/ptmx".utf8), descriptors: [descriptor], over: socketFD)
+        } catch {
+            throw RunxlError(.io, "cannot pass the terminal over the console socket \(path)", cause: error)
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: pathBytes)
-            raw[pathBytes.count] = 0
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard connected == 0 else { throw failure("connect", path) }
-        try sendDescriptor(descriptor, over: socketFD, message: Array("/dev/ptmx".utf8), path: path)
-    }
-
-    /// One sendmsg with one SCM_RIGHTS control message. The cmsg layout is built by hand
-    /// (CMSG_* are macros Swift cannot call): a `cmsghdr`, then the int, padded to size_t.
-    static func sendDescriptor(_ descriptor: Int32, over socketFD: Int32, message: [UInt8], path: String) throws(RunxlError) {
-        let headerSize = MemoryLayout<cmsghdr>.size
-        let alignment = MemoryLayout<Int>.size
-        let space = headerSize + ((MemoryLayout<Int32>.size + alignment - 1) / alignment) * alignment
-        var control = [UInt8](repeating: 0, count: space)
-        control.withUnsafeMutableBytes { raw in
-            var header = cmsghdr()
-            header.cmsg_len = headerSize + MemoryLayout<Int32>.size
-            header.cmsg_level = SOL_SOCKET
-            header.cmsg_type = Int32(SCM_RIGHTS)
-            raw.storeBytes(of: header, as: cmsghdr.self)
-            raw.storeBytes(of: descriptor, toByteOffset: headerSize, as: Int32.self)
-        }
-        var payload = message.isEmpty ? [0] : message
-        let sent = payload.withUnsafeMutableBytes { payloadRaw in
-            control.withUnsafeMutableBytes { controlRaw in
-                var vector = iovec(iov_base: payloadRaw.baseAddress, iov_len: payloadRaw.count)
-                return withUnsafeMutablePointer(to: &vector) { vectorPointer in
-                    var header = msghdr()
-                    header.msg_iov = vectorPointer
-                    header.msg_iovlen = 1
-                    header.msg_control = controlRaw.baseAddress
-                    header.msg_controllen = controlRaw.count
-                    return sendmsg(socketFD, &header, 0)
-                }
-            }
-        }
-        guard sent >= 0 else { throw failure("sendmsg", path) }
-    }
-
-    private static func failure(_ call: String, _ path: String) -> RunxlError {
-        let code = errno
-        return RunxlError(.io, "cannot pass the terminal over the console socket \(path)", cause: SystemCallError(call, errno: code))
     }
 }

@@ -33,11 +33,16 @@ struct VerbSpec: Sendable {
     var usage: String
     var flags: [FlagSpec]
     var hidden = false
+    /// Everything after the first positional is positional too (`exec ID sh -c ...`: the
+    /// command's own flags are not runxl's), as urfave/cli parses runc's exec.
+    var flagsEndAtFirstPositional = false
 }
 
 /// The flags and positionals of one parsed verb.
 struct ParsedArguments {
     private(set) var values: [String: String] = [:]
+    /// Every value of a flag given more than once (`exec -e A=1 -e B=2`), in order.
+    private(set) var repeatedValues: [String: [String]] = [:]
     private(set) var switches: Set<String> = []
     var positionals: [String] = []
     /// What came after a literal `--`.
@@ -73,15 +78,23 @@ struct ParsedArguments {
     }
 
     mutating func set(_ long: String, _ value: String?) {
-        if let value { values[long] = value } else { switches.insert(long) }
+        if let value {
+            values[long] = value
+            repeatedValues[long, default: []].append(value)
+        } else {
+            switches.insert(long)
+        }
     }
+
+    func allValues(_ long: String) -> [String] { repeatedValues[long] ?? [] }
 }
 
 enum ArgumentScanner {
     /// Parses `arguments` against `flags`, stopping at the first positional when
     /// `stopAtPositional` (the global flags end at the verb).
     static func parse(
-        _ arguments: ArraySlice<String>, flags: [FlagSpec], verb: String, stopAtPositional: Bool
+        _ arguments: ArraySlice<String>, flags: [FlagSpec], verb: String, stopAtPositional: Bool,
+        flagsEndAtFirstPositional: Bool = false
     ) throws(RunxlError) -> (ParsedArguments, ArraySlice<String>) {
         var parsed = ParsedArguments(verb: verb)
         var rest = arguments
@@ -95,6 +108,11 @@ enum ArgumentScanner {
             guard argument.hasPrefix("-"), argument.count > 1 else {
                 if stopAtPositional { return (parsed, [argument] + rest) }
                 parsed.positionals.append(argument)
+                if flagsEndAtFirstPositional {
+                    parsed.positionals += rest
+                    rest = []
+                    break
+                }
                 continue
             }
             var name = String(argument.drop { $0 == "-" })

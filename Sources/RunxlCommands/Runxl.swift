@@ -60,7 +60,7 @@ public enum Runxl {
     static let verbs: [any Verb.Type] = [
         Create.self, Start.self, State.self, Kill.self, Delete.self, Run.self, List.self, Ps.self,
         Pause.self, Resume.self, Features.self, SpecVerb.self, Launch.self, ImageVerb.self, Supervise.self,
-        UnpackLayers.self,
+        UnpackLayers.self, Exec.self, ExecWait.self,
     ]
 
     static var versionText: String { "runxl version \(version)\nspec: \(Spec.currentVersion)\n" }
@@ -95,7 +95,9 @@ public enum RunxlMain {
                 throw RunxlError(.usage, "unknown verb '\(verbName)' (see runxl --help)")
             }
             let flags = verb.spec.flags + [FlagSpec("help", short: "h", help: "show help")]
-            let (parsed, _) = try ArgumentScanner.parse(rest.dropFirst(), flags: flags, verb: verbName, stopAtPositional: false)
+            let (parsed, _) = try ArgumentScanner.parse(
+                rest.dropFirst(), flags: flags, verb: verbName, stopAtPositional: false,
+                flagsEndAtFirstPositional: verb.spec.flagsEndAtFirstPositional)
             if parsed.isSet("help") { exitPrinting(HelpText.render(verb.spec)) }
             exit(try verb.init(parsed, global: global).run())
         } catch let error as RunxlError {

@@ -48,6 +48,12 @@ final class Console {
         writeAll(fd, ConsoleFraming.encode(stream: stream, payload: bytes))
     }
 
+    /// Bytes that are already frames (an exec session's).
+    func sendFramed(_ frames: [UInt8]) {
+        guard framed else { return }
+        writeAll(fd, frames)
+    }
+
     func diagnostic(_ message: String) {
         let line = "runxl-init: \(message)"
         if framed {

@@ -15,6 +15,8 @@ final class StdinForwarder {
     private var pending: [UInt8] = []
     private var endRequested = false
     static let maxPending = 1 << 20
+    /// Frames of `runxl exec` sessions, which share the console.
+    var onExecFrame: ((ConsoleStream, [UInt8]) -> Void)?
 
     init(console: Int32, pipe: Int32) {
         self.console = console
@@ -25,7 +27,8 @@ final class StdinForwarder {
     var isOpen: Bool { pipe >= 0 }
     var consoleDescriptor: Int32 { console }
     var pipeDescriptor: Int32 { pipe }
-    var wantsConsole: Bool { isOpen && !endRequested && pending.count < Self.maxPending }
+    /// After the process's stdin has ended the console is still read: exec sessions use it.
+    var wantsConsole: Bool { pending.count < Self.maxPending }
     var wantsToWrite: Bool { isOpen && !pending.isEmpty }
 
     /// Reads what the console has (it polled readable) and decodes it.
@@ -35,8 +38,10 @@ final class StdinForwarder {
         guard count > 0 else { return }
         for event in decoder.feed(buffer[..<count]) {
             switch event {
-            case .frame(.input, let bytes): pending += bytes
+            case .frame(.input, let bytes): if isOpen { pending += bytes }
             case .frame(.inputEnd, _): endRequested = true
+            case .frame(let stream, let payload) where stream.rawValue >= ConsoleStream.execStart.rawValue:
+                onExecFrame?(stream, payload)
             case .frame, .unframed: break
             }
         }

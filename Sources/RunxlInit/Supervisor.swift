@@ -28,7 +28,8 @@ final class Supervisor {
     /// Guest: when the process ends, everything else in the VM is killed, as a PID namespace
     /// ends with its init. Test mode: only the process's own session.
     private let killEverythingAtEnd: Bool
-    private var outputs: [(fd: Int32, stream: ConsoleStream)]
+    private var outputs: [(fd: Int32, stream: ConsoleStream, session: UInt32?)]
+    private let execs: ExecSessions
     private let input: StdinForwarder?
     private var signalFilter = SignalRequestFilter()
     private var childStatus: GuestExitStatus?
@@ -38,11 +39,14 @@ final class Supervisor {
         outputs: [(fd: Int32, stream: ConsoleStream)], input: StdinForwarder? = nil, killEverythingAtEnd: Bool
     ) {
         self.input = input
+        let execs = ExecSessions(console: console, warn: { [console] in console.diagnostic($0) })
+        self.execs = execs
+        input?.onExecFrame = { execs.handle($0, $1) }
         self.console = console
         self.host = host
         self.child = child
         self.signalDescriptor = signalDescriptor
-        self.outputs = outputs
+        self.outputs = outputs.map { ($0.fd, $0.stream, nil) }
         self.killEverythingAtEnd = killEverythingAtEnd
         for output in outputs { _ = fcntl(output.fd, F_SETFL, fcntl(output.fd, F_GETFL) | O_NONBLOCK) }
     }
@@ -91,10 +95,13 @@ final class Supervisor {
                 console.diagnostic("poll: \(errnoText(code))")
                 continue
             }
+            // Reaping may drain and remove an exec session's outputs: match them by descriptor.
+            let polledOutputs = outputs
             if descriptors[0].revents != 0 { handleSignals() }
             // Output before exit: a process's last words must reach the host before its status.
             var closed: [Int32] = []
-            for (index, output) in outputs.enumerated() where descriptors[index + 1].revents != 0 {
+            for (index, output) in polledOutputs.enumerated() where descriptors[index + 1].revents != 0 {
+                guard outputs.contains(where: { $0.fd == output.fd }) else { continue }
                 if !forward(output) { closed.append(output.fd) }
             }
             outputs.removeAll { closed.contains($0.fd) }
@@ -107,17 +114,22 @@ final class Supervisor {
                     if entry.fd == input.consoleDescriptor { input.readConsole() } else { input.flush() }
                 }
                 if childStatus != nil { input.close() }
+                outputs += execs.takeNewOutputs()
             }
         }
     }
 
     /// Reads what is available and frames it; false at end-of-file or error.
-    private func forward(_ output: (fd: Int32, stream: ConsoleStream)) -> Bool {
+    private func forward(_ output: (fd: Int32, stream: ConsoleStream, session: UInt32?)) -> Bool {
         var buffer = [UInt8](repeating: 0, count: ConsoleFraming.maxPayload)
         while true {
             let count = buffer.withUnsafeMutableBytes { raw in retryingEINTR { read(output.fd, raw.baseAddress, raw.count) } }
             if count > 0 {
-                console.send(output.stream, Array(buffer[..<count]))
+                if let session = output.session {
+                    console.sendFramed(ExecFrames.output(session: session, stream: output.stream, buffer[..<count]))
+                } else {
+                    console.send(output.stream, Array(buffer[..<count]))
+                }
                 continue
             }
             if count < 0 && errno == EAGAIN { return true }
@@ -146,7 +158,18 @@ final class Supervisor {
             var status: Int32 = 0
             let pid = waitpid(-1, &status, WNOHANG)
             if pid <= 0 { return }
-            if pid == child { childStatus = Self.decodeWaitStatus(status) }
+            if pid == child {
+                childStatus = Self.decodeWaitStatus(status)
+            } else if let (session, _) = execs.finish(pid: pid) {
+                // Its last output first, then its end; a descendant still holding the pipes
+                // loses what it writes later (as with `docker exec`).
+                for output in outputs where output.session == session {
+                    _ = forward(output)
+                    close(output.fd)
+                }
+                outputs.removeAll { $0.session == session }
+                console.sendFramed(ExecFrames.exit(session: session, Self.decodeWaitStatus(status)))
+            }
         }
     }
 

@@ -1,0 +1,324 @@
+internal import FoundationEssentials
+public import GuestProtocol
+public import RunxlBase
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How `runxl exec` reaches a running container: through its supervisor, the one process that
+/// holds the guest console. `runxl exec` connects to `<root>/<id>/exec.sock` and sends, in one
+/// message, the length-prefixed `ProcessDescription` and its stdio descriptors (SCM_RIGHTS: stdin,
+/// stdout, stderr, or one pty replica with a terminal). The supervisor answers `ok` once the request
+/// is on its way to the guest, and `exit:<GuestExitStatus>` when the process has ended.
+///
+/// Why the supervisor writes to the exec's descriptors itself: the output needs no second copy
+/// through the exec process, and `runxl exec --detach` can leave a small waiter as the pid
+/// conmon and the shim watch.
+public enum ExecChannel {
+    public static let socketName = "exec.sock"
+    /// A description larger than this is refused (the guest's process file has the same limit).
+    static let maxRequest = ProcessDescription.maxEncodedSize
+
+    /// The client side: sends the request, waits for `ok`; returns the connected socket, on which
+    /// `waitForExit` later reads the end.
+    public static func send(
+        _ description: ProcessDescription, descriptors: [Int32], socketPath: String
+    ) throws(RunxlError) -> Int32 {
+        let connection = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard connection >= 0 else { throw failure("socket", socketPath) }
+        do throws(RunxlError) {
+            try UnixSocket.connect(connection, to: socketPath)
+            let body = description.encoded()
+            let length = UInt32(body.count)
+            let message = [UInt8(length & 0xFF), UInt8((length >> 8) & 0xFF), UInt8((length >> 16) & 0xFF), UInt8(length >> 24)] + body
+            try UnixSocket.send(message, descriptors: descriptors, over: connection)
+            let answer = readLine(connection)
+            guard answer == "ok" else {
+                throw RunxlError(.spawnFailed, "the container's supervisor refused the exec: \(answer.isEmpty ? "no answer" : answer)")
+            }
+            return connection
+        } catch {
+            close(connection)
+            throw error
+        }
+    }
+
+    /// Blocks until the supervisor reports the end; the process's shell-style exit code.
+    public static func waitForExit(_ connection: Int32) -> Int32 {
+        let line = readLine(connection)
+        guard line.hasPrefix("exit:"), let status = try? GuestExitStatus.decode(String(line.dropFirst(5))) else {
+            // The supervisor went away with the container: the process was killed with it.
+            return 128 + SIGKILL
+        }
+        return status.shellExitCode
+    }
+
+    static func readLine(_ descriptor: Int32) -> String {
+        var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        while bytes.count < 65536 {
+            let count = read(descriptor, &byte, 1)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 || byte == UInt8(ascii: "\n") { break }
+            bytes.append(byte)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func failure(_ call: String, _ path: String) -> RunxlError {
+        let code = errno
+        return RunxlError(.io, "cannot reach the container's supervisor at \(path)", cause: SystemCallError(call, errno: code))
+    }
+}
+
+/// The supervisor's side: accepts exec requests, numbers them, writes them to the guest, and
+/// routes each session's output and end back (`ConsolePump` calls `deliver` and `finish`).
+final class ExecServer: @unchecked Sendable {
+    struct Session {
+        let connection: Int32
+        /// stdin, stdout, stderr; or one pty replica for all three.
+        let descriptors: [Int32]
+    }
+
+    private let console: ConsoleWriter
+    private let sessions = Mutex<[UInt32: Session]>([:])
+    private let nextSession = Atomic<UInt32>(1)
+    private let log: @Sendable (String) -> Void
+
+    init(console: ConsoleWriter, log: @escaping @Sendable (String) -> Void) {
+        self.console = console
+        self.log = log
+    }
+
+    /// Listens at `path` (replacing a stale socket) and serves requests on a thread of its own.
+    func listen(at path: String) throws(RunxlError) {
+        unlink(path)
+        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard listener >= 0 else { throw ExecChannel.failure("socket", path) }
+        do {
+            try UnixSocket.bind(listener, to: path)
+        } catch {
+            close(listener)
+            throw error
+        }
+        chmod(path, 0o600)
+        guard Glibc.listen(listener, 16) == 0 else {
+            close(listener)
+            throw ExecChannel.failure("listen", path)
+        }
+        try startDetachedThread { [self] in
+            while true {
+                let connection = accept(listener, nil, nil)
+                if connection < 0 {
+                    if errno == EINTR || errno == ECONNABORTED { continue }
+                    return
+                }
+                _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+                serve(connection)
+            }
+        }
+    }
+
+    private func serve(_ connection: Int32) {
+        guard let (body, descriptors) = UnixSocket.receiveRequest(connection, maxLength: ExecChannel.maxRequest),
+            descriptors.count == 3 || descriptors.count == 1
+        else {
+            reply(connection, "error: a malformed exec request")
+            close(connection)
+            return
+        }
+        let session = nextSession.wrappingAdd(1, ordering: .relaxed).oldValue
+        sessions.withLock { $0[session] = Session(connection: connection, descriptors: descriptors) }
+        console.write(ExecFrames.start(session: session, description: body))
+        reply(connection, "ok")
+        let input = descriptors[0]
+        let console = self.console
+        let isTerminal = descriptors.count == 1
+        do {
+            try startDetachedThread {
+                var buffer = [UInt8](repeating: 0, count: ExecFrames.chunkSize)
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+                    if count < 0 && errno == EINTR { continue }
+                    if count <= 0 { break }
+                    console.write(ExecFrames.input(session: session, buffer[0..<count]))
+                }
+                // A pty replica reads EIO once the session has closed it; nothing to pass on.
+                if !isTerminal { console.write(ExecFrames.inputEnd(session: session)) }
+            }
+        } catch {
+            log("exec session \(session): no input forwarding: \(error.message)")
+        }
+    }
+
+    /// Output of a session, from the guest.
+    func deliver(session: UInt32, stream: UInt8, _ bytes: ArraySlice<UInt8>) {
+        guard let entry = sessions.withLock({ $0[session] }) else { return }
+        let target = entry.descriptors.count == 1 ? entry.descriptors[0] : entry.descriptors[stream == 2 ? 2 : 1]
+        ConsolePump.writeAll(target, Array(bytes))
+    }
+
+    /// The end of a session: told to its client, then its descriptors are let go.
+    func finish(session: UInt32, status: String) {
+        guard let entry = sessions.withLock({ $0.removeValue(forKey: session) }) else { return }
+        end(entry, status: status)
+    }
+
+    /// The container ended: every session's client learns it (as a SIGKILL, like runc's exec).
+    func finishAll() {
+        let all = sessions.withLock { current -> [UInt32: Session] in
+            defer { current.removeAll() }
+            return current
+        }
+        for entry in all.values { end(entry, status: GuestExitStatus.signaled(SIGKILL).encoded) }
+    }
+
+    private func end(_ entry: Session, status: String) {
+        reply(entry.connection, "exit:\(status)")
+        for descriptor in Set(entry.descriptors) { close(descriptor) }
+        close(entry.connection)
+    }
+
+    private func reply(_ connection: Int32, _ text: String) {
+        ConsolePump.writeAll(connection, Array((text + "\n").utf8))
+    }
+}
+
+/// Whole frames onto the guest console from several threads (stdin, exec input): a frame cut by
+/// another thread's write would fail its checksum in the guest.
+final class ConsoleWriter: Sendable {
+    let descriptor: Int32
+    private let lock = Mutex(())
+
+    init(descriptor: Int32) { self.descriptor = descriptor }
+
+    func write(_ frames: [UInt8]) {
+        lock.withLock { _ in ConsolePump.writeAll(descriptor, frames) }
+    }
+}
+
+/// AF_UNIX plumbing shared by the console socket and the exec channel.
+enum UnixSocket {
+    static func address(_ path: String) throws(RunxlError) -> sockaddr_un {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw RunxlError(.usage, "the socket path \(path) is too long for an AF_UNIX address")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return address
+    }
+
+    static func connect(_ socketFD: Int32, to path: String) throws(RunxlError) {
+        var address = try address(path)
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard result == 0 else { throw ExecChannel.failure("connect", path) }
+    }
+
+    static func bind(_ socketFD: Int32, to path: String) throws(RunxlError) {
+        var address = try address(path)
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(socketFD, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard result == 0 else { throw ExecChannel.failure("bind", path) }
+    }
+
+    /// One sendmsg carrying `payload` and `descriptors` (SCM_RIGHTS). The cmsg layout is built by
+    /// hand (CMSG_* are macros Swift cannot call): a `cmsghdr`, then the ints, padded to size_t.
+    static func send(_ payload: [UInt8], descriptors: [Int32], over socketFD: Int32) throws(RunxlError) {
+        let headerSize = MemoryLayout<cmsghdr>.size
+        let alignment = MemoryLayout<Int>.size
+        let dataSize = MemoryLayout<Int32>.size * descriptors.count
+        let space = headerSize + ((dataSize + alignment - 1) / alignment) * alignment
+        var control = [UInt8](repeating: 0, count: descriptors.isEmpty ? 0 : space)
+        if !descriptors.isEmpty {
+            control.withUnsafeMutableBytes { raw in
+                var header = cmsghdr()
+                header.cmsg_len = headerSize + dataSize
+                header.cmsg_level = SOL_SOCKET
+                header.cmsg_type = Int32(SCM_RIGHTS)
+                raw.storeBytes(of: header, as: cmsghdr.self)
+                for (index, descriptor) in descriptors.enumerated() {
+                    raw.storeBytes(of: descriptor, toByteOffset: headerSize + index * MemoryLayout<Int32>.size, as: Int32.self)
+                }
+            }
+        }
+        var message = payload.isEmpty ? [0] : payload
+        var offset = 0
+        while offset < message.count {
+            let sent = message.withUnsafeMutableBytes { payloadRaw in
+                control.withUnsafeMutableBytes { controlRaw in
+                    var vector = iovec(iov_base: payloadRaw.baseAddress.map { $0 + offset }, iov_len: payloadRaw.count - offset)
+                    return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                        var header = msghdr()
+                        header.msg_iov = vectorPointer
+                        header.msg_iovlen = 1
+                        // The descriptors travel with the first bytes only.
+                        header.msg_control = offset == 0 ? controlRaw.baseAddress : nil
+                        header.msg_controllen = offset == 0 ? controlRaw.count : 0
+                        return sendmsg(socketFD, &header, Int32(MSG_NOSIGNAL))
+                    }
+                }
+            }
+            if sent < 0 && errno == EINTR { continue }
+            guard sent > 0 else {
+                let code = errno
+                throw RunxlError(.io, "cannot send over a unix socket", cause: SystemCallError("sendmsg", errno: code))
+            }
+            offset += sent
+        }
+    }
+
+    /// The receiving side of `send` for a length-prefixed request: its body and the descriptors
+    /// that came with it; nil when malformed or too long.
+    static func receiveRequest(_ socketFD: Int32, maxLength: Int) -> ([UInt8], [Int32])? {
+        var received: [UInt8] = []
+        var descriptors: [Int32] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var control = [UInt8](repeating: 0, count: 256)
+        while true {
+            if received.count >= 4 {
+                let length = Int(received[0]) | Int(received[1]) << 8 | Int(received[2]) << 16 | Int(received[3]) << 24
+                if length > maxLength { break }
+                if received.count >= 4 + length { return (Array(received[4..<(4 + length)]), descriptors) }
+            }
+            let count = buffer.withUnsafeMutableBytes { bufferRaw in
+                control.withUnsafeMutableBytes { controlRaw in
+                    var vector = iovec(iov_base: bufferRaw.baseAddress, iov_len: bufferRaw.count)
+                    return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                        var header = msghdr()
+                        header.msg_iov = vectorPointer
+                        header.msg_iovlen = 1
+                        header.msg_control = controlRaw.baseAddress
+                        header.msg_controllen = controlRaw.count
+                        let result = recvmsg(socketFD, &header, Int32(MSG_CMSG_CLOEXEC))
+                        if result >= 0 && header.msg_controllen >= MemoryLayout<cmsghdr>.size {
+                            let cmsg = controlRaw.load(as: cmsghdr.self)
+                            if cmsg.cmsg_level == SOL_SOCKET && cmsg.cmsg_type == Int32(SCM_RIGHTS) {
+                                let headerSize = MemoryLayout<cmsghdr>.size
+                                let count = (Int(cmsg.cmsg_len) - headerSize) / MemoryLayout<Int32>.size
+                                for index in 0..<max(count, 0) {
+                                    descriptors.append(controlRaw.load(fromByteOffset: headerSize + index * 4, as: Int32.self))
+                                }
+                            }
+                        }
+                        return result
+                    }
+                }
+            }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            received += buffer[0..<count]
+        }
+        for descriptor in descriptors { close(descriptor) }
+        return nil
+    }
+}

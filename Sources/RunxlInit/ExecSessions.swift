@@ -1,0 +1,117 @@
+import Glibc
+import GuestProtocol
+
+/// Processes `runxl exec` asked for, each a numbered session (GuestProtocol's `ExecFrames`):
+/// started with the same `Launcher` as the container's process, their output framed with the
+/// session number, their end reported once their output is drained.
+final class ExecSessions {
+    struct Session {
+        var pid: pid_t
+        /// Where the session's input goes: its stdin pipe, or the pty master with a terminal.
+        var input: Int32
+        var outputs: [Int32]
+    }
+
+    private let console: Console
+    private let warn: (String) -> Void
+    private(set) var sessions: [UInt32: Session] = [:]
+    /// Descriptions arriving in several frames.
+    private var partialStarts: [UInt32: [UInt8]] = [:]
+    /// New output descriptors for the supervisor's poll loop, taken by `takeNewOutputs()`.
+    private var newOutputs: [(fd: Int32, stream: ConsoleStream, session: UInt32?)] = []
+
+    init(console: Console, warn: @escaping (String) -> Void) {
+        self.console = console
+        self.warn = warn
+    }
+
+    func takeNewOutputs() -> [(fd: Int32, stream: ConsoleStream, session: UInt32?)] {
+        defer { newOutputs.removeAll() }
+        return newOutputs
+    }
+
+    /// A host-to-guest frame on one of the exec streams.
+    func handle(_ stream: ConsoleStream, _ payload: [UInt8]) {
+        guard let (session, rest) = ExecFrames.split(payload) else { return }
+        switch stream {
+        case .execStart:
+            guard let last = rest.first else { return }
+            partialStarts[session, default: []] += rest.dropFirst()
+            if last == 1, let description = partialStarts.removeValue(forKey: session) { start(session, description) }
+        case .execInput:
+            guard let target = sessions[session]?.input, target >= 0 else { return }
+            writeAll(target, Array(rest))
+        case .execInputEnd:
+            guard var entry = sessions[session] else { return }
+            // A pty master carries the output too: only a pipe is closed at end-of-file.
+            if entry.input >= 0, !entry.outputs.contains(entry.input) { close(entry.input) }
+            entry.input = -1
+            sessions[session] = entry
+        default:
+            break
+        }
+    }
+
+    private func start(_ session: UInt32, _ encoded: [UInt8]) {
+        let description: ProcessDescription
+        do {
+            description = try ProcessDescription.decode(encoded)
+        } catch {
+            console.sendFramed(ExecFrames.exit(session: session, .failed("exec: \(error.message)")))
+            return
+        }
+        do {
+            let entry = try launch(description)
+            sessions[session] = entry
+            for (fd, stream) in zip(entry.outputs, [ConsoleStream.stdout, .stderr]) {
+                newOutputs.append((fd, stream, session))
+            }
+        } catch {
+            console.sendFramed(ExecFrames.exit(session: session, error.status))
+        }
+    }
+
+    private func launch(_ description: ProcessDescription) throws(InitFailure) -> Session {
+        if description.terminal {
+            let master = try check(open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), "open /dev/pts/ptmx")
+            var unlock: Int32 = 0
+            _ = ioctl(master, 0x4004_5431, &unlock)  // TIOCSPTLCK
+            let replica = ioctl(master, 0x5441, O_RDWR | O_NOCTTY | O_CLOEXEC)  // TIOCGPTPEER
+            guard replica >= 0 else {
+                close(master)
+                throw InitFailure("exec: cannot open a pty for the process")
+            }
+            defer { close(replica) }
+            let pid = try Launcher(description: description, stdio: .terminal(replica), switchUser: true, warn: warn).launch()
+            _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+            return Session(pid: pid, input: master, outputs: [master])
+        }
+        var stdinPipe: [Int32] = [-1, -1]
+        var stdoutPipe: [Int32] = [-1, -1]
+        var stderrPipe: [Int32] = [-1, -1]
+        try check(c_pipe2(&stdinPipe, O_CLOEXEC), "pipe for exec stdin")
+        try check(c_pipe2(&stdoutPipe, O_CLOEXEC), "pipe for exec stdout")
+        try check(c_pipe2(&stderrPipe, O_CLOEXEC), "pipe for exec stderr")
+        defer { for fd in [stdinPipe[0], stdoutPipe[1], stderrPipe[1]] { close(fd) } }
+        let launcher = Launcher(
+            description: description, stdio: .pipes(stdin: stdinPipe[0], stdout: stdoutPipe[1], stderr: stderrPipe[1]),
+            switchUser: true, warn: warn)
+        let pid: pid_t
+        do {
+            pid = try launcher.launch()
+        } catch {
+            for fd in [stdinPipe[1], stdoutPipe[0], stderrPipe[0]] { close(fd) }
+            throw error
+        }
+        for fd in [stdoutPipe[0], stderrPipe[0]] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        return Session(pid: pid, input: stdinPipe[1], outputs: [stdoutPipe[0], stderrPipe[0]])
+    }
+
+    /// The session a reaped pid was, removed; its output descriptors are the caller's to drain.
+    func finish(pid: pid_t) -> (session: UInt32, entry: Session)? {
+        guard let (session, entry) = sessions.first(where: { $0.value.pid == pid }) else { return nil }
+        sessions.removeValue(forKey: session)
+        if entry.input >= 0, !entry.outputs.contains(entry.input) { close(entry.input) }
+        return (session, entry)
+    }
+}
