@@ -207,13 +207,13 @@ public struct Supervisor {
     }
 
     /// The client resizes the pty master; the supervisor, whose controlling terminal the replica
-    /// is, gets SIGWINCH and passes the size to init through xenstore.
+    /// is, gets SIGWINCH and passes the size to init through xenstore. The first size is written
+    /// at once (conmon sets it before `start`), so init applies it before the process starts.
     private func startWindowSizeForwarding(_ domain: DomainID, terminal: Int32) throws(RunxlError) {
         let hypervisor = engine.hypervisor
         let base = try hypervisor.storePath(domain)
         if setsid() >= 0 { _ = ioctl(terminal, UInt(TIOCSCTTY), 0) }
         try startDetachedThread {
-            _ = try? hypervisor.waitForStoreKey("\(base)/\(GuestKeys.ready)", timeoutSeconds: nil)
             var lastSize = ""
             while true {
                 var size = winsize()

@@ -53,6 +53,8 @@ final class XenbusChannel: HostChannel {
             guard onWindowSize != nil, oldValue == nil else { return }
             _ = try? request(
                 .watch(GuestKeys.windowSize, token: GuestKeys.windowSizeWatchToken), context: "watch \(GuestKeys.windowSize)")
+            // The size the client set before `start`: applied before the process reads it.
+            try? applyWindowSize()
         }
     }
 
