@@ -91,35 +91,9 @@ public struct HookRunner: Sendable {
     }
 
     private func spawn(_ hook: Hook, stdin: Int32) throws(RunxlError) -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
-        posix_spawn_file_actions_adddup2(&actions, outputDescriptor, 1)
-        posix_spawn_file_actions_adddup2(&actions, outputDescriptor, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-
-        let arguments = (hook.args?.isEmpty == false) ? hook.args ?? [] : [hook.path]
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = (hook.env ?? []).map { strdup($0) } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, hook.path, &actions, &attributes, argv, envp)
-        guard result == 0 else {
-            throw RunxlError(.spawnFailed, "cannot execute \(hook.path)", cause: SystemCallError("posix_spawn", errno: result))
-        }
-        return pid
+        let arguments = hook.args ?? []
+        return try Processes.spawn(
+            hook.path, Array(arguments.dropFirst()), standardDescriptors: [stdin, outputDescriptor, outputDescriptor],
+            environment: hook.env ?? [], argumentZero: arguments.first ?? hook.path)
     }
 }

@@ -18,15 +18,21 @@ public enum Processes {
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// Starts `path` with `arguments`; fds 0-2 are inherited and `extraDescriptors` are moved to
-    /// 3, 4, ... in order. Other inherited descriptors stay open unless marked close-on-exec: a
-    /// child that must not hold them calls `closeDescriptors(from:)` first thing.
+    /// Starts `path` with `arguments`; fds 0-2 are inherited (or are `standardDescriptors`) and
+    /// `extraDescriptors` are moved to 3, 4, ... in order. Other inherited descriptors stay open
+    /// unless marked close-on-exec: a child that must not hold them calls
+    /// `closeDescriptors(from:)` first thing. `environment` nil inherits runxl's; `argumentZero`
+    /// nil is `path` (a runtime-spec hook names its own argv[0]).
     public static func spawn(
-        _ path: String, _ arguments: [String], extraDescriptors: [Int32] = []
+        _ path: String, _ arguments: [String], extraDescriptors: [Int32] = [], standardDescriptors: [Int32]? = nil,
+        environment: [String]? = nil, argumentZero: String? = nil
     ) throws(RunxlError) -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        for (target, fd) in (standardDescriptors ?? []).enumerated() {
+            posix_spawn_file_actions_adddup2(&actions, fd, Int32(target))
+        }
         // Move the extra descriptors above any target slot first, so dup2 into 3... cannot clobber them.
         let parked = extraDescriptors.enumerated().map { (index, fd) in Int32(100 + index) }
         for (fd, park) in zip(extraDescriptors, parked) { posix_spawn_file_actions_adddup2(&actions, fd, park) }
@@ -42,10 +48,15 @@ public enum Processes {
         sigfillset(&defaults)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
 
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        let argv = ([argumentZero ?? path] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { $0.map { strdup($0) } + [nil] }
+        defer {
+            argv.forEach { free($0) }
+            envp?.forEach { free($0) }
+        }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        let result = envp.map { posix_spawn(&pid, path, &actions, &attributes, argv, $0) }
+            ?? posix_spawn(&pid, path, &actions, &attributes, argv, environ)
         guard result == 0 else {
             throw RunxlError(.spawnFailed, "cannot start \(path)", cause: SystemCallError("posix_spawn", errno: result))
         }
