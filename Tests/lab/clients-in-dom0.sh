@@ -1,26 +1,14 @@
 #!/usr/bin/env bash
 # Real OCI clients driving runxl on real libxl, inside the lab's dom0: podman (through conmon)
 # and containerd's runc shim (through ctr), configured the way a user would for this machine.
-# Sourced by Tests/lab/in-dom0.sh (which defines pass/fail/expect and $runxl, $work); also
-# runnable alone: `Scripts/lab-tests --only clients`.
+# Sourced by Tests/lab/in-dom0.sh (lab-common.sh: pass/fail/expect, $runxl, $work); also
+# runnable alone: `RUNXL_LAB_ONLY=clients Scripts/lab-tests`.
 #
 # Podman and containerd keep their storage under /run (dom0's tmpfs): the 9p share of the
 # host's root cannot hold overlay upper directories.
 
-if ! declare -F pass >/dev/null; then
-  set -uo pipefail
-  runxl=$RUNXL_BINARY
-  work=$RUNXL_LAB_WORK
-  passed=0
-  failed=0
-  pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-  fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-  now() { date +%s.%N; }
-  since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-  expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi; }
-  only_dom0() { [ "$(xl list | tail -n +2 | wc -l)" = 1 ]; }
-  mkdir -p /etc/runxl /var/lib/runxl
-  echo "{\"kernel\": \"$RUNXL_LAB_KERNEL\", \"cacheDir\": \"/var/lib/runxl/cache\"}" >/etc/runxl/config.json
+if [ -z "${lab_common_loaded:-}" ]; then
+  . "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"
   clients_standalone=1
 fi
 
@@ -90,6 +78,11 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 pm logs stopper 2>/dev/null | grep -q ready && pass "detached container printed ready" || fail "no ready: $(tail -c 600 /tmp/pm.err)"
+echo "== podman exec into the running container"
+pm exec stopper sh -c 'echo exec-hi; echo exec-err >&2; exit 5' </dev/null >/tmp/pm.exec 2>/tmp/pm.exec.err
+expect "podman exec exit status" 5 "$?"
+expect "podman exec stdout" "exec-hi" "$(cat /tmp/pm.exec)"
+expect "podman exec stderr" "exec-err" "$(cat /tmp/pm.exec.err)"
 pm stop -t 30 stopper >/dev/null 2>/tmp/pm.err
 expect "podman stop" 0 "$?"
 expect "the TERM handler ran" "got-term" "$(pm logs stopper 2>/dev/null | grep got-term)"
@@ -177,6 +170,9 @@ c run -d --runtime io.containerd.runc.v2 --runc-binary "$clients/bin/runxl" "$ct
 expect "ctr run -d" 0 "$?"
 for _ in $(seq 1 240); do [ "$(c task ls | awk '$1 == "ctr-term" { print $3 }')" = RUNNING ] && break; sleep 0.5; done
 sleep 8
+c task exec --exec-id check ctr-term sh -c 'echo ctr-exec; exit 7' </dev/null >/tmp/ctr.exec 2>/tmp/ctr.exec.err
+expect "ctr task exec exit status" 7 "$?"
+expect "ctr task exec output" "ctr-exec" "$(tr -d '\r' </tmp/ctr.exec)"
 c task kill -s SIGTERM ctr-term >/dev/null 2>/tmp/ctr.err
 expect "ctr task kill" 0 "$?"
 for _ in $(seq 1 120); do [ "$(c task ls | awk '$1 == "ctr-term" { print $3 }')" = STOPPED ] && break; sleep 0.5; done
@@ -200,7 +196,4 @@ expect "ctr timing runs leave only dom0" 0 "$(podman_domains)"
 kill "$containerd_pid" 2>/dev/null
 wait "$containerd_pid" 2>/dev/null
 
-if [ -n "${clients_standalone:-}" ]; then
-  echo "lab: $passed passed, $failed failed"
-  [ "$failed" = 0 ]
-fi
+if [ -n "${clients_standalone:-}" ]; then finish_lab; fi

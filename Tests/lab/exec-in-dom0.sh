@@ -1,22 +1,10 @@
 #!/usr/bin/env bash
 # runxl exec on real libxl, inside the lab's dom0: a second process in a running guest through
 # the supervisor and runxl-init, with its own stdout, stderr, stdin and exit status.
-# Sourced by Tests/lab/in-dom0.sh (pass/fail/expect, $runxl, $work, rx); runnable alone through
+# Sourced by Tests/lab/in-dom0.sh (lab-common.sh: pass/fail/expect, $runxl, $work, rx); alone:
 # `RUNXL_LAB_ONLY=exec Scripts/lab-tests`.
-if ! declare -F pass >/dev/null; then
-  set -uo pipefail
-  runxl=$RUNXL_BINARY
-  work=$RUNXL_LAB_WORK
-  passed=0
-  failed=0
-  pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-  fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-  now() { date +%s.%N; }
-  since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-  expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi; }
-  rx() { "$runxl" --root /run/runxl-lab "$@"; }
-  mkdir -p /etc/runxl /var/lib/runxl
-  echo "{\"kernel\": \"$RUNXL_LAB_KERNEL\", \"cacheDir\": \"/var/lib/runxl/cache\"}" >/etc/runxl/config.json
+if [ -z "${lab_common_loaded:-}" ]; then
+  . "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"
   exec_standalone=1
 fi
 
@@ -27,18 +15,18 @@ rx start execd
 for _ in $(seq 1 240); do grep -q ready /tmp/execd.out 2>/dev/null && break; sleep 0.5; done
 grep -q ready /tmp/execd.out && pass "exec: container up" || fail "exec: no ready: $(tail -c 300 /tmp/execd.err)"
 start=$(now)
-timeout 120 "$runxl" --root /run/runxl-lab exec execd sh -c 'echo exec-out; echo exec-err >&2; exit 6' </dev/null >/tmp/exec.out 2>/tmp/exec.err
+timeout 120 "$runxl" --root "$root" exec execd sh -c 'echo exec-out; echo exec-err >&2; exit 6' </dev/null >/tmp/exec.out 2>/tmp/exec.err
 status=$?
 echo "FIGURE exec to exit (s): $(since "$start")"
 expect "exec: exit status" 6 "$status"
 expect "exec: stdout" "exec-out" "$(cat /tmp/exec.out)"
 expect "exec: stderr" "exec-err" "$(cat /tmp/exec.err)"
-printf 'one\ntwo\nthree\n' | timeout 120 "$runxl" --root /run/runxl-lab exec execd wc -l >/tmp/exec.out 2>/tmp/exec.err
+printf 'one\ntwo\nthree\n' | timeout 120 "$runxl" --root "$root" exec execd wc -l >/tmp/exec.out 2>/tmp/exec.err
 expect "exec: stdin with its end-of-file" "3" "$(tr -d ' ' </tmp/exec.out)"
-timeout 60 "$runxl" --root /run/runxl-lab exec execd no-such-program >/tmp/exec.out 2>/tmp/exec.err
+timeout 60 "$runxl" --root "$root" exec execd no-such-program >/tmp/exec.out 2>/tmp/exec.err
 expect "exec: a missing program fails on the host" 1 "$?"
 grep -q "no-such-program" /tmp/exec.err && pass "exec: the error names the program" || fail "exec error: $(cat /tmp/exec.err)"
-timeout 120 "$runxl" --root /run/runxl-lab exec --detach --pid-file /tmp/exec.pid execd sh -c 'sleep 2; exit 9' </dev/null >/dev/null 2>/tmp/exec.err
+timeout 120 "$runxl" --root "$root" exec --detach --pid-file /tmp/exec.pid execd sh -c 'sleep 2; exit 9' </dev/null >/dev/null 2>/tmp/exec.err
 expect "exec --detach returns at once" 0 "$?"
 waiter=$(cat /tmp/exec.pid 2>/dev/null)
 [ -n "$waiter" ] && kill -0 "$waiter" 2>/dev/null && pass "exec --detach: the pid file names a live waiter" || fail "no live waiter: $waiter $(cat /tmp/exec.err)"
@@ -49,7 +37,4 @@ for _ in $(seq 1 120); do [ "$(rx state execd 2>/dev/null | grep -c '"stopped"')
 rx delete --force execd
 expect "exec: the container's own exit is untouched" "got-term" "$(grep got-term /tmp/execd.out)"
 
-if [ -n "${exec_standalone:-}" ]; then
-  echo "lab: $passed passed, $failed failed"
-  [ "$failed" = 0 ]
-fi
+if [ -n "${exec_standalone:-}" ]; then finish_lab; fi

@@ -2,28 +2,7 @@
 # Runs inside the lab's dom0 (started by Scripts/lab-tests): runxl's verbs on real libxl,
 # each check a PASS or FAIL line, figures as "FIGURE name: value" lines, then the Swift
 # LabTests suites, then a closing "lab: N passed, M failed" line.
-set -uo pipefail
-runxl=$RUNXL_BINARY
-work=$RUNXL_LAB_WORK
-root=/run/runxl-lab
-export RUNXL_INIT
-passed=0
-failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-# expect NAME EXPECTED ACTUAL
-expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi; }
-only_dom0() { [ "$(xl list | tail -n +2 | wc -l)" = 1 ]; }
-root_empty() { [ -z "$(ls -A "$root" 2>/dev/null)" ]; }
-rx() { "$runxl" --root "$root" "$@"; }
-
-# The guest kernel: the lab's ELF (already extracted on the host), through the host config file.
-mkdir -p /etc/runxl /var/lib/runxl
-cat >/etc/runxl/config.json <<JSON
-{"kernel": "$RUNXL_LAB_KERNEL", "cacheDir": "/var/lib/runxl/cache"}
-JSON
+. "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"
 
 echo "== launch: stdout, stderr, exit status (PV)"
 start=$(now)
@@ -165,7 +144,8 @@ echo "== runxl launch against raw xl create of the same kernel + initramfs (firs
 start=$(now)
 rx launch "$work/hello" | { read -r line; echo "FIGURE runxl launch to first output (s): $(since "$start")"; cat >/dev/null; }
 
-# podman and containerd driving runxl (the same pass/fail counters).
+# exec, then podman and containerd driving runxl (the same pass/fail counters).
+. "$(dirname "${BASH_SOURCE[0]}")/exec-in-dom0.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/clients-in-dom0.sh"
 
 echo "== Swift LabTests (XenLight on real libxl)"
@@ -181,5 +161,4 @@ else
 fi
 
 only_dom0 && pass "no domain left at the end" || fail "domains left: $(xl list)"
-echo "lab: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish_lab
