@@ -26,11 +26,11 @@ expect "exec: stdin with its end-of-file" "3" "$(tr -d ' ' </tmp/exec.out)"
 timeout 60 "$runxl" --root "$root" exec execd no-such-program >/tmp/exec.out 2>/tmp/exec.err
 expect "exec: a missing program fails on the host" 1 "$?"
 grep -q "no-such-program" /tmp/exec.err && pass "exec: the error names the program" || fail "exec error: $(cat /tmp/exec.err)"
-timeout 120 "$runxl" --root "$root" exec --detach --pid-file /tmp/exec.pid execd sh -c 'sleep 2; exit 9' </dev/null >/dev/null 2>/tmp/exec.err
+timeout 120 "$runxl" --root "$root" exec --detach --pid-file /tmp/exec.pid execd sh -c 'sleep 8; exit 9' </dev/null >/dev/null 2>/tmp/exec.err
 expect "exec --detach returns at once" 0 "$?"
 waiter=$(cat /tmp/exec.pid 2>/dev/null)
 [ -n "$waiter" ] && kill -0 "$waiter" 2>/dev/null && pass "exec --detach: the pid file names a live waiter" || fail "no live waiter: $waiter $(cat /tmp/exec.err)"
-for _ in $(seq 1 100); do kill -0 "$waiter" 2>/dev/null || break; sleep 0.2; done
+for _ in $(seq 1 300); do kill -0 "$waiter" 2>/dev/null || break; sleep 0.2; done
 kill -0 "$waiter" 2>/dev/null && fail "exec --detach: the waiter outlived the process" || pass "exec --detach: the waiter ended with the process"
 rx kill execd TERM
 for _ in $(seq 1 120); do [ "$(rx state execd 2>/dev/null | grep -c '"stopped"')" = 1 ] && break; sleep 0.5; done
