@@ -174,7 +174,9 @@ public final class ContainerEngine {
         do {
             lock = try store.lock(id)
         } catch where error.code == .containerNotFound && force {
-            // A directory with neither lock nor record: a claim or a removal cut short.
+            // Removed by another delete meanwhile; or a directory with neither lock nor record
+            // (a claim or a removal cut short).
+            guard store.exists(id) else { return }
             try destroyDomain(of: nil, id: id)
             try store.remove(id)
             return

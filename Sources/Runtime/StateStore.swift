@@ -43,13 +43,20 @@ public struct StateStore: Sendable {
     /// The lock file is never created here: a process that waited for the lock of a container
     /// being deleted would otherwise put the file back between the remover's unlink and rmdir.
     /// (A record written before claims made the file gets one, as it always did.)
+    /// The lock held is the one at the path when this returns: a process that waited while
+    /// another deleted the container (and perhaps a third created it anew) sees that.
     public func lock(_ id: ContainerID, timeoutSeconds: Double = 30) throws(RunxlError) -> FileLock {
-        guard FileSystem.isDirectory(directory(id)) else { throw Self.notFound(id) }
-        do {
-            return try FileLock(path: lockPath(id), timeoutSeconds: timeoutSeconds, create: false)
-        } catch where error.cause is LockFileMissing {
-            guard FileSystem.exists(recordPath(id)) else { throw Self.notFound(id) }
-            return try FileLock(path: lockPath(id), timeoutSeconds: timeoutSeconds)
+        while true {
+            guard FileSystem.isDirectory(directory(id)) else { throw Self.notFound(id) }
+            let lock: FileLock
+            do {
+                lock = try FileLock(path: lockPath(id), timeoutSeconds: timeoutSeconds, create: false)
+            } catch where error.cause is LockFileMissing {
+                guard FileSystem.exists(recordPath(id)) else { throw Self.notFound(id) }
+                lock = try FileLock(path: lockPath(id), timeoutSeconds: timeoutSeconds)
+            }
+            if lock.isFile(at: lockPath(id)) { return lock }
+            lock.unlock()
         }
     }
 

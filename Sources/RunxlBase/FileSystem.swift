@@ -162,6 +162,14 @@ public final class FileLock {
         }
     }
 
+    /// Whether `path` still names the locked file: a remover may have unlinked it (and a new
+    /// container of the same id made another) while this process waited for the lock.
+    public func isFile(at path: String) -> Bool {
+        var held = stat(), named = stat()
+        guard fd >= 0, fstat(fd, &held) == 0, stat(path, &named) == 0 else { return false }
+        return held.st_dev == named.st_dev && held.st_ino == named.st_ino
+    }
+
     public func unlock() {
         guard fd >= 0 else { return }
         close(fd)
