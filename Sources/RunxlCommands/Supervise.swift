@@ -32,6 +32,9 @@ struct Supervise: Verb {
         signal(SIGPIPE, SIG_IGN)
         let engine = try Backend.engine(global)
         let logger = global.logger
+        // The backend is open (libxl's libraries mapped, its context made): from here on only
+        // what supervising needs is allowed.
+        SupervisorConfinement.apply { logger.info($0) }
         return Supervisor(engine: engine, id: id) { logger.info($0) }.run(readyDescriptor: readyDescriptor >= 0 ? readyDescriptor : nil)
     }
 }
