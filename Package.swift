@@ -26,6 +26,8 @@ let package = Package(
         .systemLibrary(
             name: "CSeccomp", path: "Sources/C/CSeccomp",
             pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        // libseccomp for the supervisor's own filter, opened with dlopen (runxl-init links CSeccomp).
+        .target(name: "CSeccompHost", path: "Sources/C/CSeccompHost", linkerSettings: [.linkedLibrary("dl")]),
         // libcurl (and libcrypto's SHA-256) is opened with dlopen on first use too; curl.h comes
         // from libcurl4-openssl-dev.
         .target(name: "CCurl", path: "Sources/C/CCurl", linkerSettings: [.linkedLibrary("dl")]),
@@ -64,7 +66,7 @@ let package = Package(
             name: "RunxlCommands",
             dependencies: [
                 "Runtime", "OCI", "Hypervisor", "FakeHypervisor", "XenLight", "GuestBuild", "ImageStore",
-                "RunxlBase",
+                "RunxlBase", "CSeccompHost",
             ],
             swiftSettings: strictSettings),
         .executableTarget(name: "runxl", dependencies: ["RunxlCommands"], swiftSettings: strictSettings),

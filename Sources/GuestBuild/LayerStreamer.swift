@@ -25,9 +25,14 @@ import RunxlBase
 ///
 /// Paths follow `LayerUnpacker`'s rules: a leading `/` and `.` components are dropped, `..`
 /// that would leave the root is refused (`unsafeLayerEntry`), so is an entry below a symlink.
+/// `LayerLimits` bound the work as they bound the unpacker's (`layerLimitExceeded`): layers per
+/// image, entries per layer, path length and depth, and bytes of file contents per layer and in
+/// all, counted by the files' sizes since a cpio archive spells out a sparse file's holes.
 final class LayerStreamer {
     private let layers: [String]
     private let writer: CpioWriter?
+    private let limits: LayerLimits
+    private var totalFileBytes: Int64 = 0
 
     // First pass (layers 2..n): positions are `layer << 40 | ordinal`.
     private var lastNonDirectory: [[UInt8]: Int] = [:]
@@ -80,13 +85,15 @@ final class LayerStreamer {
     private static let capturedLimit = 16 << 20
 
     /// `writer` nil: only the listing is made (no archive).
-    init(layers: [String], writer: CpioWriter?) {
+    init(layers: [String], writer: CpioWriter?, limits: LayerLimits = .standard) {
         self.layers = layers
         self.writer = writer
+        self.limits = limits
     }
 
     /// Runs both passes; returns the listing of the tree written.
     func run() throws(RunxlError) -> RootfsListing {
+        try limits.checkLayerCount(layers.count, image: "the image")
         if layers.count > 1 {
             for layer in 1..<layers.count { try scan(layer: layer) }
         }
@@ -107,7 +114,8 @@ final class LayerStreamer {
             ordinal += 1
             let position = layer << 40 | ordinal
             let entry = String(decoding: header.path, as: UTF8.self)
-            let path = try Self.normalize(header.path, entry: entry, what: "path")
+            try checkEntryCount(ordinal, layer: layer, entry: entry)
+            let path = try normalize(header.path, entry: entry, what: "path")
             let name = Self.lastComponent(path)
             let whiteout = LayerWhiteout.kind(of: name)
             if whiteout != .none {
@@ -123,7 +131,7 @@ final class LayerStreamer {
                 continue
             }
             if let target = header.hardlinkTarget {
-                let normalized = try Self.normalize(target, entry: entry, what: "hard link target")
+                let normalized = try normalize(target, entry: entry, what: "hard link target")
                 guard normalized != path else { continue }
                 lastNonDirectory[path] = position
                 lastHardLinkTo[normalized] = position
@@ -162,10 +170,15 @@ final class LayerStreamer {
     private func stream(layer: Int) throws(RunxlError) {
         let stream = try openLayer(layer)
         var ordinal = 0
+        var layerFileBytes: Int64 = 0
         while let header = try stream.nextHeader() {
             ordinal += 1
             let position = layer << 40 | ordinal
             let entry = String(decoding: header.path, as: UTF8.self)
+            try checkEntryCount(ordinal, layer: layer, entry: entry)
+            if header.kind == .regular, header.hardlinkTarget == nil {
+                try countFileBytes(max(0, header.size), layerBytes: &layerFileBytes, layer: layer, entry: entry)
+            }
             do {
                 try apply(header, entry: entry, layer: layer, ordinal: ordinal, position: position, from: stream)
             } catch {
@@ -178,7 +191,7 @@ final class LayerStreamer {
         _ header: ArchiveEntryHeader, entry: String, layer: Int, ordinal: Int, position: Int,
         from stream: ArchiveEntryStream
     ) throws(RunxlError) {
-        let path = try Self.normalize(header.path, entry: entry, what: "path")
+        let path = try normalize(header.path, entry: entry, what: "path")
         if path.isEmpty {
             guard header.kind == .directory, header.hardlinkTarget == nil else {
                 throw RunxlError(.unsafeLayerEntry, "layer entry \(entry) would replace the rootfs directory itself")
@@ -191,7 +204,7 @@ final class LayerStreamer {
         if Self.firstComponent(path).elementsEqual(Self.runxlDirectory) { return }
 
         if let target = header.hardlinkTarget {
-            let targetPath = try Self.normalize(target, entry: entry, what: "hard link target")
+            let targetPath = try normalize(target, entry: entry, what: "hard link target")
             guard targetPath != path else { return }
             guard let found = occupant[targetPath] else {
                 if emitted[targetPath]?.node.kind == .directory {
@@ -362,9 +375,34 @@ final class LayerStreamer {
 
     static let runxlDirectory = Array(".runxl".utf8)
 
-    /// `LayerEntryPath`'s reading of a stored path (the unpacker's), joined by `/`; `[]` is the root.
-    static func normalize(_ stored: [UInt8], entry: String, what: String) throws(RunxlError) -> [UInt8] {
-        Array(try LayerEntryPath.components(of: stored, entry: entry, what: what).joined(separator: [slash]))
+    /// `LayerEntryPath`'s reading of a stored path (the unpacker's), joined by `/`; `[]` is the
+    /// root. Within the path length and depth limits.
+    func normalize(_ stored: [UInt8], entry: String, what: String) throws(RunxlError) -> [UInt8] {
+        try limits.checkPathLength(stored.count, entry: entry, what: what)
+        let components = try LayerEntryPath.components(of: stored, entry: entry, what: what)
+        try limits.checkPathDepth(components.count, entry: entry, what: what)
+        return Array(components.joined(separator: [Self.slash]))
+    }
+
+    private func checkEntryCount(_ ordinal: Int, layer: Int, entry: String) throws(RunxlError) {
+        guard ordinal <= limits.maxEntries else {
+            throw RunxlError(
+                .layerLimitExceeded, "layer \(layers[layer]) has more than \(limits.maxEntries) entries (stopped at \(entry))")
+        }
+    }
+
+    /// Counted before the file is written: the archive never holds more than the limit allows.
+    private func countFileBytes(_ size: Int64, layerBytes: inout Int64, layer: Int, entry: String) throws(RunxlError) {
+        let limit = limits.maxBytesWritten
+        guard size <= limit - layerBytes else {
+            throw RunxlError(.layerLimitExceeded, "layer \(layers[layer]) writes more than \(limit) bytes (stopped at \(entry))")
+        }
+        guard size <= limit - totalFileBytes else {
+            throw RunxlError(
+                .layerLimitExceeded, "the image's layers write more than \(limit) bytes in all (stopped at \(entry) of \(layers[layer]))")
+        }
+        layerBytes += size
+        totalFileBytes += size
     }
 
     static func lastComponent(_ path: [UInt8]) -> ArraySlice<UInt8> {

@@ -31,11 +31,15 @@ public struct LayeredInitramfsRequest: Sendable {
     public var compression: ArchiveCompression
     public var modules: [KernelModuleFile]
     public var extraFiles: [GuestFile]
+    /// The unpacker's limits, applied to the streamed layers (not part of the cache key: an
+    /// archive that was built was within them).
+    public var limits: LayerLimits
 
     public init(
         layers: ImageLayers, initBinary: String, processInputs: [UInt8], compression: ArchiveCompression = .gzip,
-        modules: [KernelModuleFile] = [], extraFiles: [GuestFile] = []
+        modules: [KernelModuleFile] = [], extraFiles: [GuestFile] = [], limits: LayerLimits = .standard
     ) {
+        self.limits = limits
         self.layers = layers
         self.initBinary = initBinary
         self.processInputs = processInputs
@@ -60,6 +64,7 @@ extension InitramfsBuilder {
         _ request: LayeredInitramfsRequest, processFile: (RootfsListing) throws(RunxlError) -> [UInt8]
     ) throws(RunxlError) -> (initramfs: Initramfs, processFile: [UInt8]) {
         let started = Clock.monotonicSeconds()
+        try request.limits.checkLayerCount(request.layers.paths.count, image: "image \(request.layers.identity)")
         var hasher = SHA256()
         hasher.update("runxl-initramfs-layers-v1\0\(request.compression.rawValue)\0\(request.layers.identity)\0")
         hasher.update("process-inputs\0\(request.processInputs.count)\0")
@@ -93,7 +98,7 @@ extension InitramfsBuilder {
         let temporary = "\(path).\(getpid())\(FileSystem.temporarySuffix)"
         do throws(RunxlError) {
             let writer = try CpioWriter(path: temporary, compression: request.compression)
-            let listing = try LayerStreamer(layers: request.layers.paths, writer: writer).run()
+            let listing = try LayerStreamer(layers: request.layers.paths, writer: writer, limits: request.limits).run()
             let rootfsBytes = writer.contentBytes
             let process = try processFile(listing)
             try Self.appendOwnFiles(
@@ -119,8 +124,9 @@ extension InitramfsBuilder {
 
     /// The listing of the tree the layers unpack to, reading headers only (and the captured
     /// files): for checks when no initramfs is built from the image.
-    public static func listing(of layers: ImageLayers) throws(RunxlError) -> RootfsListing {
-        try LayerStreamer(layers: layers.paths, writer: nil).run()
+    public static func listing(of layers: ImageLayers, limits: LayerLimits = .standard) throws(RunxlError) -> RootfsListing {
+        try limits.checkLayerCount(layers.paths.count, image: "image \(layers.identity)")
+        return try LayerStreamer(layers: layers.paths, writer: nil, limits: limits).run()
     }
 
     /// `CONTENT-BYTES\n` then the process file.

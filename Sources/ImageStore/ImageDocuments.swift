@@ -1,3 +1,4 @@
+import Archive
 public import OCI
 public import RunxlBase
 
@@ -38,6 +39,8 @@ public enum ImageDocuments {
         for descriptor in [manifest.config] + manifest.layers where !descriptor.digest.hasPrefix("sha256:") {
             throw RunxlError(.invalidImage, "\(source): \(descriptor.digest): only sha256 digests are supported")
         }
+        // Refused before any layer is fetched: an image of thousands of layers is a bomb too.
+        try LayerLimits.standard.checkLayerCount(manifest.layers.count, image: source)
         return manifest
     }
 

@@ -174,6 +174,7 @@ extension ContentStore {
     private func apply(
         _ chain: [String], from start: Int, of image: StoredImage, to unpacker: LayerUnpacker, applied: (Int) -> Void = { _ in }
     ) throws(RunxlError) {
+        try unpacker.limits.checkLayerCount(chain.count, image: image.name)
         for index in start..<chain.count {
             let digest = chain[index]
             do {

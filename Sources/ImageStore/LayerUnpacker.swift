@@ -1,29 +1,8 @@
+public import Archive
 public import RunxlBase
 
-/// Bounds on what one layer may do, so that a hostile or broken layer (a gzip bomb, millions of
-/// empty files) stops with an error instead of filling the disk or running for hours.
-public struct UnpackLimits: Sendable, Equatable {
-    /// Entries (of any kind, whiteouts included) in one layer.
-    public var maxEntries: Int
-    /// Bytes of file contents written by one layer.
-    public var maxBytesWritten: Int64
-    /// Bytes of one entry's path, as stored in the layer.
-    public var maxPathLength: Int
-    /// Components of one entry's path (nesting depth).
-    public var maxPathDepth: Int
-
-    public init(maxEntries: Int, maxBytesWritten: Int64, maxPathLength: Int, maxPathDepth: Int) {
-        self.maxEntries = maxEntries
-        self.maxBytesWritten = maxBytesWritten
-        self.maxPathLength = maxPathLength
-        self.maxPathDepth = maxPathDepth
-    }
-
-    /// Generous for real images (a full Debian with toolchains has about 100 000 entries and a few
-    /// GB), small enough to stop a bomb before it fills a typical disk.
-    public static let standard = UnpackLimits(
-        maxEntries: 1_000_000, maxBytesWritten: 64 << 30, maxPathLength: 4096, maxPathDepth: 256)
-}
+/// The unpacker's limits are Archive's `LayerLimits`, shared with the streamed initramfs.
+public typealias UnpackLimits = LayerLimits
 
 /// Applies OCI image layers to a root file system directory, refusing anything that would touch
 /// a file outside it.

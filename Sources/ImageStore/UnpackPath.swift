@@ -12,17 +12,9 @@ struct UnpackPath: Hashable {
 
     /// `what` names the path in messages ("entry", "hard link target").
     init(stored: [UInt8], entry: String, what: String, limits: UnpackLimits) throws(RunxlError) {
-        guard stored.count <= limits.maxPathLength else {
-            throw RunxlError(
-                .layerLimitExceeded,
-                "layer entry \(entry): \(what) is \(stored.count) bytes long, more than the limit of \(limits.maxPathLength)")
-        }
+        try limits.checkPathLength(stored.count, entry: entry, what: what)
         let components = try LayerEntryPath.components(of: stored, entry: entry, what: what).map { Array($0) }
-        guard components.count <= limits.maxPathDepth else {
-            throw RunxlError(
-                .layerLimitExceeded,
-                "layer entry \(entry): \(what) has \(components.count) components, more than the limit of \(limits.maxPathDepth)")
-        }
+        try limits.checkPathDepth(components.count, entry: entry, what: what)
         self.components = components
     }
 

@@ -63,6 +63,7 @@ public final class ContainerEngine {
             created: Clock.rfc3339Now(), owner: Self.ownerName(), annotations: spec.annotations ?? [:],
             hypervisor: hypervisorName)
         record.creatorPID = getpid()
+        record.creatorStartTime = Processes.startTime(of: getpid())
         record.domainName = DomainNaming.name(for: id)
         record.hooks = spec.hooks
         let terminal = spec.process?.terminal ?? false
@@ -75,6 +76,7 @@ public final class ContainerEngine {
             }
         }
         try store.claim(record, id: id)
+        KillInjection.reached(.afterClaim)
 
         // From here on, every failure undoes what was done, in reverse.
         var domain: DomainID?
@@ -83,10 +85,12 @@ public final class ContainerEngine {
             defer { lock.unlock() }
             let guest = try preparer.prepare(
                 id: id, bundle: bundle, rootfs: rootfs, spec: spec, stateDirectory: store.directory(id))
+            KillInjection.reached(.afterPrepare)
             record.domainName = guest.domain.name
             try store.save(record, id: id)
             trace.mark("create \(id): guest prepared")
             domain = try hypervisor.createDomain(guest.domain, paused: true)
+            KillInjection.reached(.afterDomainCreate)
             record.domainID = domain
             try store.save(record, id: id)
             trace.mark("create \(id): domain created paused")
@@ -98,6 +102,7 @@ public final class ContainerEngine {
             }
             defer { terminalPair?.close() }
             let pid = try launchSupervisor(id, terminalPair?.replica)
+            KillInjection.reached(.afterSupervisorSpawn)
             trace.mark("create \(id): supervisor ready")
             record.pid = pid
             record.pidStartTime = Processes.startTime(of: pid)
@@ -105,6 +110,7 @@ public final class ContainerEngine {
                 try hookRunner.run(record.hooks, phase: phase, state: record.ociState)
             }
             record.status = try record.status.transition(to: .created, id: id)
+            KillInjection.reached(.beforeSave)
             try store.save(record, id: id)
             if let pidFile = options.pidFile {
                 try FileSystem.writeAtomically(Self.absolutePath(pidFile), Array(String(pid).utf8))
@@ -208,7 +214,17 @@ public final class ContainerEngine {
             if force { return }
             throw StateStore.notFound(id)
         }
-        let lock = try store.lock(id)
+        let lock: FileLock
+        do {
+            lock = try store.lock(id)
+        } catch where error.code == .containerNotFound && force {
+            // Removed by another delete meanwhile; or a directory with neither lock nor record
+            // (a claim or a removal cut short).
+            guard store.exists(id) else { return }
+            try destroyDomain(of: nil, id: id)
+            try store.remove(id)
+            return
+        }
         defer { lock.unlock() }
         var record: ContainerRecord?
         do {
@@ -221,12 +237,25 @@ public final class ContainerEngine {
         if let record, record.status != .stopped, !force {
             throw RunxlError(.invalidState, "cannot delete container \(id) that is not stopped: it is \(record.status.rawValue)")
         }
+        try store.markDeleting(id)
+        KillInjection.reached(.afterDeleteMark)
+        try removeEverything(of: record, id: id)
+    }
+
+    /// The end of a delete, also how `gc` finishes a delete or a create whose process died:
+    /// the domain, then the supervisor, then the files, record first. Called under the lock.
+    func removeEverything(of record: ContainerRecord?, id: ContainerID) throws(RunxlError) {
         try destroyDomain(of: record, id: id)
-        if let record, record.status != .stopped, let pid = record.pid,
+        KillInjection.reached(.afterDestroy)
+        if let record, record.status != .stopped, let pid = record.pid, pid != getpid(),
             Processes.isAlive(pid, startTime: record.pidStartTime) {
             // The supervisor ends by itself once its domain is gone; do not leave it behind if not.
+            // (`launch` is its own supervisor: it never kills itself.)
             Glibc.kill(pid, SIGKILL)
         }
+        KillInjection.reached(.beforeRemove)
+        try store.removeRecord(id)
+        KillInjection.reached(.afterRecordRemove)
         try store.remove(id)
         if var record {
             record.status = .stopped
@@ -238,7 +267,7 @@ public final class ContainerEngine {
         }
     }
 
-    private func destroyDomain(of record: ContainerRecord?, id: ContainerID) throws(RunxlError) {
+    func destroyDomain(of record: ContainerRecord?, id: ContainerID) throws(RunxlError) {
         if let domain = record?.domainID, let info = try hypervisor.domainInfo(domain),
             info.name == record?.domainName {
             try hypervisor.destroy(domain)
@@ -270,7 +299,7 @@ public final class ContainerEngine {
         var record = stored
         switch record.status {
         case .creating:
-            if let creator = record.creatorPID, !Processes.isAlive(creator, startTime: nil) {
+            if let creator = record.creatorPID, !Processes.isAlive(creator, startTime: record.creatorStartTime) {
                 record.status = .stopped
             }
         case .created, .running, .paused:

@@ -25,6 +25,9 @@ public struct ContainerRecord: Codable, Sendable {
     public var exitStatus: String?
     /// The process running `create`, while the status is creating: if it died, so did the create.
     public var creatorPID: Int32?
+    /// Start time of `creatorPID` (as `pidStartTime`), so a recycled pid never keeps a dead
+    /// create looking alive to `gc`.
+    public var creatorStartTime: UInt64?
     /// Which backend created the domain: "xen" or "fake".
     public var hypervisor: String
     /// The config's hooks, kept from create: start and delete run theirs even if the bundle

@@ -137,11 +137,14 @@ public enum FileSystem {
 public final class FileLock {
     private var fd: Int32
 
-    /// Blocks until the lock is held, up to `timeoutSeconds`.
-    public init(path: String, timeoutSeconds: Double = 30) throws(RunxlError) {
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    /// Blocks until the lock is held, up to `timeoutSeconds`. `create: false` fails with
+    /// `LockFileMissing` instead of creating the file: a lock taken on a container that is being
+    /// removed must not put a file back into the directory the remover is about to rmdir.
+    public init(path: String, timeoutSeconds: Double = 30, create: Bool = true) throws(RunxlError) {
+        fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0o600)
         guard fd >= 0 else {
             let err = errno
+            if err == ENOENT && !create { throw RunxlError(.io, "lock \(path) does not exist", cause: LockFileMissing()) }
             throw RunxlError(.io, "cannot open lock \(path)", cause: SystemCallError("open", errno: err))
         }
         let deadline = Clock.monotonicSeconds() + timeoutSeconds
@@ -159,6 +162,14 @@ public final class FileLock {
         }
     }
 
+    /// Whether `path` still names the locked file: a remover may have unlinked it (and a new
+    /// container of the same id made another) while this process waited for the lock.
+    public func isFile(at path: String) -> Bool {
+        var held = stat(), named = stat()
+        guard fd >= 0, fstat(fd, &held) == 0, stat(path, &named) == 0 else { return false }
+        return held.st_dev == named.st_dev && held.st_ino == named.st_ino
+    }
+
     public func unlock() {
         guard fd >= 0 else { return }
         close(fd)
@@ -167,6 +178,9 @@ public final class FileLock {
 
     deinit { unlock() }
 }
+
+/// The cause of the error `FileLock(path:create: false)` throws when there is no lock file.
+public struct LockFileMissing: Error, Sendable {}
 
 public enum Clock {
     public static func monotonicSeconds() -> Double {

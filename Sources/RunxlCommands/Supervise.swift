@@ -37,6 +37,9 @@ struct Supervise: Verb {
         signal(SIGPIPE, SIG_IGN)
         let engine = try Backend.engine(global)
         let logger = global.logger
+        // The backend is open (libxl's libraries mapped, its context made): from here on only
+        // what supervising needs is allowed.
+        SupervisorConfinement.apply { logger.info($0) }
         let supervisor = Supervisor(
             engine: engine, id: id, terminal: terminalDescriptor >= 0 ? terminalDescriptor : nil
         ) { logger.info($0) }

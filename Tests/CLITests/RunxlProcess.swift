@@ -62,11 +62,11 @@ struct RunxlProcess {
     }
 
     /// Starts `runxl --root ROOT ARGS...` without waiting.
-    func start(_ arguments: [String], globalFirst: [String] = []) throws -> Running {
+    func start(_ arguments: [String], globalFirst: [String] = [], extraEnvironment: [String: String] = [:]) throws -> Running {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = globalFirst + ["--root", root] + arguments
-        process.environment = environment
+        process.environment = environment.merging(extraEnvironment) { _, extra in extra }
         let name = UUID().uuidString
         let stdoutPath = directory + "/out-\(name)", stderrPath = directory + "/err-\(name)"
         FileManager.default.createFile(atPath: stdoutPath, contents: nil)
@@ -79,8 +79,8 @@ struct RunxlProcess {
     }
 
     @discardableResult
-    func run(_ arguments: [String], globalFirst: [String] = []) throws -> Result {
-        try start(arguments, globalFirst: globalFirst).wait()
+    func run(_ arguments: [String], globalFirst: [String] = [], extraEnvironment: [String: String] = [:]) throws -> Result {
+        try start(arguments, globalFirst: globalFirst, extraEnvironment: extraEnvironment).wait()
     }
 
     /// Writes a bundle with a rootfs directory and the given process args.

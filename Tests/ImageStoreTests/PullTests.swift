@@ -140,6 +140,16 @@ struct FaultyRegistryTests {
         #expect(Date().timeIntervalSince(started) < 20)
     }
 
+    /// A blob whose transfer stops half-way with the connection left open: the stall timeout
+    /// ends each attempt (resumed ones too), and the pull fails naming the time-out.
+    @Test func stallingBlobTimesOut() throws {
+        let started = Date()
+        let error = try failingPull("stall/busybox:latest", timeout: 2)
+        #expect(error.code == .registryFailed, "\(error.code) \(error)")
+        #expect(error.message.contains("timed out") || error.description.contains("timed out"), "\(error)")
+        #expect(Date().timeIntervalSince(started) < 60)
+    }
+
     @Test func unknownManifestMediaType() throws {
         let error = try failingPull("oddtype/busybox:latest")
         #expect(error.code == .invalidImage)

@@ -199,4 +199,98 @@ private struct HostileCase {
         // `.wh.kept` then `kept`: the lower file is hidden, the layer's own one stays.
         #expect(unpackReadText(hostile.rootfs + "/kept") == "upper\n")
     }
+
+    // Applied as the image says, inside the rootfs only.
+
+    @Test(.enabled(if: geteuid() == 0, "mknod needs root"))
+    func deviceNodesAreMadeInsideTheRootfsOnly() throws {
+        let hostile = try HostileCase("device")
+        let before = hostile.outside
+        #expect(hostile.unpack() == nil)
+        #expect(unpackFileKind(hostile.rootfs + "/dev/null") == S_IFCHR)
+        #expect(unpackFileKind(hostile.rootfs + "/dev/disk") == S_IFBLK)
+        #expect(hostile.outside == before)
+    }
+
+    @Test func setuidFileKeepsItsModeInsideTheRootfs() throws {
+        let hostile = try HostileCase("setuid")
+        let before = hostile.outside
+        #expect(hostile.unpack() == nil)
+        var info = stat()
+        #expect(lstat(hostile.rootfs + "/bin/su", &info) == 0)
+        if geteuid() == 0 { #expect(info.st_mode & 0o7777 == 0o4755) }
+        #expect(hostile.outside == before)
+    }
+
+    @Test func duplicateEntryLastOneWins() throws {
+        let hostile = try HostileCase("duplicate")
+        #expect(hostile.unpack() == nil)
+        #expect(unpackReadText(hostile.rootfs + "/twice") == "second\n")
+    }
+
+    @Test func conflictingEntriesReplaceEachOtherWithoutFollowingLinks() throws {
+        let hostile = try HostileCase("conflict")
+        let before = hostile.outside
+        #expect(hostile.unpack() == nil)
+        #expect(unpackReadText(hostile.rootfs + "/x/inside") == "inside\n")
+        #expect(unpackReadText(hostile.rootfs + "/d") == "file now\n")
+        #expect(unpackFileKind(hostile.rootfs + "/s") == S_IFDIR, "the directory replaces the symlink, not its target")
+        #expect(hostile.outside == before)
+    }
+
+    @Test func invalidUTF8NameIsKeptByteForByte() throws {
+        let hostile = try HostileCase("invalid-utf8")
+        #expect(hostile.unpack() == nil)
+        let names = try FileSystem.listDirectory(hostile.rootfs)
+        #expect(names.count == 1)
+        let bytes = Array("bad-".utf8) + [0xFF, 0xFE] + Array("-name".utf8)
+        let path = Array(hostile.rootfs.utf8) + [UInt8(ascii: "/")] + bytes + [0]
+        var info = stat()
+        #expect(path.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { lstat($0.baseAddress!, &info) } } == 0)
+    }
+
+    @Test func componentLongerThanNameMaxFailsNamingTheEntry() throws {
+        let hostile = try HostileCase("long-name")
+        let before = hostile.outside
+        let error = hostile.unpack()
+        #expect(error?.code == .io, "\(error.map { "\($0.code) \($0)" } ?? "accepted")")
+        #expect(error?.message.contains("nnnnnnnn") == true)
+        #expect(hostile.outside == before)
+    }
+
+    /// 16 GiB long, a few bytes of data: written as a sparse file, the holes cost no disk and
+    /// do not count against the byte limit (1 MiB here).
+    @Test func hugeSparseFileStaysSparse() throws {
+        let hostile = try HostileCase("sparse")
+        var limits = UnpackLimits.standard
+        limits.maxBytesWritten = 1 << 20
+        #expect(hostile.unpack(limits: limits) == nil)
+        var info = stat()
+        #expect(stat(hostile.rootfs + "/sparse", &info) == 0)
+        #expect(Int64(info.st_size) == 16 << 30)
+        #expect(Int64(info.st_blocks) * 512 < 1 << 20, "allocated \(info.st_blocks) blocks")
+        let handle = try #require(FileHandle(forReadingAtPath: hostile.rootfs + "/sparse"))
+        try handle.seek(toOffset: 8 << 30)
+        #expect(String(decoding: try handle.read(upToCount: 19) ?? Data(), as: UTF8.self) == "data in the middle\n")
+    }
 }
+
+@Suite struct LayerCountLimitTests {
+    /// A manifest of more layers than the limit is refused when read (pull, import), before any
+    /// layer is fetched.
+    @Test func manifestWithTooManyLayersIsRefused() throws {
+        let layer = #"{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:"# + String(repeating: "a", count: 64) + #"","size":1}"#
+        let count = UnpackLimits.standard.maxLayers + 1
+        let manifest = #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:"# + String(repeating: "b", count: 64) + #"","size":2},"layers":["# + Array(repeating: layer, count: count).joined(separator: ",") + "]}"
+        do {
+            _ = try ImageDocuments.manifest(Array(manifest.utf8), source: "many-layers:latest")
+            Issue.record("a manifest of \(count) layers was accepted")
+        } catch {
+            #expect(error.code == .layerLimitExceeded)
+            #expect(error.message.contains("many-layers:latest") && error.message.contains("\(count) layers"), "\(error.message)")
+        }
+        let atTheLimit = manifest.replacingOccurrences(of: "[" + layer + ",", with: "[")
+        #expect(throws: Never.self) { try ImageDocuments.manifest(Array(atTheLimit.utf8), source: "limit:latest") }
+    }
+}
+

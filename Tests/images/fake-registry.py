@@ -11,6 +11,8 @@ name is ignored, tags are the layout's ref.name annotations, and digests address
   hang/...      accepts the request and never answers
   drop/...      each blob's first response stops after half its bytes and closes the
                 connection; Range requests are honoured (206)
+  stall/...     manifests are served; every blob response stops after half its bytes and
+                keeps the connection open without sending more
   bearer/...    the Bearer token flow: /token wants basic USER:PASSWORD (--user, --password)
                 and the token must come back on every request
   oddtype/...   manifests served as application/vnd.example.unknown+json
@@ -113,6 +115,15 @@ def main():
                 return self.error_json(404, "BLOB_UNKNOWN", f"blob unknown: {reference}")
             if mode == "tamper":
                 body = body[:-1] + bytes([body[-1] ^ 0xFF])
+            if mode == "stall":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                time.sleep(3600)
+                return
             if mode == "drop":
                 with lock:
                     first = reference not in dropped

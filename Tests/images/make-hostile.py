@@ -107,6 +107,48 @@ if wanted("truncated"):
     compressed = whole.getvalue()
     with open(os.path.join(out, "truncated.tar.gz"), "wb") as f:
         f.write(compressed[: len(compressed) // 2])
+# Device nodes (the host's /dev/null and its first disk, world-writable), a setuid-root file:
+# applied inside the rootfs as the image says (the guest needs them), nothing outside.
+def device(name, kind, major, minor, mode=0o666):
+    info, _ = entry(name, kind, mode=mode)
+    info.devmajor, info.devminor = major, minor
+    return info, None
+
+
+def setuid(name):
+    info, data = entry(name, data=b"#!/bin/sh\n", mode=0o4755)
+    info.uid = info.gid = 0
+    return info, data
+
+
+layer("device.tar", directory("dev/"), device("dev/null", tarfile.CHRTYPE, 1, 3), device("dev/disk", tarfile.BLKTYPE, 8, 0))
+layer("setuid.tar", directory("bin/"), setuid("bin/su"))
+# Duplicate and conflicting entries: the last entry of a path wins, whatever the kinds.
+layer("duplicate.tar", entry("twice", data=b"first\n"), entry("twice", data=b"second\n"))
+layer("conflict.tar", entry("x", data=b"file\n"), directory("x/"), entry("x/inside", data=b"inside\n"),
+      directory("d/"), entry("d/child", data=b"child\n"), entry("d", data=b"file now\n"),
+      symlink("s", "../sentinel"), directory("s/"))
+# A name that is not UTF-8 (bytes kept as they are) and a component longer than NAME_MAX.
+if wanted("invalid-utf8"):
+    with tarfile.open(os.path.join(out, "invalid-utf8.tar"), "w", format=tarfile.GNU_FORMAT,
+                      encoding="utf-8", errors="surrogateescape") as tar:
+        name = b"bad-\xff\xfe-name".decode("utf-8", "surrogateescape")
+        info, data = entry(name, data=b"bytes\n")
+        tar.addfile(info, data)
+layer("long-name.tar", entry("n" * 300, data=b"long name\n"))
+# A huge sparse file: 16 GiB long, a few bytes of data (GNU tar -S stores only the data).
+if wanted("sparse"):
+    import subprocess, tempfile
+    with tempfile.TemporaryDirectory() as work:
+        with open(os.path.join(work, "sparse"), "wb") as f:
+            f.truncate(16 << 30)
+            f.seek(8 << 30)
+            f.write(b"data in the middle\n")
+        subprocess.run(["tar", "--sparse", "--format=pax", "-C", work, "-cf", os.path.join(out, "sparse.tar"), "sparse"],
+                       check=True)
+# More layers than runxl accepts for one image (the test lowers the limit to 4).
+for index in range(1, 6):
+    layer(f"many-layers.{index}.tar", entry(f"layer{index}", data=b"x"))
 # Whiteouts and entries of one layer: image-spec says a whiteout hides lower layers only.
 layer("same-layer.1.tar", directory("dir/"), entry("dir/lower", data=b"lower\n"), entry("kept", data=b"lower\n"))
 layer("same-layer.2.tar", entry("dir/upper", data=b"upper\n"), entry("dir/.wh..wh..opq"), entry("new", data=b"new\n"),

@@ -144,7 +144,9 @@ echo "== runxl launch against raw xl create of the same kernel + initramfs (firs
 start=$(now)
 rx launch "$work/hello" | { read -r line; echo "FIGURE runxl launch to first output (s): $(since "$start")"; cat >/dev/null; }
 
-# exec, then podman and containerd driving runxl (the same pass/fail counters).
+# kill injection + gc, supervisor confinement, parallel cycles; exec; then podman and containerd
+# driving runxl (the same pass/fail counters).
+. "$(dirname "${BASH_SOURCE[0]}")/failure-in-dom0.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/exec-in-dom0.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/clients-in-dom0.sh"
 
