@@ -26,6 +26,8 @@ public struct ContainerRecord: Codable, Sendable {
     public var creatorPID: Int32?
     /// Which backend created the domain: "xen" or "fake".
     public var hypervisor: String
+    /// Set when the guest is a unikernel (its kind): see `PreparedGuest.unikernel`.
+    public var unikernel: String?
 
     public init(
         ociVersion: String, id: String, status: ContainerStatus, bundle: String, rootfs: String,

@@ -165,12 +165,12 @@ public struct UnikernelBuilder: Sendable {
     }
 }
 
-extension GuestBuilder {
+extension UnikernelBuilder {
     /// `image convert` of a bundle when it holds a unikernel: `kernel` (the unikernel ELF),
     /// `initrd` and `disk.img` when it has them, an `xl.cfg` that `xl create` boots, and
     /// `guest.json`. nil when the bundle is a Linux container (the caller converts it as one).
     /// `annotations` override the bundle's own (the image's hints, the CLI's flags).
-    public func convertUnikernel(
+    public func convert(
         bundle: String, output: String, domainName: String? = nil, annotations: [String: String] = [:], source: String? = nil
     ) throws(RunxlError) -> UnikernelGuest? {
         var spec = try Spec.load(path: bundle + "/config.json", missingCode: .bundleNotFound)
@@ -184,18 +184,18 @@ extension GuestBuilder {
         else { return nil }
         let bundleName = bundle.split(separator: "/").last.map(String.init) ?? "guest"
         let name = domainName ?? GuestNaming.domainName(containerID: bundleName)
-        var guest = try UnikernelBuilder(host: options.host).build(declaration, spec: spec, rootfs: rootfs, domainName: name)
+        var guest = try build(declaration, spec: spec, rootfs: rootfs, domainName: name)
 
         try FileSystem.makeDirectories(output, mode: 0o755)
         guest.domain.kernel = output + "/kernel"
-        try Self.copyFile(guest.binaryPath, to: guest.domain.kernel)
+        try GuestBuilder.copyFile(guest.binaryPath, to: guest.domain.kernel)
         if let initrd = guest.initrdPath {
             guest.domain.ramdisk = output + "/initrd"
-            try Self.copyFile(initrd, to: output + "/initrd")
+            try GuestBuilder.copyFile(initrd, to: output + "/initrd")
         }
         if let block = guest.blockPath, !guest.domain.disks.isEmpty {
             guest.domain.disks[0].path = output + "/disk.img"
-            try Self.copyFile(block, to: output + "/disk.img")
+            try GuestBuilder.copyFile(block, to: output + "/disk.img")
         }
         let from = source ?? bundle
         let config = try XlConfig.render(
