@@ -70,15 +70,27 @@ struct ImageConvert: ImageAction {
         func spec(_ users: ImageUserDatabases?) throws(RunxlError) -> Spec {
             try ImageBundle.spec(for: config, image: image.name, rootfsPath: "rootfs", args: [], terminal: false, users: users)
         }
-        let guest = try XenBackend.builder().convert(
-            layers: layers, spec: try spec(nil), output: output, domainName: name ?? Self.domainName(for: image.name),
-            source: "\(image.name) (\(image.manifest.digest))", annotations: overrides
-        ) { listing throws(RunxlError) in
-            try spec(ImageUserDatabases(passwd: listing.files["etc/passwd"], group: listing.files["etc/group"]))
+        let guest: BuiltGuest
+        do {
+            guest = try XenBackend.builder().convert(
+                layers: layers, spec: try spec(nil), output: output, domainName: name ?? Self.domainName(for: image.name),
+                source: "\(image.name) (\(image.manifest.digest))", annotations: overrides
+            ) { listing throws(RunxlError) in
+                // A unikernel known only by its files (urunc.json, kraftkit's layout): the listing
+                // of the streamed layers shows them before any initramfs is kept.
+                if listing.nodes["urunc.json"] != nil || listing.nodes["unikraft/bin/kernel"] != nil {
+                    throw RunxlError(.invalidUnikernel, Self.unikernelFilesFound)
+                }
+                return try spec(ImageUserDatabases(passwd: listing.files["etc/passwd"], group: listing.files["etc/group"]))
+            }
+        } catch where error.code == .invalidUnikernel && error.message == Self.unikernelFilesFound {
+            return try convertUnikernel(image, store: store, hints: [:])
         }
         report(guest)
         return 0
     }
+
+    static let unikernelFilesFound = "the image's rootfs holds a unikernel"
 
     private func convert(bundle: String, domainName: String?) throws(RunxlError) -> Int32 {
         let guest = try XenBackend.builder().convert(bundle: bundle, output: output, domainName: domainName, annotations: overrides)
