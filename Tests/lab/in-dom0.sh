@@ -165,6 +165,8 @@ echo "== runxl launch against raw xl create of the same kernel + initramfs (firs
 start=$(now)
 rx launch "$work/hello" | { read -r line; echo "FIGURE runxl launch to first output (s): $(since "$start")"; cat >/dev/null; }
 
+bash "$(dirname "$0")/unikernel-runxl-in-dom0.sh" && pass "unikernels through runxl" || fail "unikernels through runxl (see the FAIL: unikernel lines)"
+
 echo "== Swift LabTests (XenLight on real libxl)"
 tests=$(dirname "$runxl")/runxlPackageTests.xctest
 if [ -x "$tests" ]; then
