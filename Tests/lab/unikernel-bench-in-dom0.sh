@@ -87,8 +87,30 @@ json.dump(config, open(sys.argv[1], "w"))
 PY
 sync; sleep 2
 used_before=$(used_kib); daemons_before=$(rss_kib xenstored xenconsoled); xen_before=$(xen_free_mib)
+# checkpoint N: dom0 memory per running guest so far, and the CPU time guest 1 has used (it
+# sleeps in SCHEDOP_poll: a growing figure would mean the sleepers spin and slow the rest).
+checkpoint() {
+  local n=$1 used daemons supervisors xen cpu
+  used=$(used_kib); daemons=$(rss_kib xenstored xenconsoled); supervisors=$(rss_kib runxl); xen=$(xen_free_mib)
+  cpu=$(xl list runxl-uk1 2>/dev/null | awk 'NR == 2 { print $6 }')
+  figure "with $n guests: dom0 memory used per guest (MemTotal-MemAvailable delta / N, KiB)" "$(per $((used - used_before)) "$n")"
+  figure "with $n guests: runxl supervisors VmRSS per guest (KiB)" "$(per "$supervisors" "$n")"
+  figure "with $n guests: xenstored+xenconsoled VmRSS growth per guest (KiB)" "$(per $((daemons - daemons_before)) "$n")"
+  figure "with $n guests: Xen memory per guest (MiB)" "$(awk -v a="$xen_before" -v b="$xen" -v n="$n" 'BEGIN { printf "%.1f", (a - b) / n }')"
+  figure "with $n guests: CPU time used so far by guest 1 (s)" "${cpu:-gone}"
+  figure "with $n guests: CPU time of all unikernel guests, of dom0 (s)" "$(xl list | awk 'NR > 1 && $1 ~ /^runxl-uk/ { u += $6 } $1 == "Domain-0" { d = $6 } END { printf "%.1f, %.1f", u, d }')"
+  echo "  load: $(cat /proc/loadavg); busiest in dom0: $(ps -eo pcpu=,comm= --sort=-pcpu | head -4 | tr -s ' ' | paste -sd, -)"
+}
+per() { awk -v a="$1" -v n="$2" 'BEGIN { printf "%.0f", a / n }'; }
+budget=${RUNXL_UK_BUDGET:-900}
+began=$SECONDS
 creates=() firsts=()
+made=0
 for ((i = 1; i <= guests; i++)); do
+  if ((SECONDS - began > budget)); then
+    echo "  stopping after $made guests: the ${budget}s budget is spent (RUNXL_UK_BUDGET)"
+    break
+  fi
   out=/tmp/uk-bench-$i.out
   rm -f "$out"
   start=$EPOCHREALTIME
@@ -98,27 +120,23 @@ for ((i = 1; i <= guests; i++)); do
   rx start "uk$i"
   wait_file "$out" sleeping 120 || echo "  uk$i printed nothing: $(tail -c 200 "$out")"
   first=$EPOCHREALTIME
+  made=$i
   creates+=("$(elapsed "$start" "$created")"); firsts+=("$(elapsed "$start" "$first")")
-  case $i in 1 | 10 | 25 | 50 | "$guests") echo "  guest $i: create $(elapsed "$start" "$created") s, create+start to first output $(elapsed "$start" "$first") s" ;; esac
+  echo "  guest $i: create $(elapsed "$start" "$created") s, create+start to first output $(elapsed "$start" "$first") s"
+  case $i in 1 | 10 | 25 | 50) sleep 1; checkpoint "$i" ;; esac
 done
 sleep 2
-used_after=$(used_kib); daemons_after=$(rss_kib xenstored xenconsoled); xen_after=$(xen_free_mib)
-supervisors=$(rss_kib runxl)
 running=$(xl list | awk 'NR > 1 && $1 ~ /^runxl-uk[0-9]+$/' | wc -l)
-figure "unikernel guests running at the end (of $guests)" "$running"
-first_alive=$(xl list runxl-uk1 >/dev/null 2>&1 && echo yes || echo no)
-figure "first unikernel guest still running after the last was created" "$first_alive"
+figure "unikernel guests running at the end (of $made created)" "$running"
+figure "first unikernel guest still running after the last was created" "$(xl list runxl-uk1 >/dev/null 2>&1 && echo yes || echo no)"
 figure "runxl create of the 1st unikernel guest (s)" "${creates[0]}"
-figure "runxl create of the ${guests}th unikernel guest (s)" "${creates[$((guests - 1))]}"
+figure "runxl create of the ${made}th unikernel guest (s)" "${creates[$((made - 1))]}"
 figure "create+start to first output, 1st guest (s)" "${firsts[0]}"
-figure "create+start to first output, ${guests}th guest (s)" "${firsts[$((guests - 1))]}"
-figure "runxl create, median of guests 1-10 (s)" "$(median "${creates[@]:0:10}")"
-figure "runxl create, median of the last 10 guests (s)" "$(median "${creates[@]: -10}")"
-per() { awk -v a="$1" -v n="$2" 'BEGIN { printf "%.0f", a / n }'; }
-figure "dom0 memory used per running guest (MemTotal-MemAvailable delta / N, KiB)" "$(per $((used_after - used_before)) "$guests")"
-figure "VmRSS of the runxl supervisors per guest (KiB)" "$(per "$supervisors" "$guests")"
-figure "xenstored+xenconsoled VmRSS growth per guest (KiB)" "$(per $((daemons_after - daemons_before)) "$guests")"
-figure "Xen free memory used per guest (MiB)" "$(awk -v a="$xen_before" -v b="$xen_after" -v n="$guests" 'BEGIN { printf "%.1f", (a - b) / n }')"
+figure "create+start to first output, ${made}th guest (s)" "${firsts[$((made - 1))]}"
+figure "runxl create, median of the first 5 guests (s)" "$(median "${creates[@]:0:5}")"
+figure "runxl create, median of the last 5 guests (s)" "$(median "${creates[@]: -5}")"
+checkpoint "$made"
+guests=$made
 
 echo "== cleanup: kill TERM (clean shutdown) every guest"
 start=$EPOCHREALTIME
