@@ -218,13 +218,28 @@ static void clear_pending(uint32_t port)
     __atomic_fetch_and(word, ~((xen_ulong_t)1 << (port % (sizeof(xen_ulong_t) * 8))), __ATOMIC_SEQ_CST);
 }
 
-/* Blocks until control/shutdown holds a request and returns it. The
- * pending bit is cleared before the key is read, so a write that lands
- * after the read still wakes the poll. Events stay masked: nothing is
+/* Whether the response ring holds bytes nobody asked for: with no request
+ * outstanding, that is a watch event. */
+static int store_has_unread(void)
+{
+    volatile struct xenstore_domain_interface *ring = current->store;
+    XENSTORE_RING_IDX producer = ring->rsp_prod;
+    ring_barrier();
+    return producer != ring->rsp_cons;
+}
+
+/* Blocks until control/shutdown holds a request and returns it.
+ *
+ * Only a watch event ends the wait, never the key's own reads: every
+ * request and reply raises the xenstore event channel again, so a loop that
+ * read the key after clearing the pending bit would find it set at once and
+ * spin. The bit is cleared before the ring is checked, so an event that
+ * lands after the check still wakes the poll. Events stay masked: nothing is
  * delivered, SCHEDOP_poll only watches the bit. */
 static const char *wait_for_shutdown_request(void)
 {
     static char request[64];
+    static char event[XENSTORE_PAYLOAD_MAX + 1];
     if (!current->shared) {
         print("sleep: no shared info page\n");
         return "poweroff";
@@ -235,7 +250,6 @@ static const char *wait_for_shutdown_request(void)
     evtchn_port_t port = current->store_port;
     int poll_failed = 0;
     for (;;) {
-        clear_pending(port);
         const char *value = store_request(XS_READ, "control/shutdown", 0, 0);
         if (value && *value) {
             size_t n = 0;
@@ -244,13 +258,23 @@ static const char *wait_for_shutdown_request(void)
             request[n] = 0;
             return request;
         }
-        struct sched_poll poll = { .nr_ports = 1, .timeout = 0 };
-        set_xen_guest_handle(poll.ports, &port);
-        if (hypercall2(__HYPERVISOR_sched_op, SCHEDOP_poll, (unsigned long)&poll) != 0) {
-            if (!poll_failed++)
-                print("sleep: SCHEDOP_poll refused, yielding instead\n");
-            yield();
+        for (;;) {
+            clear_pending(port);
+            if (store_has_unread())
+                break;
+            struct sched_poll poll = { .nr_ports = 1, .timeout = 0 };
+            set_xen_guest_handle(poll.ports, &port);
+            if (hypercall2(__HYPERVISOR_sched_op, SCHEDOP_poll, (unsigned long)&poll) != 0) {
+                if (!poll_failed++)
+                    print("sleep: SCHEDOP_poll refused, yielding instead\n");
+                yield();
+            }
         }
+        /* The watch event itself: read and dropped, the key is read again. */
+        struct xsd_sockmsg header;
+        if (store_get(&header, sizeof(header)) || header.len > XENSTORE_PAYLOAD_MAX
+            || store_get(event, header.len))
+            return "poweroff";
     }
 }
 
