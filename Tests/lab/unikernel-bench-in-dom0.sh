@@ -99,6 +99,7 @@ checkpoint() {
   figure "with $n guests: Xen memory per guest (MiB)" "$(awk -v a="$xen_before" -v b="$xen" -v n="$n" 'BEGIN { printf "%.1f", (a - b) / n }')"
   figure "with $n guests: CPU time used so far by guest 1 (s)" "${cpu:-gone}"
   figure "with $n guests: CPU time of all unikernel guests, of dom0 (s)" "$(xl list | awk 'NR > 1 && $1 ~ /^runxl-uk/ { u += $6 } $1 == "Domain-0" { d = $6 } END { printf "%.1f, %.1f", u, d }')"
+  echo "  guest 1 says: $(tr '\n' '|' </tmp/uk-bench-1.out)"
   echo "  load: $(cat /proc/loadavg); busiest in dom0: $(ps -eo pcpu=,comm= --sort=-pcpu | head -4 | tr -s ' ' | paste -sd, -)"
 }
 per() { awk -v a="$1" -v n="$2" 'BEGIN { printf "%.0f", a / n }'; }

@@ -68,6 +68,12 @@ for type in pv pvh; do
   "$runxl" --root "$root" --store "$store" launch --name "uk-term-$type" "runxl-$type:lab" -- sleep >/tmp/uk-term.out 2>/tmp/uk-term.err &
   launcher=$!
   wait_for /tmp/uk-term.out sleeping 120 && pass "$type sleeper is up" || fail "$type sleeper never slept: $(cat /tmp/uk-term.err)"
+  # A sleeper blocks in SCHEDOP_poll: over 3 s it must use next to no CPU.
+  cpu_before=$(xl list "runxl-uk-term-$type" | awk 'NR == 2 { print $6 }')
+  sleep 3
+  cpu_after=$(xl list "runxl-uk-term-$type" | awk 'NR == 2 { print $6 }')
+  awk -v a="$cpu_before" -v b="$cpu_after" 'BEGIN { exit !(b - a < 0.5) }' && pass "$type sleeper does not spin ($cpu_before -> $cpu_after s CPU)" \
+    || fail "$type sleeper spins: $cpu_before -> $cpu_after s CPU in 3 s"
   start=$(now)
   rx kill "uk-term-$type" TERM 2>/tmp/uk.err || fail "kill TERM: $(cat /tmp/uk.err)"
   wait "$launcher"
