@@ -87,6 +87,7 @@ public final class ContainerEngine {
                 id: id, bundle: bundle, rootfs: rootfs, spec: spec, stateDirectory: store.directory(id))
             KillInjection.reached(.afterPrepare)
             record.domainName = guest.domain.name
+            record.unikernel = guest.unikernel
             try store.save(record, id: id)
             trace.mark("create \(id): guest prepared")
             domain = try hypervisor.createDomain(guest.domain, paused: true)
@@ -198,10 +199,35 @@ public final class ContainerEngine {
                 record.status = .stopped
                 return
             }
+            if record.unikernel != nil {
+                try signalUnikernel(domain, signal: signal, record: &record)
+                return
+            }
             let base = try hypervisor.storePath(domain)
             let request = SignalRequest(sequence: Self.sequenceNumber(), signal: signal)
             try hypervisor.writeStore("\(base)/\(GuestKeys.signal)", request.encoded)
             if record.status == .paused { try hypervisor.unpause(domain); record.status = .running }
+        }
+    }
+
+    /// A unikernel has no init to deliver signals: TERM and its kin ask Xen for a clean shutdown
+    /// (`control/shutdown`), which the unikernel obeys and powers off (docs/unikernels.md).
+    private func signalUnikernel(_ domain: DomainID, signal: Int32, record: inout ContainerRecord) throws(RunxlError) {
+        switch UnikernelExit.action(for: signal) {
+        case .destroy:
+            try hypervisor.destroy(domain)
+            record.exitStatus = GuestExitStatus.signaled(signal).encoded
+            record.status = .stopped
+        case .cleanShutdown:
+            if record.status == .paused {
+                try hypervisor.unpause(domain)
+                record.status = .running
+            }
+            try hypervisor.shutdown(domain)
+        case .unsupported:
+            throw RunxlError(
+                .unsupported,
+                "container \(record.id) is a unikernel: signal \(signal) has no process to reach; use TERM for a clean shutdown or KILL")
         }
     }
 

@@ -35,6 +35,8 @@ public struct ContainerRecord: Codable, Sendable {
     public var hooks: Hooks?
     /// The process has a terminal: its pty master went to `--console-socket`.
     public var terminal: Bool?
+    /// Set when the guest is a unikernel (its kind): see `PreparedGuest.unikernel`.
+    public var unikernel: String?
 
     public init(
         ociVersion: String, id: String, status: ContainerStatus, bundle: String, rootfs: String,

@@ -5,7 +5,13 @@ public import RunxlBase
 /// What `create` needs to boot a container: the domain to create and the files that belong to it.
 public struct PreparedGuest: Sendable {
     public var domain: DomainSpec
-    public init(domain: DomainSpec) { self.domain = domain }
+    /// The unikernel kind (`UnikernelKind`'s name) when the guest is one: no runxl-init inside,
+    /// so the supervisor passes its console through raw and kill asks Xen for a shutdown.
+    public var unikernel: String?
+    public init(domain: DomainSpec, unikernel: String? = nil) {
+        self.domain = domain
+        self.unikernel = unikernel
+    }
 }
 
 /// Turns a bundle into a bootable guest. The Xen path builds a kernel + initramfs (GuestBuild);

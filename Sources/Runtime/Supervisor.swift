@@ -66,13 +66,19 @@ public struct Supervisor {
         let domain: DomainID
         let pumpDone: Int32
         let exec: ExecServer?
+        /// A unikernel's console is raw text with no exit frame: writing here tells its pump
+        /// that the domain has ended, so it stops once the console has gone quiet.
+        var pumpStop: Int32 = -1
+        var unikernel = false
     }
 
     private func attach() throws(RunxlError) -> Attached {
         let record = try engine.store.load(id)
         let domain = try engine.domainID(of: record)
-        let (pumpDone, exec) = try startConsolePump(domain)
-        let attached = Attached(domain: domain, pumpDone: pumpDone, exec: exec)
+        let unikernel = record.unikernel != nil
+        let pump = try startConsolePump(domain, raw: unikernel)
+        let attached = Attached(
+            domain: domain, pumpDone: pump.done, exec: pump.exec, pumpStop: pump.stop, unikernel: unikernel)
         engine.trace.mark("supervisor of \(id): console attached")
         return attached
     }
@@ -86,11 +92,14 @@ public struct Supervisor {
             log("supervisor of \(id): waiting for domain \(domain) failed: \(error)")
             end = .gone
         }
+        if attached.pumpStop >= 0 { _ = write(attached.pumpStop, "x", 1) }
         if attached.pumpDone >= 0 {
             Self.waitReadable(attached.pumpDone, seconds: Self.consoleDrainSeconds)
         }
         attached.exec?.finishAll()
-        let status = exitStatus(after: end, domain: domain)
+        let status =
+            attached.unikernel
+            ? UnikernelExit.status(after: end, written: writtenStatus(domain)) : exitStatus(after: end, domain: domain)
         do {
             try engine.recordExit(id, status: status)
         } catch {
@@ -104,11 +113,7 @@ public struct Supervisor {
 
     /// What ended the container, from the domain's end and the key runxl-init writes.
     func exitStatus(after end: DomainEnd, domain: DomainID) -> GuestExitStatus {
-        var written: GuestExitStatus?
-        if let base = try? engine.hypervisor.storePath(domain),
-            let text = try? engine.hypervisor.readStore("\(base)/\(GuestKeys.exit)") {
-            written = try? GuestExitStatus.decode(text)
-        }
+        let written = writtenStatus(domain)
         switch end {
         case .shutdown(.poweroff):
             return written ?? .failed("the guest powered off without reporting an exit status")
@@ -119,6 +124,14 @@ public struct Supervisor {
         case .gone, .timedOut:
             return written ?? .signaled(SIGKILL)
         }
+    }
+
+    /// The exit status the guest left in `data/runxl/exit`, if any.
+    func writtenStatus(_ domain: DomainID) -> GuestExitStatus? {
+        guard let base = try? engine.hypervisor.storePath(domain),
+            let text = try? engine.hypervisor.readStore("\(base)/\(GuestKeys.exit)")
+        else { return nil }
+        return try? GuestExitStatus.decode(text)
     }
 
     /// A kill that destroyed the domain recorded its signal first; that one is the truth.
@@ -134,14 +147,18 @@ public struct Supervisor {
         close(descriptor)
     }
 
-    /// Starts copying the guest console to fds 1 and 2; returns a descriptor that becomes
-    /// readable when the guest's last frame has been copied, or -1 for a backend without consoles.
-    private func startConsolePump(_ domain: DomainID) throws(RunxlError) -> (Int32, ExecServer?) {
+    /// Starts copying the guest console to fds 1 and 2 (`raw`: everything to fd 1, for a
+    /// unikernel); returns a descriptor that becomes readable when the guest's last output has
+    /// been copied (-1 for a backend without consoles), for `raw` the descriptor that tells the
+    /// pump the domain has ended, and the exec channel of a Linux guest without a terminal.
+    private func startConsolePump(
+        _ domain: DomainID, raw: Bool
+    ) throws(RunxlError) -> (done: Int32, stop: Int32, exec: ExecServer?) {
         let path: String
         do {
             path = try engine.hypervisor.consolePath(domain)
         } catch where error.code == .unsupported {
-            return (-1, nil)
+            return (-1, -1, nil)
         }
         let console = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC)
         guard console >= 0 else {
@@ -162,6 +179,14 @@ public struct Supervisor {
         }
         let signalEnd = pipeEnds.write
         let log = self.log
+        if raw {
+            let stopEnds = try Processes.makePipe()
+            try startDetachedThread {
+                RawConsolePump(console: console, stop: stopEnds.read).run()
+                _ = write(signalEnd, "x", 1)
+            }
+            return (pipeEnds.read, stopEnds.write, nil)
+        }
         var exec: ExecServer?
         if let terminal {
             // Before any thread starts, so every thread inherits the mask and only the sigwait
@@ -191,7 +216,7 @@ public struct Supervisor {
                 try startInputForwarding(domain) { StdinPump(console: writer).run() }
             }
         }
-        return (pipeEnds.read, exec)
+        return (pipeEnds.read, -1, exec)
     }
 
     /// Input starts flowing once init reports the process started: before that, the guest's
@@ -313,5 +338,34 @@ struct StdinPump {
             console.write(ConsoleFraming.encode(stream: .input, payload: buffer[0..<count]))
         }
         console.write(ConsoleFraming.encode(stream: .inputEnd, payload: [0]))
+    }
+}
+
+/// A unikernel's console: its bytes as they are, to stdout. There is no exit frame, so once the
+/// supervisor says the domain has ended (`stop` readable) the pump goes on until the console has
+/// been quiet for `quietMilliseconds`: xenconsoled may still be moving the last ring contents.
+struct RawConsolePump {
+    let console: Int32
+    let stop: Int32
+    static let quietMilliseconds: Int32 = 250
+
+    func run() {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var ending = false
+        while true {
+            var entries = [pollfd(fd: console, events: Int16(POLLIN), revents: 0), pollfd(fd: stop, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&entries, ending ? 1 : 2, ending ? Self.quietMilliseconds : -1)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            if ready == 0 { return }
+            if !ending, entries[1].revents != 0 { ending = true }
+            guard entries[0].revents != 0 else { continue }
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(console, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return }
+            ConsolePump.writeAll(1, Array(buffer[0..<count]))
+        }
     }
 }

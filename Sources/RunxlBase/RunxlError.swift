@@ -47,6 +47,9 @@ extension RunxlError.Code {
     public static let invalidKernel = Self(rawValue: 113)
     /// A state file or other JSON document runxl wrote cannot be read back.
     public static let invalidDocument = Self(rawValue: 114)
+    /// A unikernel image or bundle cannot be booted: an unknown unikernel type, a hypervisor
+    /// other than Xen, a binary, initrd or block file missing from its rootfs (docs/unikernels.md).
+    public static let invalidUnikernel = Self(rawValue: 115)
 
     // 2xx: the container exists or not, or is in the wrong state.
     public static let containerNotFound = Self(rawValue: 200)
@@ -114,7 +117,7 @@ extension RunxlError.Code {
         ("usage", .usage), ("invalidContainerID", .invalidContainerID), ("invalidSignal", .invalidSignal),
         ("invalidConfig", .invalidConfig), ("bundleNotFound", .bundleNotFound),
         ("invalidAnnotation", .invalidAnnotation), ("invalidKernel", .invalidKernel),
-        ("invalidDocument", .invalidDocument), ("containerNotFound", .containerNotFound),
+        ("invalidDocument", .invalidDocument), ("invalidUnikernel", .invalidUnikernel), ("containerNotFound", .containerNotFound),
         ("containerExists", .containerExists), ("invalidState", .invalidState), ("io", .io),
         ("lockTimeout", .lockTimeout), ("spawnFailed", .spawnFailed), ("hookFailed", .hookFailed),
         ("notXenHost", .notXenHost), ("hypervisorFailed", .hypervisorFailed), ("domainNotFound", .domainNotFound),

@@ -4,6 +4,10 @@ import OCI
 import Runtime
 import RunxlBase
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `runxl image convert BUNDLE|REF --output DIR`: writes a bootable guest (kernel, initramfs,
 /// an `xl.cfg` that `xl create` accepts, guest.json) for a bundle, or for an image in the
 /// store, whose layers stream into the initramfs without being unpacked (the cache is keyed by
@@ -44,6 +48,9 @@ struct ImageConvert: ImageAction {
     func run() throws(RunxlError) -> Int32 {
         let bundle = ContainerEngine.absolutePath(source)
         if FileSystem.isDirectory(bundle) {
+            if let guest = try XenBackend.unikernelBuilder().convert(bundle: bundle, output: output, domainName: name, annotations: overrides) {
+                return report(guest)
+            }
             return try convert(bundle: bundle, domainName: name)
         }
         if source.hasPrefix("/") || source.hasPrefix("./") || source.hasPrefix("../") {
@@ -57,23 +64,61 @@ struct ImageConvert: ImageAction {
         defer { operation.close() }
         let manifest = try store.manifest(of: image)
         let config = try store.config(of: image, manifest: manifest)
+        let hints = UnikernelImageHints.annotations(manifest: manifest, config: config)
+        if !hints.isEmpty { return try convertUnikernel(image, store: store, hints: hints) }
         let layers = ImageLayers(paths: try store.layerPaths(of: image, manifest: manifest), identity: image.manifest.digest)
         func spec(_ users: ImageUserDatabases?) throws(RunxlError) -> Spec {
             try ImageBundle.spec(for: config, image: image.name, rootfsPath: "rootfs", args: [], terminal: false, users: users)
         }
-        let guest = try XenBackend.builder().convert(
-            layers: layers, spec: try spec(nil), output: output, domainName: name ?? Self.domainName(for: image.name),
-            source: "\(image.name) (\(image.manifest.digest))", annotations: overrides
-        ) { listing throws(RunxlError) in
-            try spec(ImageUserDatabases(passwd: listing.files["etc/passwd"], group: listing.files["etc/group"]))
+        let guest: BuiltGuest
+        do {
+            guest = try XenBackend.builder().convert(
+                layers: layers, spec: try spec(nil), output: output, domainName: name ?? Self.domainName(for: image.name),
+                source: "\(image.name) (\(image.manifest.digest))", annotations: overrides
+            ) { listing throws(RunxlError) in
+                // A unikernel known only by its files (urunc.json, kraftkit's layout): the listing
+                // of the streamed layers shows them before any initramfs is kept.
+                if listing.nodes["urunc.json"] != nil || listing.nodes["unikraft/bin/kernel"] != nil {
+                    throw RunxlError(.invalidUnikernel, Self.unikernelFilesFound)
+                }
+                return try spec(ImageUserDatabases(passwd: listing.files["etc/passwd"], group: listing.files["etc/group"]))
+            }
+        } catch where error.code == .invalidUnikernel && error.message == Self.unikernelFilesFound {
+            return try convertUnikernel(image, store: store, hints: [:])
         }
         report(guest)
         return 0
     }
 
+    static let unikernelFilesFound = "the image's rootfs holds a unikernel"
+
     private func convert(bundle: String, domainName: String?) throws(RunxlError) -> Int32 {
         let guest = try XenBackend.builder().convert(bundle: bundle, output: output, domainName: domainName, annotations: overrides)
         report(guest)
+        return 0
+    }
+
+    /// A unikernel image (its manifest or config says so): its files are read from an unpacked
+    /// rootfs (the store's snapshot, read in place), not streamed.
+    private func convertUnikernel(_ image: StoredImage, store: ContentStore, hints: [String: String]) throws(RunxlError) -> Int32 {
+        var template = Array("/tmp/runxl-convert-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw RunxlError(.io, "cannot create a temporary bundle", cause: SystemCallError("mkdtemp", errno: errno))
+        }
+        let directory = String(cString: made)
+        defer { try? FileSystem.removeTree(directory) }
+        try ImageBundle.create(image, store: store, at: directory, sharing: .hardLinks)
+        guard let guest = try XenBackend.unikernelBuilder().convert(
+            bundle: directory, output: output, domainName: name ?? Self.domainName(for: image.name),
+            annotations: hints.merging(overrides) { _, flag in flag }, source: "\(image.name) (\(image.manifest.digest))")
+        else {
+            throw RunxlError(.invalidUnikernel, "\(image.name) is annotated as a unikernel (\(hints.keys.sorted().joined(separator: ", "))) but declares no binary")
+        }
+        return report(guest)
+    }
+
+    private func report(_ guest: UnikernelGuest) -> Int32 {
+        print("\(output)/xl.cfg: \(guest.declaration.kind.rawValue) unikernel, \(guest.domain.type.rawValue) guest, \(guest.domain.memoryMiB) MiB, \(guest.domain.vcpus) vCPU")
         return 0
     }
 

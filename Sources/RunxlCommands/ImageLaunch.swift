@@ -1,3 +1,4 @@
+import GuestBuild
 import ImageStore
 import OCI
 import Registry
@@ -32,7 +33,12 @@ enum ImageLaunch {
         do {
             // Hard links to the store's snapshot: launch only reads this rootfs (into an initramfs)
             // and removes it with the bundle.
-            return (directory, try ImageBundle.create(image, store: store, at: directory, sharing: .hardLinks))
+            var spec = try ImageBundle.create(image, store: store, at: directory, sharing: .hardLinks)
+            // A unikernel image says so in its manifest and config, which a bundle does not carry.
+            let manifest = try store.manifest(of: image)
+            let hints = UnikernelImageHints.annotations(manifest: manifest, config: try store.config(of: image, manifest: manifest))
+            if !hints.isEmpty { spec.annotations = hints.merging(spec.annotations ?? [:]) { _, bundle in bundle } }
+            return (directory, spec)
         } catch {
             try? FileSystem.removeTree(directory)
             throw error

@@ -16,7 +16,12 @@ enum XenBackend {
     }
 
     static func preparer(logger: Logger) throws(RunxlError) -> any GuestPreparing {
-        XenGuestPreparer(builder: try builder())
+        XenGuestPreparer(host: try HostConfig.load())
+    }
+
+    /// Unikernels need no runxl-init: only the host config.
+    static func unikernelBuilder() throws(RunxlError) -> UnikernelBuilder {
+        UnikernelBuilder(host: try HostConfig.load())
     }
 
     static func builder() throws(RunxlError) -> GuestBuilder {
@@ -24,14 +29,21 @@ enum XenBackend {
     }
 }
 
-/// Builds the guest (kernel + initramfs with runxl-init) for `create`.
+/// Builds the guest for `create`: a unikernel boots as itself (GuestBuild/Unikernel), anything
+/// else as kernel + initramfs with runxl-init.
 struct XenGuestPreparer: GuestPreparing {
-    let builder: GuestBuilder
+    let host: HostConfig
 
     func prepare(
         id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String
     ) throws(RunxlError) -> PreparedGuest {
-        let guest = try builder.build(spec: spec, rootfs: rootfs, domainName: DomainNaming.name(for: id))
+        let name = DomainNaming.name(for: id)
+        if let unikernel = try UnikernelRecognizer.recognize(annotations: spec.annotations ?? [:], rootfs: RootfsLookup(rootfs: rootfs)) {
+            let guest = try UnikernelBuilder(host: host).build(unikernel, spec: spec, rootfs: rootfs, domainName: name)
+            return PreparedGuest(domain: guest.domain, unikernel: unikernel.kind.rawValue)
+        }
+        let builder = GuestBuilder(options: GuestBuildOptions(initBinary: try InitBinary.locate(), host: host))
+        let guest = try builder.build(spec: spec, rootfs: rootfs, domainName: name)
         return PreparedGuest(domain: guest.domain)
     }
 }

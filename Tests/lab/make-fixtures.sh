@@ -39,4 +39,6 @@ bundle badkernel '{"process": {"args": ["echo", "never"]}, "annotations": {"org.
 bundle hugememory '{"process": {"args": ["echo", "never"]}, "annotations": {"org.runxl.memory": "100000"}}'
 # The busybox rootfs as an OCI image layout (and archives), for the image store checks.
 "$(dirname "$0")/../images/make-archives.sh" "$dir/images" >/dev/null
+# The test unikernels (built with gcc) as OCI layouts, one per packaging convention.
+"$(dirname "$0")/../images/make-unikernel-images.sh" "$dir/unikernel-images" >/dev/null
 echo "fixtures in $dir"

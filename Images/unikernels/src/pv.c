@@ -14,6 +14,20 @@ static void *page_of_machine_frame(const start_info_t *info, xen_pfn_t mfn)
     return NULL;
 }
 
+/* A page of our own image whose mapping is replaced by the shared info
+ * frame: the boot page tables already cover it, so one update_va_mapping
+ * does it (present, writable, user (64-bit PV kernels run in ring 3),
+ * accessed, dirty). */
+static char shared_page[4096] __attribute__((aligned(4096)));
+
+static volatile struct shared_info *map_shared_info(const start_info_t *info)
+{
+    unsigned long pte = (info->shared_info & ~0xfffUL) | 0x67;
+    if (hypercall3(__HYPERVISOR_update_va_mapping, (unsigned long)shared_page, pte, UVMF_INVLPG) != 0)
+        return NULL;
+    return (volatile struct shared_info *)shared_page;
+}
+
 void pv_main(start_info_t *info)
 {
     static struct guest guest;
@@ -28,5 +42,6 @@ void pv_main(start_info_t *info)
     guest.console_port = info->console.domU.evtchn;
     guest.store = page_of_machine_frame(info, info->store_mfn);
     guest.store_port = info->store_evtchn;
+    guest.shared = map_shared_info(info);
     guest_main(&guest);
 }

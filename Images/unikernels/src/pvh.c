@@ -35,6 +35,21 @@ static uint64_t hvm_param(uint32_t index)
     return param.value;
 }
 
+/* The shared info page is placed over a page of our own image (identity
+ * mapped like all of low memory) with XENMEM_add_to_physmap. */
+static char shared_page[4096] __attribute__((aligned(4096)));
+
+static volatile struct shared_info *map_shared_info(void)
+{
+    struct xen_add_to_physmap map = {
+        .domid = DOMID_SELF, .space = XENMAPSPACE_shared_info, .idx = 0,
+        .gpfn = (uintptr_t)shared_page >> 12,
+    };
+    if (hypercall2(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&map) != 0)
+        return NULL;
+    return (volatile struct shared_info *)shared_page;
+}
+
 void pvh_main(uint32_t start_info_address)
 {
     static struct guest guest;
@@ -55,5 +70,6 @@ void pvh_main(uint32_t start_info_address)
     guest.console_port = (uint32_t)hvm_param(HVM_PARAM_CONSOLE_EVTCHN);
     guest.store = store_pfn ? (void *)(uintptr_t)(store_pfn << 12) : NULL;
     guest.store_port = (uint32_t)hvm_param(HVM_PARAM_STORE_EVTCHN);
+    guest.shared = map_shared_info();
     guest_main(&guest);
 }

@@ -11,6 +11,7 @@
 
 #include <xen/xen.h>
 #include <xen/sched.h>
+#include <xen/memory.h>
 #include <xen/event_channel.h>
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/params.h>
@@ -36,6 +37,20 @@ static inline long hypercall2(unsigned int number, unsigned long first, unsigned
     return result;
 }
 
+static inline long hypercall3(unsigned int number, unsigned long first, unsigned long second,
+                              unsigned long third)
+{
+    register unsigned long rdi __asm__("rdi") = first;
+    register unsigned long rsi __asm__("rsi") = second;
+    register unsigned long rdx __asm__("rdx") = third;
+    long result;
+    __asm__ volatile("call *%[trampoline]"
+                     : "=a"(result), "+r"(rdi), "+r"(rsi), "+r"(rdx)
+                     : [trampoline] "r"(hypercall_page + number * 32)
+                     : "memory", "rcx", "r8", "r9", "r10", "r11");
+    return result;
+}
+
 /* What a boot path hands to the portable part: every pointer already usable
  * (PV translates machine frames, PVH runs identity mapped). */
 struct guest {
@@ -45,6 +60,9 @@ struct guest {
     uint32_t console_port;
     volatile struct xenstore_domain_interface *store;
     uint32_t store_port;
+    /* Mapped by the boot path; only the sleep mode needs it (event
+     * pending bits), so NULL is tolerated elsewhere. */
+    volatile struct shared_info *shared;
 };
 
 __attribute__((noreturn)) void guest_main(const struct guest *guest);
