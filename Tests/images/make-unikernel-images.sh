@@ -4,7 +4,8 @@
 #   runxl-pv, runxl-pvh   org.runxl.unikernel.* manifest annotations, kernel at /boot/kernel
 #   urunc-pv, urunc-pvh   com.urunc.unikernel.* manifest annotations and config labels
 #                         (values base64, as bima writes them), kernel at /unikernel/kernel.elf
-#   uruncjson-pv          /urunc.json in the rootfs (base64 values), no annotations
+#   uruncjson-pv, -pvh    /urunc.json in the rootfs (base64 values), no annotations: what
+#                         podman and containerd pass on whatever they do with annotations
 #   kraftkit-pv           kraftkit's layout: /unikraft/bin/kernel on a layer annotated
 #                         org.unikraft.kernel.image, config os "xen" (import with
 #                         --platform xen/x86_64)
@@ -97,14 +98,15 @@ for kind in ("pv", "pvh"):
     }
     layout("urunc-" + kind, [("/unikernel/kernel.elf", kernel(kind), 0o755)], annotations=urunc, labels=urunc)
 
-layout("uruncjson-pv", [
-    ("/unikernel/kernel.elf", kernel("pv"), 0o755),
-    ("/urunc.json", json.dumps({
-        "com.urunc.unikernel.unikernelType": b64("xen-elf"),
-        "com.urunc.unikernel.hypervisor": b64("xen"),
-        "com.urunc.unikernel.binary": b64("/unikernel/kernel.elf"),
-        "com.urunc.unikernel.cmdline": b64("hello"),
-    }).encode(), 0o644)])
+for kind in ("pv", "pvh"):
+    layout("uruncjson-" + kind, [
+        ("/unikernel/kernel.elf", kernel(kind), 0o755),
+        ("/urunc.json", json.dumps({
+            "com.urunc.unikernel.unikernelType": b64("xen-elf"),
+            "com.urunc.unikernel.hypervisor": b64("xen"),
+            "com.urunc.unikernel.binary": b64("/unikernel/kernel.elf"),
+            "com.urunc.unikernel.cmdline": b64("hello"),
+        }).encode(), 0o644)])
 
 layout("kraftkit-pv", [("/unikraft/bin/kernel", kernel("pv"), 0o755)],
        annotations={"org.unikraft.kernel.version": "0.17.0"},

@@ -137,6 +137,25 @@ expect "20 cycles succeeded" 20 "$cycles_ok"
 expect "20 cycles leave only dom0" 0 "$(podman_domains)"
 runxl_state_empty && pass "20 cycles leave runxl's root empty" || fail "left: $(ls -A /run/runxl)"
 
+echo "== unikernels through podman, PV and PVH (urunc.json in the rootfs)"
+# The test layouts all name their image "latest": each gets its own name before it is archived.
+for kind in pv pvh; do
+  rm -rf "$clients/uk-$kind"
+  cp -r "$work/unikernel-images/uruncjson-$kind" "$clients/uk-$kind"
+  sed -i "s/\"org.opencontainers.image.ref.name\": \"latest\"/\"org.opencontainers.image.ref.name\": \"uk-$kind\"/" "$clients/uk-$kind/index.json"
+  tar -C "$clients/uk-$kind" -cf "$clients/uk-$kind.tar" .
+  if pm load -i "$clients/uk-$kind.tar" >/tmp/pm.load 2>&1; then
+    uk_image=$(awk '/Loaded image/ { print $NF }' /tmp/pm.load)
+    pm run --rm "$uk_image" hello exit=3 </dev/null >/tmp/pm.uk 2>/tmp/pm.uk.err
+    expect "podman unikernel $kind exit status" 3 "$?"
+    grep -q "^unikernel $kind: cmdline \"hello exit=3\"" /tmp/pm.uk && grep -q "^arg 1: exit=3" /tmp/pm.uk \
+      && pass "podman unikernel $kind output and arguments" || fail "podman unikernel $kind: $(tail -c 400 /tmp/pm.uk /tmp/pm.uk.err)"
+  else
+    fail "podman load uk-$kind: $(tail -c 300 /tmp/pm.load)"
+  fi
+done
+expect "podman unikernels leave no domain" 0 "$(podman_domains)"
+
 echo "== containerd + ctr with the runc shim and runxl as its binary"
 ctrd=$clients/containerd
 mkdir -p "$ctrd"
@@ -192,6 +211,20 @@ for runtime in "$clients/bin/runxl" runc; do
   echo "FIGURE ctr run to first output, $(basename "$runtime") (s): ${times[*]} median $(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)"
 done
 expect "ctr timing runs leave only dom0" 0 "$(podman_domains)"
+
+echo "== unikernels through ctr, PV and PVH"
+for kind in pv pvh; do
+  before=$(c images ls -q | sort)
+  c images import "$clients/uk-$kind.tar" >/tmp/ctr.import 2>&1
+  uk_image=$(comm -13 <(echo "$before") <(c images ls -q | sort) | head -n 1)
+  c run --rm --runtime io.containerd.runc.v2 --runc-binary "$clients/bin/runxl" "$uk_image" "uk-ctr-$kind" \
+    hello exit=4 </dev/null >/tmp/ctr.uk 2>/tmp/ctr.uk.err
+  expect "ctr unikernel $kind exit status" 4 "$?"
+  tr -d '\r' </tmp/ctr.uk | grep -q "^arg 1: exit=4" && pass "ctr unikernel $kind output" \
+    || fail "ctr unikernel $kind: $(tail -c 400 /tmp/ctr.uk /tmp/ctr.uk.err)"
+  c images rm "$uk_image" >/dev/null 2>&1
+done
+expect "ctr unikernels leave no domain" 0 "$(podman_domains)"
 
 kill "$containerd_pid" 2>/dev/null
 wait "$containerd_pid" 2>/dev/null
