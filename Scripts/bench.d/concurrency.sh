@@ -18,7 +18,7 @@ if [ "$levels" = lab ]; then
   Tests/lab/make-fixtures.sh "$runxl" "$work/lab" >/dev/null
   Scripts/xenlab --timeout "${RUNXL_LAB_TIMEOUT:-1500}" --memory 4096 --dom0-memory 1024 --share "$work/lab" \
     --env RUNXL_INIT="$init" --env RUNXL_BINARY="$runxl" --env RUNXL_LAB_WORK="$work/lab" \
-    --env RUNXL_FAILURE_SECTIONS=concurrency --env RUNXL_LAB_CONCURRENCY="${RUNXL_LAB_CONCURRENCY:-}" \
+    --env RUNXL_FAILURE_SECTIONS=concurrency --env RUNXL_LAB_CONCURRENCY="${RUNXL_LAB_CONCURRENCY:-4 8 16 24}" \
     ${RUNXL_LAB_VERBOSE:+--verbose} -- Tests/lab/failure-in-dom0.sh | grep -E '^(FIGURE|PASS|FAIL)'
   exit "${PIPESTATUS[0]}"
 fi
