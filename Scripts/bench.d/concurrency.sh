@@ -66,5 +66,5 @@ print(len(d) // 2 if isinstance(d, list) else len(d))' "$RUNXL_FAKE_DIR/world.js
   supervisors=$(pgrep -f -- "--root $root " | wc -l || true)
   printf '  %-6s %-10s %-9s %-12s %-14s %-12s %s\n' "$n" "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')" \
     "$(wc -l <"$failures")" "$files" "$domains" "$supervisors" "$(sort -u "$bad" | wc -l)"
-  [ -s "$failures.err" ] && sed 's/^/    error: /' "$failures.err" | sort | uniq -c | head -5
+  if [ -s "$failures.err" ]; then sed 's/^/    error: /' "$failures.err" | sort | uniq -c | head -5; fi
 done
