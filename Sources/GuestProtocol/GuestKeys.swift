@@ -15,6 +15,10 @@ public enum GuestKeys {
     public static let signal = "data/runxl/signal"
     /// The token init registers its watch on `signal` with.
     public static let signalWatchToken = "runxl-signal"
+    /// Written by the supervisor before the process starts when it forwards its stdin as console
+    /// frames. Without it (a guest booted by `xl create` from `image convert`) nobody would ever
+    /// send the end-of-file, so init gives the process /dev/null as runc's callers would.
+    public static let stdinForwarded = "data/runxl/stdin"
     /// Written by the host when the user's terminal is resized: `ROWS COLS`. Init watches it and
     /// sets the size on hvc0, which the process's terminal is, so the kernel sends it SIGWINCH.
     public static let windowSize = "data/runxl/winsize"

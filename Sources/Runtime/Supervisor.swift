@@ -213,6 +213,9 @@ public struct Supervisor {
                 _ = write(signalEnd, "x", 1)
             }
             if forwardsStdin {
+                // Before the unpause: init decides on its process's stdin from this key.
+                let base = try engine.hypervisor.storePath(domain)
+                try engine.hypervisor.writeStore("\(base)/\(GuestKeys.stdinForwarded)", "1")
                 try startInputForwarding(domain) { StdinPump(console: writer).run() }
             }
         }

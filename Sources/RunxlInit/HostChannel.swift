@@ -46,6 +46,12 @@ final class XenbusChannel: HostChannel {
         _ = try request(.watch(GuestKeys.signal, token: GuestKeys.signalWatchToken), context: "watch \(GuestKeys.signal)")
     }
 
+    /// Whether the supervisor forwards its stdin over the console (`GuestKeys.stdinForwarded`).
+    func hostForwardsStdin() -> Bool {
+        let reply = try? request(.read(GuestKeys.stdinForwarded), context: "read \(GuestKeys.stdinForwarded)", allowingError: "ENOENT")
+        return reply != nil
+    }
+
     /// Called with (rows, columns) when the host writes a new terminal size; set by init for a
     /// process with a terminal, whose tty is hvc0.
     var onWindowSize: ((UInt16, UInt16) -> Void)? {

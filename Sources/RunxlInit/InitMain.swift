@@ -97,13 +97,15 @@ struct InitMain {
             // In the guest the host's stdin arrives as console frames (the host sends at least
             // the end-of-file); in test mode there is no host to send it.
             var stdinPipe: [Int32] = [-1, -1]
-            if isGuest {
+            let forwarded = (host as? XenbusChannel)?.hostForwardsStdin() ?? false
+            if isGuest && forwarded {
                 try check(c_pipe2(&stdinPipe, O_CLOEXEC), "pipe for stdin")
                 input = StdinForwarder(console: console.fd, pipe: stdinPipe[1])
             }
-            stdio = .pipes(stdin: isGuest ? stdinPipe[0] : nil, stdout: stdoutPipe[1], stderr: stderrPipe[1])
+            let stdinEnd: Int32? = input != nil ? stdinPipe[0] : nil
+            stdio = .pipes(stdin: stdinEnd, stdout: stdoutPipe[1], stderr: stderrPipe[1])
             outputs = [(stdoutPipe[0], .stdout), (stderrPipe[0], .stderr)]
-            childEnds = [stdoutPipe[1], stderrPipe[1]] + (isGuest ? [stdinPipe[0]] : [])
+            childEnds = [stdoutPipe[1], stderrPipe[1]] + (stdinEnd.map { [$0] } ?? [])
         }
         let user = description.user
         let alreadyThatUser = user.uid == getuid() && user.gid == getgid() && user.additionalGids.isEmpty
