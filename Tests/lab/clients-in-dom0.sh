@@ -215,8 +215,10 @@ expect "ctr timing runs leave only dom0" 0 "$(podman_domains)"
 echo "== unikernels through ctr, PV and PVH"
 for kind in pv pvh; do
   before=$(c images ls -q | sort)
-  c images import "$clients/uk-$kind.tar" >/tmp/ctr.import 2>&1
+  # Without --base-name ctr keeps only refs under an import-DATE prefix: "uk-pv" would get no name.
+  c images import --base-name localhost/uk "$clients/uk-$kind.tar" >/tmp/ctr.import 2>&1
   uk_image=$(comm -13 <(echo "$before") <(c images ls -q | sort) | head -n 1)
+  [ -n "$uk_image" ] || uk_image=localhost/uk:uk-$kind
   c run --rm --runtime io.containerd.runc.v2 --runc-binary "$clients/bin/runxl" "$uk_image" "uk-ctr-$kind" \
     hello exit=4 </dev/null >/tmp/ctr.uk 2>/tmp/ctr.uk.err
   expect "ctr unikernel $kind exit status" 4 "$?"
