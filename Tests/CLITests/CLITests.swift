@@ -228,21 +228,6 @@ import Testing
         #expect(world.filesUnderRoot().isEmpty)
         #expect(!world.fakeDomainsRemain())
     }
-
-    private func status(_ world: RunxlProcess, _ id: String) throws -> String? {
-        let result = try world.run(["state", id])
-        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
-        return object?["status"] as? String
-    }
-
-    private func waitUntil(seconds: Double = 10, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return }
-            usleep(20_000)
-        }
-        Issue.record("condition not met within \(seconds) s")
-    }
 }
 
 /// `state` must stay cheap: the libraries behind libxl, libarchive and (for `image pull` only)

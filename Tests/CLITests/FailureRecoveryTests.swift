@@ -175,22 +175,4 @@ import Testing
         process.waitUntilExit()
         return process.processIdentifier
     }
-
-    private func stateObject(_ world: RunxlProcess, _ id: String) throws -> [String: Any]? {
-        let result = try world.run(["state", id])
-        return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
-    }
-
-    private func status(_ world: RunxlProcess, _ id: String) throws -> String? {
-        try stateObject(world, id)?["status"] as? String
-    }
-
-    private func waitUntil(seconds: Double = 10, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return }
-            usleep(20_000)
-        }
-        Issue.record("condition not met within \(seconds) s")
-    }
 }

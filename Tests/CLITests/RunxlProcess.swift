@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Runs the built `runxl` binary as podman or containerd would: a separate process per verb.
 struct RunxlProcess {
@@ -116,4 +117,24 @@ struct RunxlProcess {
         guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
         return enumerator.compactMap { $0 as? String }
     }
+}
+
+/// `runxl state ID` as a JSON object, nil when it printed none (a missing container).
+func stateObject(_ world: RunxlProcess, _ id: String) throws -> [String: Any]? {
+    let result = try world.run(["state", id])
+    return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+}
+
+func status(_ world: RunxlProcess, _ id: String) throws -> String? {
+    try stateObject(world, id)?["status"] as? String
+}
+
+/// Polls `condition` (supervisors end asynchronously) and records an issue if it never holds.
+func waitUntil(seconds: Double = 10, _ condition: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return }
+        usleep(20_000)
+    }
+    Issue.record("condition not met within \(seconds) s")
 }
