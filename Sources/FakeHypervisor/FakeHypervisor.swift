@@ -77,6 +77,8 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
                 id: DomainID(id), name: spec.name, state: paused ? .paused : .running,
                 memoryKiB: UInt64(spec.memoryMiB) * 1024, vcpus: spec.vcpus)
             world.store["/fake/\(id)/cmdline"] = spec.cmdline
+            // What libxl would get as `vif = [...]`, for tests of the layers that add vifs.
+            world.store["/fake/\(id)/vifs"] = spec.vifs.map { "mac=\($0.mac ?? ""),vifname=\($0.backendName ?? "")" }.joined(separator: " ")
             return DomainID(id)
         }
     }

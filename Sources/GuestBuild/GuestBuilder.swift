@@ -85,7 +85,7 @@ public struct GuestBuilder: Sendable {
         } else {
             let request = InitramfsRequest(
                 rootfs: rootfs, initBinary: options.initBinary, processFile: process.encoded(),
-                compression: settings.compression, modules: try initramfsModules(settings),
+                compression: settings.compression, modules: try initramfsModules(settings, spec: spec),
                 extraFiles: Self.fileBindMounts(spec))
             let built = try InitramfsBuilder(cacheDirectory: cache).build(request)
             initramfs = built
@@ -116,7 +116,7 @@ public struct GuestBuilder: Sendable {
                 settings: settings, kernel: kernel, initramfs: nil, ramdisk: initrd, neededBytes: neededBytes,
                 process: process, domainName: domainName)
         }
-        let modules = try initramfsModules(settings)
+        let modules = try initramfsModules(settings, spec: spec)
         let request = LayeredInitramfsRequest(
             layers: layers, initBinary: options.initBinary, processInputs: Array(try spec.encoded(pretty: false)),
             compression: settings.compression, modules: modules, extraFiles: Self.fileBindMounts(spec))
@@ -151,16 +151,29 @@ public struct GuestBuilder: Sendable {
         return Int64(info.st_size) * 3  // unknown content: assume a 2:1 compression
     }
 
-    private func initramfsModules(_ settings: GuestSettings) throws(RunxlError) -> [KernelModuleFile] {
+    private func initramfsModules(_ settings: GuestSettings, spec: Spec) throws(RunxlError) -> [KernelModuleFile] {
         guard FileSystem.exists(options.initBinary) else {
             throw RunxlError(.io, "runxl-init binary \(options.initBinary) is missing: build it with Scripts/build-init")
         }
-        guard let names = options.host.modules, !names.isEmpty else { return [] }
-        guard let release = KernelModules.release(ofKernel: settings.kernel) else {
-            throw RunxlError(.invalidKernel, "cannot tell the release of kernel \(settings.kernel) to find its modules")
+        var modules: [KernelModuleFile] = []
+        if let names = options.host.modules, !names.isEmpty {
+            guard let release = KernelModules.release(ofKernel: settings.kernel) else {
+                throw RunxlError(.invalidKernel, "cannot tell the release of kernel \(settings.kernel) to find its modules")
+            }
+            modules = try KernelModules.resolve(names, release: release)
         }
-        return try KernelModules.resolve(names, release: release)
+        if spec.joinedNetworkNamespace != nil, let release = KernelModules.release(ofKernel: settings.kernel),
+            let netfront = try? KernelModules.resolve([Self.networkFrontend], release: release) {
+            // A kernel without its modules on this host may have the driver built in; if not,
+            // init says that no interface with the vif's MAC appeared.
+            modules += netfront.filter { !modules.contains($0) }
+        }
+        return modules
     }
+
+    /// The guest's half of the vif that stands in for the namespace's interface.
+    static let networkFrontend = "xen-netfront"
+
 
     /// Guest memory and the domain, once kernel and ramdisk are known.
     private func assemble(

@@ -23,6 +23,9 @@ public enum GuestKeys {
     /// sets the size on hvc0, which the process's terminal is, so the kernel sends it SIGWINCH.
     public static let windowSize = "data/runxl/winsize"
     public static let windowSizeWatchToken = "runxl-winsize"
+    /// Written by the host before the guest runs when the container has a network namespace: a
+    /// `GuestNetwork` encoding. Without it the guest has no interface but `lo`.
+    public static let network = "data/runxl/network"
 
     /// The absolute domain path xenstored uses for a domain.
     public static func domainPath(of domainID: UInt32) -> String {

@@ -473,3 +473,12 @@ public struct LinuxTimeOffset: Codable, Sendable, Equatable {
         self.nanosecs = nanosecs
     }
 }
+
+extension Spec {
+    /// The network namespace config.json asks to join, as podman and CNI set one up; nil when
+    /// it asks for a new one (empty for runc too) or none.
+    public var joinedNetworkNamespace: String? {
+        guard let path = linux?.namespaces?.first(where: { $0.type == .network })?.path, !path.isEmpty else { return nil }
+        return path
+    }
+}

@@ -25,6 +25,8 @@ public final class ContainerEngine {
     /// as runc only warns about those).
     public var warn: @Sendable (String) -> Void = { _ in }
     public var hookRunner = HookRunner()
+    /// How a network namespace named in config.json reaches the guest (tests put a double here).
+    public var network: any NetworkAttaching = NamespaceNetwork()
 
     public init(store: StateStore, hypervisor: any Hypervisor, hypervisorName: String, preparer: any GuestPreparing) {
         self.store = store
@@ -88,13 +90,25 @@ public final class ContainerEngine {
             KillInjection.reached(.afterPrepare)
             record.domainName = guest.domain.name
             record.unikernel = guest.unikernel
+            var domainSpec = guest.domain
+            let networkPlan = try planNetwork(spec, guest: guest, id: id)
+            if let networkPlan {
+                domainSpec.vifs += networkPlan.vifs
+                record.network = networkPlan.attachment
+            }
             try store.save(record, id: id)
             trace.mark("create \(id): guest prepared")
-            domain = try hypervisor.createDomain(guest.domain, paused: true)
+            domain = try hypervisor.createDomain(domainSpec, paused: true)
             KillInjection.reached(.afterDomainCreate)
             record.domainID = domain
             try store.save(record, id: id)
             trace.mark("create \(id): domain created paused")
+            if let networkPlan, let domain {
+                try network.wire(networkPlan)
+                // Before the supervisor unpauses: init reads it before it starts the process.
+                try hypervisor.writeStore("\(try hypervisor.storePath(domain))/\(GuestKeys.network)", networkPlan.guest.encoded())
+                trace.mark("create \(id): network wired")
+            }
 
             var terminalPair: TerminalPair?
             if terminal, let socket = options.consoleSocket {
@@ -119,11 +133,22 @@ public final class ContainerEngine {
             return record
         } catch {
             if let domain { try? hypervisor.destroy(domain) }
+            if let attachment = record.network { network.unwire(attachment) }
             // `launch` supervises in-process: its pid is this process.
             if let pid = record.pid, pid != getpid() { Glibc.kill(pid, SIGKILL) }
             try? store.remove(id)
             throw error
         }
+    }
+
+    /// The network side of create when config.json names a network namespace: runc joins it,
+    /// a guest gets a vif per interface in it. A namespace to be created (no path) is empty for
+    /// runc too, and a unikernel gets no network (it would need its own way to be told the
+    /// addresses). Only reads: nothing to undo if it fails.
+    private func planNetwork(_ spec: Spec, guest: PreparedGuest, id: ContainerID) throws(RunxlError) -> NetworkPlan? {
+        guard guest.unikernel == nil, let path = spec.joinedNetworkNamespace else { return nil }
+        let plan = try network.plan(namespacePath: path, id: id)
+        return plan.vifs.isEmpty ? nil : plan
     }
 
     // MARK: start, pause, resume
@@ -272,6 +297,7 @@ public final class ContainerEngine {
     /// the domain, then the supervisor, then the files, record first. Called under the lock.
     func removeEverything(of record: ContainerRecord?, id: ContainerID) throws(RunxlError) {
         try destroyDomain(of: record, id: id)
+        if let attachment = record?.network { network.unwire(attachment) }
         KillInjection.reached(.afterDestroy)
         if let record, record.status != .stopped, let pid = record.pid, pid != getpid(),
             Processes.isAlive(pid, startTime: record.pidStartTime) {

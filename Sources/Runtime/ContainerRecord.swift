@@ -37,6 +37,8 @@ public struct ContainerRecord: Codable, Sendable {
     public var terminal: Bool?
     /// Set when the guest is a unikernel (its kind): see `PreparedGuest.unikernel`.
     public var unikernel: String?
+    /// What create changed in the container's network namespace, for delete to undo.
+    public var network: NetworkAttachment?
 
     public init(
         ociVersion: String, id: String, status: ContainerStatus, bundle: String, rootfs: String,

@@ -66,6 +66,9 @@ extension RunxlError.Code {
     public static let spawnFailed = Self(rawValue: 302)
     /// A hook from config.json failed.
     public static let hookFailed = Self(rawValue: 303)
+    /// The container's network namespace could not be read or wired to the guest's vif
+    /// (iproute2 missing, the namespace gone, a tc or netlink change refused).
+    public static let networkFailed = Self(rawValue: 304)
 
     // 4xx: the hypervisor.
     /// This host is not a Xen dom0 (libxl could not open the privileged interface).
@@ -119,7 +122,7 @@ extension RunxlError.Code {
         ("invalidAnnotation", .invalidAnnotation), ("invalidKernel", .invalidKernel),
         ("invalidDocument", .invalidDocument), ("invalidUnikernel", .invalidUnikernel), ("containerNotFound", .containerNotFound),
         ("containerExists", .containerExists), ("invalidState", .invalidState), ("io", .io),
-        ("lockTimeout", .lockTimeout), ("spawnFailed", .spawnFailed), ("hookFailed", .hookFailed),
+        ("lockTimeout", .lockTimeout), ("spawnFailed", .spawnFailed), ("hookFailed", .hookFailed), ("networkFailed", .networkFailed),
         ("notXenHost", .notXenHost), ("hypervisorFailed", .hypervisorFailed), ("domainNotFound", .domainNotFound),
         ("outOfMemory", .outOfMemory), ("invalidDomainConfig", .invalidDomainConfig),
         ("guestBootFailed", .guestBootFailed), ("unsupported", .unsupported), ("xenstoreFailed", .xenstoreFailed),

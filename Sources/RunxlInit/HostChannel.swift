@@ -52,6 +52,18 @@ final class XenbusChannel: HostChannel {
         return reply != nil
     }
 
+    /// The network the host read from the container's namespace (`GuestKeys.network`); nil when
+    /// the container has none.
+    func networkDescription() throws(InitFailure) -> GuestNetwork? {
+        guard let reply = try request(.read(GuestKeys.network), context: "read \(GuestKeys.network)", allowingError: "ENOENT")
+        else { return nil }
+        do {
+            return try GuestNetwork.decode(String(decoding: reply, as: UTF8.self))
+        } catch {
+            throw InitFailure("\(GuestKeys.network): \(error.message)")
+        }
+    }
+
     /// Called with (rows, columns) when the host writes a new terminal size; set by init for a
     /// process with a terminal, whose tty is hvc0.
     var onWindowSize: ((UInt16, UInt16) -> Void)? {

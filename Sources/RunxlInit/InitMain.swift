@@ -68,6 +68,12 @@ struct InitMain {
 
     private func start(_ description: ProcessDescription, console: inout Console, host: (any HostChannel)?) throws -> GuestExitStatus {
         if isGuest {
+            // Before the spec's mounts, which may cover /.runxl where the modules are.
+            try KernelModuleLoader.loadAll()
+            GuestNetworkSetup.bringUpLoopback()
+            if let network = try (host as? XenbusChannel)?.networkDescription() {
+                try GuestNetworkSetup.apply(network)
+            }
             try FileSystemSetup.apply(description, console: console)
         } else {
             // Subreaper: orphans of the process come back to init as they would to PID 1.

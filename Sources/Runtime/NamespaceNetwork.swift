@@ -1,0 +1,208 @@
+internal import FoundationEssentials
+public import GuestProtocol
+public import Hypervisor
+public import RunxlBase
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What create did to the container's network namespace; kept in the record so that delete can
+/// take the redirects out of a namespace that outlives the container (a Kubernetes pod's).
+public struct NetworkAttachment: Codable, Sendable, Equatable {
+    public struct Link: Codable, Sendable, Equatable {
+        /// The namespace's own interface (podman's and CNI's `eth0`).
+        public var interface: String
+        /// The vif backend moved into the namespace to stand in for the guest.
+        public var vif: String
+        public init(interface: String, vif: String) {
+            self.interface = interface
+            self.vif = vif
+        }
+    }
+
+    public var namespacePath: String
+    public var links: [Link]
+
+    public init(namespacePath: String, links: [Link]) {
+        self.namespacePath = namespacePath
+        self.links = links
+    }
+}
+
+/// The network side of create, read from the namespace before the domain exists.
+public struct NetworkPlan: Sendable, Equatable {
+    /// For init, through `GuestKeys.network`.
+    public var guest: GuestNetwork
+    /// One per interface, with the interface's MAC, so the guest answers for that address.
+    public var vifs: [VifSpec]
+    public var attachment: NetworkAttachment
+}
+
+/// Gives a guest the network of an OCI network namespace, the way Kata Containers does for a
+/// VM: the namespace's interface stays where podman or CNI put it; the vif backend joins it in
+/// the namespace and tc redirects every frame between the two, so the bridge, NAT and firewall
+/// rules set up for the veth's MAC and address apply to the guest unchanged.
+public protocol NetworkAttaching: Sendable {
+    /// Reads the namespace. Nothing is changed, so a failure needs no undo.
+    func plan(namespacePath: String, id: ContainerID) throws(RunxlError) -> NetworkPlan
+    /// After the domain exists (paused): moves each vif into the namespace and redirects.
+    func wire(_ plan: NetworkPlan) throws(RunxlError)
+    /// Takes the redirects out again; best effort, since the namespace may be gone already.
+    func unwire(_ attachment: NetworkAttachment)
+}
+
+public struct NamespaceNetwork: NetworkAttaching {
+    public init() {}
+
+    /// `ip` and `tc` run through nsenter: iproute2's `-n` only takes names under /run/netns,
+    /// while the runtime-spec gives any path (/proc/PID/ns/net, containerd's /var/run/netns/...).
+    private static func inNamespace(_ path: String, _ tool: String, options: [String] = []) throws(RunxlError) -> HostCommand {
+        let nsenter = try HostCommand.locate(["/usr/bin/nsenter", "/bin/nsenter"], purpose: "networking")
+        return HostCommand(path: nsenter, arguments: ["--net=" + path, tool] + options + ["-batch", "-"])
+    }
+
+    private static var ipTool: String {
+        get throws(RunxlError) { try HostCommand.locate(["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"], purpose: "networking") }
+    }
+
+    private static var tcTool: String {
+        get throws(RunxlError) { try HostCommand.locate(["/usr/sbin/tc", "/sbin/tc", "/usr/bin/tc", "/bin/tc"], purpose: "networking") }
+    }
+
+    public func plan(namespacePath: String, id: ContainerID) throws(RunxlError) -> NetworkPlan {
+        guard FileSystem.exists(namespacePath) else {
+            throw RunxlError(.networkFailed, "network namespace \(namespacePath) (linux.namespaces in config.json) does not exist")
+        }
+        let output = try Self.inNamespace(namespacePath, try Self.ipTool, options: ["-json"])
+            .run(input: Array("addr show\nroute show\n".utf8))
+        let lines = output.split(separator: "\n").filter { $0.hasPrefix("[") }
+        guard lines.count == 2 else {
+            throw RunxlError(.networkFailed, "cannot read network namespace \(namespacePath): ip printed \(lines.count) JSON documents, not 2")
+        }
+        let guest = try Self.guestNetwork(addresses: Array(lines[0].utf8), routes: Array(lines[1].utf8), namespacePath: namespacePath)
+        let links = guest.interfaces.map { NetworkAttachment.Link(interface: $0.name, vif: Self.vifName(id: id, interface: $0.name)) }
+        var vifs: [VifSpec] = []
+        for (interface, link) in zip(guest.interfaces, links) {
+            vifs.append(VifSpec(mac: interface.mac, bridge: nil, backendName: link.vif))
+        }
+        return NetworkPlan(guest: guest, vifs: vifs, attachment: NetworkAttachment(namespacePath: namespacePath, links: links))
+    }
+
+    public func wire(_ plan: NetworkPlan) throws(RunxlError) {
+        let path = plan.attachment.namespacePath
+        guard !plan.attachment.links.isEmpty else { return }
+        for link in plan.attachment.links {
+            try NetlinkLinks.move(link.vif, toNamespaceAt: path)
+        }
+        let mtus = Dictionary(plan.guest.interfaces.map { ($0.name, $0.mtu) }, uniquingKeysWith: { first, _ in first })
+        let linkCommands = plan.attachment.links.map { "link set dev \($0.vif) mtu \(mtus[$0.interface] ?? 1500) up\n" }.joined()
+        _ = try Self.inNamespace(path, try Self.ipTool).run(input: Array(linkCommands.utf8))
+        _ = try Self.inNamespace(path, try Self.tcTool).run(input: Array(Self.redirects(plan.attachment.links).utf8))
+    }
+
+    public func unwire(_ attachment: NetworkAttachment) {
+        guard FileSystem.exists(attachment.namespacePath), !attachment.links.isEmpty,
+            let command = try? Self.inNamespace(attachment.namespacePath, try Self.tcTool, options: ["-force"])
+        else { return }
+        // The vif's own qdisc went with the domain; the namespace interface keeps its ingress
+        // qdisc (and the redirect to a device that no longer exists) until this removes it.
+        let commands = attachment.links.map { "qdisc del dev \($0.interface) ingress\n" }.joined()
+        _ = try? command.run(input: Array(commands.utf8))
+    }
+
+    /// tc batch lines: everything arriving on either side leaves through the other. `u32 match
+    /// u8 0 0` matches every frame, whatever its protocol.
+    static func redirects(_ links: [NetworkAttachment.Link]) -> String {
+        var lines: [String] = []
+        for link in links {
+            for (from, to) in [(link.interface, link.vif), (link.vif, link.interface)] {
+                lines.append("qdisc add dev \(from) ingress")
+                lines.append("filter add dev \(from) parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev \(to)")
+            }
+        }
+        return lines.map { $0 + "\n" }.joined()
+    }
+
+    /// `rxv` and 12 hex digits of the id and interface: at most 15 bytes (IFNAMSIZ), and unique
+    /// enough that two containers' vifs never meet in dom0 before they move.
+    static func vifName(id: ContainerID, interface: String) -> String {
+        var hash = SHA256()
+        hash.update(id.rawValue + "/" + interface)
+        return "rxv" + String(hash.finalizeHex().prefix(12))
+    }
+
+    // MARK: reading `ip -json`
+
+    private struct IPLink: Decodable {
+        var ifname: String
+        var mtu: Int?
+        var link_type: String?
+        var address: String?
+        var addr_info: [IPAddress]?
+    }
+
+    private struct IPAddress: Decodable {
+        var family: String?
+        var local: String?
+        var prefixlen: Int?
+    }
+
+    private struct IPRoute: Decodable {
+        var dst: String?
+        var gateway: String?
+        var dev: String?
+        var `protocol`: String?
+        var type: String?
+    }
+
+    /// The guest's network from `ip -json addr show` and `ip -json route show` in the namespace:
+    /// every Ethernet interface with its IPv4 addresses, and the routes through them that the
+    /// kernel does not add by itself with an address (the default route, above all).
+    static func guestNetwork(addresses: [UInt8], routes: [UInt8], namespacePath: String) throws(RunxlError) -> GuestNetwork {
+        let links: [IPLink]
+        let routeList: [IPRoute]
+        do {
+            links = try JSONDecoder().decode([IPLink].self, from: Data(addresses))
+            routeList = try JSONDecoder().decode([IPRoute].self, from: Data(routes))
+        } catch {
+            throw RunxlError(.networkFailed, "cannot read network namespace \(namespacePath): ip printed JSON runxl does not understand", cause: error)
+        }
+        var interfaces: [GuestNetwork.Interface] = []
+        for link in links where link.link_type == "ether" && link.ifname != "lo" {
+            guard let mac = link.address?.lowercased(), Self.isUnicastMAC(mac) else { continue }
+            let addresses = (link.addr_info ?? []).compactMap { info -> GuestNetwork.Address? in
+                guard info.family == "inet", let local = info.local, let length = info.prefixlen else { return nil }
+                return GuestNetwork.Address(address: local, prefixLength: length)
+            }
+            interfaces.append(GuestNetwork.Interface(name: link.ifname, mac: mac, mtu: link.mtu ?? 1500, addresses: addresses))
+        }
+        let names = Set(interfaces.map(\.name))
+        var guestRoutes: [GuestNetwork.Route] = []
+        for route in routeList {
+            guard let device = route.dev, names.contains(device), route.protocol != "kernel",
+                route.type == nil || route.type == "unicast", let destination = route.dst
+            else { continue }
+            guestRoutes.append(GuestNetwork.Route(
+                destination: destination == "default" ? nil : try Self.address(destination, namespacePath: namespacePath),
+                gateway: route.gateway, interface: device))
+        }
+        return GuestNetwork(interfaces: interfaces, routes: guestRoutes)
+    }
+
+    private static func address(_ text: String, namespacePath: String) throws(RunxlError) -> GuestNetwork.Address {
+        let parts = text.split(separator: "/")
+        guard let address = parts.first, parts.count <= 2, let length = parts.count == 2 ? Int(parts[1]) : 32 else {
+            throw RunxlError(.networkFailed, "network namespace \(namespacePath) has a route to '\(text)', which runxl cannot read")
+        }
+        return GuestNetwork.Address(address: String(address), prefixLength: length)
+    }
+
+    private static func isUnicastMAC(_ mac: String) -> Bool {
+        let octets = mac.split(separator: ":")
+        guard octets.count == 6, octets.allSatisfy({ $0.count == 2 && UInt8($0, radix: 16) != nil }),
+            let first = UInt8(octets[0], radix: 16)
+        else { return false }
+        return first & 1 == 0 && mac != "00:00:00:00:00:00"
+    }
+}

@@ -1,0 +1,232 @@
+import FakeHypervisor
+import Foundation
+import GuestProtocol
+import Hypervisor
+import OCI
+@testable import Runtime
+import RunxlBase
+import Testing
+
+/// `ip -json` output of a podman (CNI bridge) namespace: lo, eth0 with an address, the subnet
+/// route the kernel added and the default route CNI added.
+private let podmanAddresses = #"""
+[{"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP","LOWER_UP"],"mtu":65536,"link_type":"loopback","address":"00:00:00:00:00:00","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8},{"family":"inet6","local":"::1","prefixlen":128}]},{"ifindex":2,"link_index":5,"ifname":"eth0","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"],"mtu":1500,"link_type":"ether","address":"6A:1B:2C:3D:4E:5F","link_netnsid":0,"addr_info":[{"family":"inet","local":"10.88.0.7","prefixlen":16},{"family":"inet6","local":"fe80::681b:2cff:fe3d:4e5f","prefixlen":64}]}]
+"""#
+private let podmanRoutes = #"""
+[{"dst":"default","gateway":"10.88.0.1","dev":"eth0","flags":[]},{"dst":"10.88.0.0/16","dev":"eth0","protocol":"kernel","scope":"link","prefsrc":"10.88.0.7","flags":[]},{"dst":"192.168.5.9","gateway":"10.88.0.2","dev":"eth0","flags":[]}]
+"""#
+
+@Suite struct NamespaceNetworkTests {
+    @Test func readsEthernetInterfacesAndTheRoutesTheKernelDoesNotAdd() throws {
+        let network = try NamespaceNetwork.guestNetwork(
+            addresses: Array(podmanAddresses.utf8), routes: Array(podmanRoutes.utf8), namespacePath: "/run/netns/x")
+        #expect(network.interfaces == [
+            GuestNetwork.Interface(name: "eth0", mac: "6a:1b:2c:3d:4e:5f", mtu: 1500, addresses: [.init(address: "10.88.0.7", prefixLength: 16)])
+        ])
+        #expect(network.routes == [
+            GuestNetwork.Route(destination: nil, gateway: "10.88.0.1", interface: "eth0"),
+            GuestNetwork.Route(destination: .init(address: "192.168.5.9", prefixLength: 32), gateway: "10.88.0.2", interface: "eth0"),
+        ])
+    }
+
+    @Test func refusesOutputItCannotRead() {
+        do {
+            _ = try NamespaceNetwork.guestNetwork(addresses: Array("{".utf8), routes: Array("[]".utf8), namespacePath: "/run/netns/x")
+            Issue.record("broken ip output must be refused")
+        } catch {
+            #expect(error.code == .networkFailed)
+            #expect(error.message.contains("/run/netns/x"))
+        }
+    }
+
+    @Test func vifNamesFitIFNAMSIZAndDifferPerContainer() throws {
+        let first = NamespaceNetwork.vifName(id: try ContainerID(String(repeating: "a", count: 64)), interface: "eth0")
+        let second = NamespaceNetwork.vifName(id: try ContainerID(String(repeating: "a", count: 63) + "b"), interface: "eth0")
+        #expect(first.utf8.count <= 15 && second.utf8.count <= 15)
+        #expect(first.hasPrefix("rxv") && first != second)
+    }
+
+    @Test func redirectsGoBothWays() {
+        let text = NamespaceNetwork.redirects([.init(interface: "eth0", vif: "rxv1")])
+        #expect(text.contains("qdisc add dev eth0 ingress\n"))
+        #expect(text.contains("filter add dev eth0 parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev rxv1\n"))
+        #expect(text.contains("filter add dev rxv1 parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev eth0\n"))
+    }
+
+    @Test func missingNamespaceIsAClearError() throws {
+        do {
+            _ = try NamespaceNetwork().plan(namespacePath: "/run/netns/runxl-does-not-exist", id: try ContainerID("n"))
+            Issue.record("a missing namespace must be refused")
+        } catch {
+            #expect(error.code == .networkFailed)
+            #expect(error.message.contains("/run/netns/runxl-does-not-exist"))
+        }
+    }
+}
+
+@Suite struct GuestNetworkTests {
+    @Test func roundTrips() throws {
+        let network = GuestNetwork(
+            interfaces: [.init(name: "eth0", mac: "6a:1b:2c:3d:4e:5f", mtu: 1450, addresses: [.init(address: "10.88.0.7", prefixLength: 16)])],
+            routes: [.init(destination: nil, gateway: "10.88.0.1", interface: "eth0")])
+        #expect(try GuestNetwork.decode(network.encoded()) == network)
+    }
+
+    @Test(arguments: [
+        #"{"interfaces":[],"routes":[],"extra":1}"#,
+        #"{"interfaces":[{"name":"eth0","mac":"x","mtu":1500,"addresses":[{"address":"1.2.3.4","prefixLength":33}]}],"routes":[]}"#,
+        #"{"routes":[]}"#,
+        "[]",
+    ])
+    func refusesWhatInitCannotApply(_ text: String) {
+        #expect(throws: GuestProtocolError.self) { try GuestNetwork.decode(text) }
+    }
+}
+
+/// A stand-in for the namespace side, recording what the engine asked of it.
+final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
+    var wired: [NetworkPlan] = []
+    var unwired: [NetworkAttachment] = []
+    var failWire = false
+    let guest = GuestNetwork(
+        interfaces: [.init(name: "eth0", mac: "6a:1b:2c:3d:4e:5f", mtu: 1500, addresses: [.init(address: "10.88.0.7", prefixLength: 16)])],
+        routes: [.init(destination: nil, gateway: "10.88.0.1", interface: "eth0")])
+
+    func plan(namespacePath: String, id: ContainerID) throws(RunxlError) -> NetworkPlan {
+        NetworkPlan(
+            guest: guest, vifs: [VifSpec(mac: "6a:1b:2c:3d:4e:5f", backendName: "rxvtest")],
+            attachment: NetworkAttachment(namespacePath: namespacePath, links: [.init(interface: "eth0", vif: "rxvtest")]))
+    }
+
+    func wire(_ plan: NetworkPlan) throws(RunxlError) {
+        if failWire { throw RunxlError(.networkFailed, "injected") }
+        wired.append(plan)
+    }
+
+    func unwire(_ attachment: NetworkAttachment) { unwired.append(attachment) }
+}
+
+@Suite struct EngineNetworkTests {
+    final class World {
+        let directory = NSTemporaryDirectory() + "runxl-network-\(UUID().uuidString)"
+        let fake: FakeHypervisor
+        let engine: ContainerEngine
+        let network = RecordingNetwork()
+        init() throws {
+            fake = try FakeHypervisor(directory: directory + "/fake")
+            engine = ContainerEngine(
+                store: StateStore(root: directory + "/root"), hypervisor: fake, hypervisorName: "fake",
+                preparer: ValidatingGuestPreparer())
+            engine.network = network
+        }
+        deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+        func bundle(namespace: [String: String]?) throws -> String {
+            let bundle = directory + "/bundle-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: bundle + "/rootfs", withIntermediateDirectories: true)
+            var config: [String: Any] = ["ociVersion": "1.2.0", "root": ["path": "rootfs"], "process": ["args": ["sh"], "cwd": "/"]]
+            if let namespace { config["linux"] = ["namespaces": [namespace]] }
+            try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: bundle + "/config.json"))
+            return bundle
+        }
+
+        let launcher: (ContainerID, Int32?) throws(RunxlError) -> Int32 = { _, _ in try Processes.spawn("/bin/sleep", ["30"]) }
+    }
+
+    @Test func aJoinedNamespaceGivesTheGuestAVifAndItsAddresses() throws {
+        let world = try World()
+        let id = try ContainerID("net")
+        let bundle = try world.bundle(namespace: ["type": "network", "path": "/run/netns/podman-x"])
+        let record = try world.engine.create(id, options: .init(bundle: bundle), launchSupervisor: world.launcher)
+        let domain = try #require(record.domainID)
+        #expect(try world.fake.readStore("/fake/\(domain)/vifs") == "mac=6a:1b:2c:3d:4e:5f,vifname=rxvtest")
+        #expect(world.network.wired.count == 1)
+        #expect(try world.fake.readStore("/local/domain/\(domain)/data/runxl/network") == world.network.guest.encoded())
+        #expect(try world.engine.state(id).network?.namespacePath == "/run/netns/podman-x")
+        try world.engine.delete(id, force: true)
+        #expect(world.network.unwired.map(\.namespacePath) == ["/run/netns/podman-x"])
+    }
+
+    @Test(arguments: [nil, ["type": "network"], ["type": "ipc", "path": "/proc/1/ns/ipc"]])
+    func noJoinedNetworkNamespaceMeansNoVif(_ namespace: [String: String]?) throws {
+        let world = try World()
+        let id = try ContainerID("plain")
+        let record = try world.engine.create(id, options: .init(bundle: try world.bundle(namespace: namespace)), launchSupervisor: world.launcher)
+        let domain = try #require(record.domainID)
+        #expect(try world.fake.readStore("/fake/\(domain)/vifs") == "")
+        #expect(try world.fake.readStore("/local/domain/\(domain)/data/runxl/network") == nil)
+        #expect(world.network.wired.isEmpty)
+        try world.engine.delete(id, force: true)
+    }
+
+    @Test func aFailedWiringLeavesNothing() throws {
+        let world = try World()
+        world.network.failWire = true
+        let id = try ContainerID("unwired")
+        let bundle = try world.bundle(namespace: ["type": "network", "path": "/run/netns/podman-y"])
+        do {
+            _ = try world.engine.create(id, options: .init(bundle: bundle), launchSupervisor: world.launcher)
+            Issue.record("create must fail when the network cannot be wired")
+        } catch {
+            #expect(error.code == .networkFailed)
+        }
+        #expect(try world.fake.listDomains().isEmpty)
+        #expect(!world.engine.store.exists(id))
+        #expect(world.network.unwired.map(\.namespacePath) == ["/run/netns/podman-y"])
+    }
+}
+
+/// The real `ip`/`tc`/netlink path on the host, with a veth end standing in for the vif (a vif
+/// needs Xen; the lab proves that part). Runs only where namespaces and veths can be made.
+@Suite(.serialized) struct HostNamespaceWiringTests {
+    static func run(_ arguments: [String]) -> Int32 {
+        guard let pid = try? Processes.spawn("/usr/bin/env", arguments, standardDescriptors: [0, 2, 2]) else { return -1 }
+        return Processes.waitForExit(pid)
+    }
+
+    static let canMakeNamespaces: Bool = probeNamespaces()
+
+    static func probeNamespaces() -> Bool {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/nsenter") else { return false }
+        let name = "runxl-probe-\(getpid())"
+        let made = run(["ip", "netns", "add", name]) == 0
+            && run(["ip", "link", "add", "rxprobe\(getpid() % 10000)", "type", "veth", "peer", "name", "eth0", "netns", name]) == 0
+        _ = run(["ip", "netns", "del", name])
+        return made
+    }
+
+    @Test(.enabled(if: canMakeNamespaces)) func readsWiresAndUnwiresANamespace() throws {
+        let suffix = String(getpid() % 100000)
+        let namespace = "runxl-test-\(suffix)"
+        let stand = "rxvt\(suffix)"
+        let path = "/run/netns/\(namespace)"
+        defer {
+            _ = Self.run(["ip", "netns", "del", namespace])
+            _ = Self.run(["ip", "link", "del", stand])
+        }
+        #expect(Self.run(["ip", "netns", "add", namespace]) == 0)
+        #expect(Self.run(["ip", "link", "add", "peer\(suffix)", "type", "veth", "peer", "name", "eth0", "netns", namespace]) == 0)
+        #expect(Self.run(["ip", "link", "add", stand, "type", "veth", "peer", "name", "other\(suffix)"]) == 0)
+        for command in [["addr", "add", "10.99.0.2/24", "dev", "eth0"], ["link", "set", "eth0", "up"], ["route", "add", "default", "via", "10.99.0.1"]] {
+            #expect(Self.run(["ip", "-n", namespace] + command) == 0)
+        }
+
+        let read = try NamespaceNetwork().plan(namespacePath: path, id: try ContainerID("wired"))
+        let eth0 = try #require(read.guest.interfaces.first)
+        #expect(eth0.name == "eth0" && eth0.addresses == [.init(address: "10.99.0.2", prefixLength: 24)])
+        #expect(read.guest.routes == [.init(destination: nil, gateway: "10.99.0.1", interface: "eth0")])
+        #expect(read.vifs.first?.mac == eth0.mac)
+
+        var plan = read
+        plan.attachment.links = [.init(interface: "eth0", vif: stand)]
+        try NamespaceNetwork().wire(plan)
+        let filters = try HostCommand(path: "/usr/bin/nsenter", arguments: ["--net=" + path, "tc", "filter", "show", "dev", "eth0", "ingress"]).run()
+        #expect(filters.contains("mirred") && filters.contains(stand))
+        let link = try HostCommand(path: "/usr/bin/nsenter", arguments: ["--net=" + path, "ip", "link", "show", "dev", stand]).run()
+        #expect(link.contains("UP"))
+
+        NamespaceNetwork().unwire(plan.attachment)
+        let after = try HostCommand(path: "/usr/bin/nsenter", arguments: ["--net=" + path, "tc", "qdisc", "show", "dev", "eth0"]).run()
+        #expect(!after.contains("ingress"))
+    }
+}
