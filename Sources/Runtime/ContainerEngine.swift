@@ -91,10 +91,11 @@ public final class ContainerEngine {
             record.domainName = guest.domain.name
             record.unikernel = guest.unikernel
             var domainSpec = guest.domain
-            let networkPlan = try planNetwork(spec, guest: guest, id: id)
-            if let networkPlan {
-                domainSpec.vifs += networkPlan.vifs
-                record.network = networkPlan.attachment
+            var networkPlan = try planNetwork(spec, guest: guest, id: id)
+            if let plan = networkPlan {
+                networkPlan?.firstDeviceID = domainSpec.vifs.count
+                domainSpec.vifs += plan.vifs
+                record.network = plan.attachment
             }
             try store.save(record, id: id)
             trace.mark("create \(id): guest prepared")
@@ -104,7 +105,7 @@ public final class ContainerEngine {
             try store.save(record, id: id)
             trace.mark("create \(id): domain created paused")
             if let networkPlan, let domain {
-                try network.wire(networkPlan)
+                try network.wire(networkPlan, domain: domain)
                 // Before the supervisor unpauses: init reads it before it starts the process.
                 try hypervisor.writeStore("\(try hypervisor.storePath(domain))/\(GuestKeys.network)", networkPlan.guest.encoded())
                 trace.mark("create \(id): network wired")

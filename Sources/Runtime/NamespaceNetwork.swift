@@ -37,6 +37,8 @@ public struct NetworkPlan: Sendable, Equatable {
     /// One per interface, with the interface's MAC, so the guest answers for that address.
     public var vifs: [VifSpec]
     public var attachment: NetworkAttachment
+    /// The Xen device id of the first of `vifs`: the domain's vifs before them, if any.
+    public var firstDeviceID = 0
 }
 
 /// Gives a guest the network of an OCI network namespace, the way Kata Containers does for a
@@ -47,7 +49,7 @@ public protocol NetworkAttaching: Sendable {
     /// Reads the namespace. Nothing is changed, so a failure needs no undo.
     func plan(namespacePath: String, id: ContainerID) throws(RunxlError) -> NetworkPlan
     /// After the domain exists (paused): moves each vif into the namespace and redirects.
-    func wire(_ plan: NetworkPlan) throws(RunxlError)
+    func wire(_ plan: NetworkPlan, domain: DomainID) throws(RunxlError)
     /// Takes the redirects out again; best effort, since the namespace may be gone already.
     func unwire(_ attachment: NetworkAttachment)
 }
@@ -89,14 +91,21 @@ public struct NamespaceNetwork: NetworkAttaching {
         return NetworkPlan(guest: guest, vifs: vifs, attachment: NetworkAttachment(namespacePath: namespacePath, links: links))
     }
 
-    public func wire(_ plan: NetworkPlan) throws(RunxlError) {
+    public func wire(_ plan: NetworkPlan, domain: DomainID) throws(RunxlError) {
         let path = plan.attachment.namespacePath
         guard !plan.attachment.links.isEmpty else { return }
-        for link in plan.attachment.links {
-            try NetlinkLinks.move(link.vif, toNamespaceAt: path)
-        }
         let mtus = Dictionary(plan.guest.interfaces.map { ($0.name, $0.mtu) }, uniquingKeysWith: { first, _ in first })
-        let linkCommands = plan.attachment.links.map { "link set dev \($0.vif) mtu \(mtus[$0.interface] ?? 1500) up\n" }.joined()
+        var linkCommands = ""
+        for (offset, link) in plan.attachment.links.enumerated() {
+            // netback names the backend vif<domid>.<devid>; the name in xenstore's `vifname`
+            // is applied by the hotplug script, which runxl replaces by this wiring. Renamed in
+            // the namespace: two containers' `vifN.0` never meet there, and a name that says
+            // runxl is what a person running `ip link` there should see.
+            let kernelName = "vif\(domain.rawValue).\(plan.firstDeviceID + offset)"
+            try NetlinkLinks.move(kernelName, toNamespaceAt: path)
+            linkCommands += "link set dev \(kernelName) name \(link.vif)\n"
+            linkCommands += "link set dev \(link.vif) mtu \(mtus[link.interface] ?? 1500) up\n"
+        }
         _ = try Self.inNamespace(path, try Self.ipTool).run(input: Array(linkCommands.utf8))
         _ = try Self.inNamespace(path, try Self.tcTool).run(input: Array(Self.redirects(plan.attachment.links).utf8))
     }

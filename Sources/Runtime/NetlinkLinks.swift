@@ -18,7 +18,7 @@ enum NetlinkLinks {
         guard index != 0 else {
             throw RunxlError(
                 .networkFailed,
-                "the guest's vif \(interface) did not appear in dom0: is the xen-netback module loaded (modprobe xen-netback)?",
+                "the guest's vif \(interface) is not in dom0: is the xen-netback module loaded (modprobe xen-netback)?",
                 cause: SystemCallError("if_nametoindex", errno: errno))
         }
         let namespace = open(path, O_RDONLY | O_CLOEXEC)

@@ -98,7 +98,7 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
             attachment: NetworkAttachment(namespacePath: namespacePath, links: [.init(interface: "eth0", vif: "rxvtest")]))
     }
 
-    func wire(_ plan: NetworkPlan) throws(RunxlError) {
+    func wire(_ plan: NetworkPlan, domain: DomainID) throws(RunxlError) {
         if failWire { throw RunxlError(.networkFailed, "injected") }
         wired.append(plan)
     }
@@ -198,15 +198,18 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
     @Test(.enabled(if: canMakeNamespaces)) func readsWiresAndUnwiresANamespace() throws {
         let suffix = String(getpid() % 100000)
         let namespace = "runxl-test-\(suffix)"
+        // What netback would name the first vif of domain `domain`; wiring renames it `stand`.
+        let domain = UInt32(30000 + getpid() % 30000)
+        let kernelName = "vif\(domain).0"
         let stand = "rxvt\(suffix)"
         let path = "/run/netns/\(namespace)"
         defer {
             _ = Self.run(["ip", "netns", "del", namespace])
-            _ = Self.run(["ip", "link", "del", stand])
+            _ = Self.run(["ip", "link", "del", kernelName])
         }
         #expect(Self.run(["ip", "netns", "add", namespace]) == 0)
         #expect(Self.run(["ip", "link", "add", "peer\(suffix)", "type", "veth", "peer", "name", "eth0", "netns", namespace]) == 0)
-        #expect(Self.run(["ip", "link", "add", stand, "type", "veth", "peer", "name", "other\(suffix)"]) == 0)
+        #expect(Self.run(["ip", "link", "add", kernelName, "type", "veth", "peer", "name", "other\(suffix)"]) == 0)
         for command in [["addr", "add", "10.99.0.2/24", "dev", "eth0"], ["link", "set", "eth0", "up"], ["route", "add", "default", "via", "10.99.0.1"]] {
             #expect(Self.run(["ip", "-n", namespace] + command) == 0)
         }
@@ -219,7 +222,7 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
 
         var plan = read
         plan.attachment.links = [.init(interface: "eth0", vif: stand)]
-        try NamespaceNetwork().wire(plan)
+        try NamespaceNetwork().wire(plan, domain: DomainID(domain))
         let filters = try HostCommand(path: "/usr/bin/nsenter", arguments: ["--net=" + path, "tc", "filter", "show", "dev", "eth0", "ingress"]).run()
         #expect(filters.contains("mirred") && filters.contains(stand))
         let link = try HostCommand(path: "/usr/bin/nsenter", arguments: ["--net=" + path, "ip", "link", "show", "dev", stand]).run()

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Networking on real libxl, inside the lab's dom0: a container whose config.json joins a network
+# namespace gets a vif in that namespace, redirected to the namespace's interface, and the
+# interface's address and routes inside the guest. First a namespace made here by hand (a veth
+# to dom0, as CNI makes one), then podman's own CNI bridge network.
+# Sourced by Tests/lab/in-dom0.sh after clients-in-dom0.sh; alone:
+# `RUNXL_LAB_ONLY=network Scripts/lab-tests`.
+if [ -z "${lab_common_loaded:-}" ]; then
+  . "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"
+  network_standalone=1
+fi
+
+echo "== network: a vif in the container's network namespace"
+# What a Xen host's xencommons loads, plus tc's redirect and the veth/bridge CNI uses.
+for module in xen-netback sch_ingress act_mirred cls_u32 veth bridge; do
+  modprobe "$module" 2>/dev/null || echo "note: modprobe $module failed"
+done
+ip netns del rxlab 2>/dev/null
+ip link del rxhost 2>/dev/null
+ip netns add rxlab
+ip link add rxhost type veth peer name eth0 netns rxlab
+ip addr add 10.77.0.1/24 dev rxhost
+ip link set rxhost up
+ip -n rxlab addr add 10.77.0.2/24 dev eth0
+ip -n rxlab link set eth0 up
+ip -n rxlab link set lo up
+ip -n rxlab route add default via 10.77.0.1
+mkdir -p /tmp/www
+echo net-hello >/tmp/www/hello
+busybox httpd -f -p 8080 -h /tmp/www &
+httpd=$!
+
+# A bundle that joins the namespace: the sleeper's config with the network namespace's path.
+net_bundle() {
+  local name=$1 path=$2 script=$3
+  rm -rf "${work:?}/$name"
+  mkdir -p "$work/$name"
+  /usr/bin/python3 - "$work/sleeper/config.json" "$work/$name/config.json" "$path" "$script" <<'PY'
+import json, sys
+source, target, path, script = sys.argv[1:]
+config = json.load(open(source))
+spaces = [n for n in config["linux"].get("namespaces", []) if n["type"] != "network"]
+config["linux"]["namespaces"] = spaces + [{"type": "network", "path": path}]
+config["process"]["args"] = ["sh", "-c", script]
+json.dump(config, open(target, "w"), indent=1)
+PY
+}
+
+net_bundle netguest /run/netns/rxlab 'ip -o -4 addr show eth0; ip route; wget -q -O- http://10.77.0.1:8080/hello; echo ready; trap "exit 0" TERM; while true; do sleep 1; done'
+start=$(now)
+rx create --bundle "$work/netguest" netguest </dev/null >/tmp/net.out 2>/tmp/net.err
+expect "network: create" 0 "$?"
+rx start netguest
+for _ in $(seq 1 240); do grep -q ready /tmp/net.out 2>/dev/null && break; sleep 0.5; done
+echo "FIGURE network: create to the guest's first HTTP reply from dom0 (s): $(since "$start")"
+grep -q "inet 10.77.0.2/24" /tmp/net.out && pass "network: the guest's eth0 has the namespace's address" ||
+  fail "network: guest address: $(head -c 600 /tmp/net.out) $(tail -c 600 /tmp/net.err)"
+grep -q "default via 10.77.0.1 dev eth0" /tmp/net.out && pass "network: the guest has the namespace's default route" ||
+  fail "network: guest routes: $(head -c 600 /tmp/net.out)"
+grep -q net-hello /tmp/net.out && pass "network: the guest reaches dom0 over the vif" ||
+  fail "network: no reply from dom0's httpd: $(cat /tmp/net.out) $(tail -c 600 /tmp/net.err)"
+vif=$(ip -n rxlab -o link show | awk -F': ' '$2 ~ /^rxv/ { sub(/@.*/, "", $2); print $2 }')
+[ -n "$vif" ] && pass "network: the vif ($vif) lives in the container's namespace" || fail "network: no rxv* link in the namespace: $(ip -n rxlab -o link show)"
+ping -c 3 -W 5 10.77.0.2 >/tmp/net.ping 2>&1 && pass "network: dom0 reaches the guest's address" ||
+  fail "network: ping 10.77.0.2: $(tail -n 3 /tmp/net.ping)"
+rx kill netguest TERM
+for _ in $(seq 1 120); do [ "$(rx state netguest 2>/dev/null | grep -c '"stopped"')" = 1 ] && break; sleep 0.5; done
+rx delete --force netguest
+expect "network: delete leaves no domain" "" "$(xl list | awk 'NR > 2 { print $1 }')"
+expect "network: delete takes the vif out of the namespace" "" "$(ip -n rxlab -o link show | grep rxv)"
+expect "network: delete takes the redirect off eth0" "" "$(tc -n rxlab qdisc show dev eth0 | grep ingress)"
+ip -n rxlab -o link show eth0 | grep -q "state UP" && pass "network: the namespace's own eth0 is untouched" || fail "network: eth0: $(ip -n rxlab -o link show eth0)"
+
+echo "== network: a missing namespace is refused and leaves nothing"
+net_bundle netmissing /run/netns/runxl-no-such-namespace 'echo never'
+rx create --bundle "$work/netmissing" netmissing </dev/null >/tmp/net.out 2>/tmp/net.err
+expect "network: create with a missing namespace fails" 1 "$?"
+grep -q "runxl-no-such-namespace" /tmp/net.err && pass "network: the error names the namespace" || fail "network: error: $(cat /tmp/net.err)"
+expect "network: nothing left after the refused create" "" "$(xl list | awk 'NR > 2 { print $1 }')$(ls -A "$root" 2>/dev/null)"
+kill "$httpd" 2>/dev/null
+ip netns del rxlab
+ip link del rxhost 2>/dev/null
+
+echo "== network: podman's CNI bridge network"
+. "$(dirname "${BASH_SOURCE[0]}")/podman-setup.sh"
+busybox httpd -f -p 8081 -h /tmp/www &
+httpd=$!
+start=$(now)
+pm run --rm --network bridge "$image" sh -c 'ip -o -4 addr show eth0; wget -q -O- http://10.88.0.1:8081/hello' >/tmp/pmnet.out 2>/tmp/pmnet.err
+status=$?
+echo "FIGURE network: podman run --network bridge to exit (s): $(since "$start")"
+expect "network: podman run --network bridge exits 0" 0 "$status"
+grep -q "inet 10.88." /tmp/pmnet.out && pass "network: podman's address reaches the guest" || fail "network: podman address: $(cat /tmp/pmnet.out) $(tail -c 800 /tmp/pmnet.err)"
+grep -q net-hello /tmp/pmnet.out && pass "network: a podman container reaches dom0 through the CNI bridge" ||
+  fail "network: podman wget: $(cat /tmp/pmnet.out) $(tail -c 800 /tmp/pmnet.err)"
+expect "network: podman run --rm leaves no domain" 0 "$(podman_domains)"
+kill "$httpd" 2>/dev/null
+
+if [ -n "${network_standalone:-}" ]; then finish_lab; fi
