@@ -61,7 +61,7 @@ grep -q net-hello /tmp/net.out && pass "network: the guest reaches dom0 over the
   fail "network: no reply from dom0's httpd: $(cat /tmp/net.out) $(tail -c 600 /tmp/net.err)"
 vif=$(ip -n rxlab -o link show | awk -F': ' '$2 ~ /^rxv/ { sub(/@.*/, "", $2); print $2 }')
 [ -n "$vif" ] && pass "network: the vif ($vif) lives in the container's namespace" || fail "network: no rxv* link in the namespace: $(ip -n rxlab -o link show)"
-ping -c 3 -W 5 10.77.0.2 >/tmp/net.ping 2>&1 && pass "network: dom0 reaches the guest's address" ||
+busybox ping -c 3 -W 5 10.77.0.2 >/tmp/net.ping 2>&1 && pass "network: dom0 reaches the guest's address" ||
   fail "network: ping 10.77.0.2: $(tail -n 3 /tmp/net.ping)"
 rx kill netguest TERM
 for _ in $(seq 1 120); do [ "$(rx state netguest 2>/dev/null | grep -c '"stopped"')" = 1 ] && break; sleep 0.5; done
@@ -95,5 +95,21 @@ grep -q net-hello /tmp/pmnet.out && pass "network: a podman container reaches do
   fail "network: podman wget: $(cat /tmp/pmnet.out) $(tail -c 800 /tmp/pmnet.err)"
 expect "network: podman run --rm leaves no domain" 0 "$(podman_domains)"
 kill "$httpd" 2>/dev/null
+
+echo "== network: into a podman container: its address, and a published port"
+pm run -d --name websrv --network bridge -p 18080:8080 "$image" \
+  sh -c 'mkdir -p /tmp/w; echo guest-hello >/tmp/w/i; exec httpd -f -p 8080 -h /tmp/w' >/dev/null 2>/tmp/pmweb.err
+expect "network: podman run -d -p" 0 "$?"
+address=$(pm inspect -f '{{.NetworkSettings.IPAddress}}' websrv 2>/dev/null)
+reply=""
+for _ in $(seq 1 240); do
+  reply=$(busybox wget -q -T 5 -O- "http://$address:8080/i" 2>/dev/null) && break
+  sleep 0.5
+done
+expect "network: dom0 reaches the guest's httpd at its podman address ($address)" guest-hello "$reply"
+expect "network: the published port (-p 18080:8080) reaches the guest" guest-hello \
+  "$(busybox wget -q -T 10 -O- http://127.0.0.1:18080/i 2>&1)"
+pm rm -f websrv >/dev/null 2>&1
+expect "network: podman rm -f leaves no domain" 0 "$(podman_domains)"
 
 if [ -n "${network_standalone:-}" ]; then finish_lab; fi
