@@ -57,6 +57,9 @@ enum FileSystemSetup {
     }
 
     static func apply(_ description: ProcessDescription, console: Console) throws(InitFailure) {
+        if description.mounts.contains(where: \.waitForSource) {
+            GuestModules.loadAll(console: console)
+        }
         for mount in description.mounts {
             try mountSpec(mount, console: console)
         }
@@ -141,6 +144,9 @@ enum FileSystemSetup {
                     "remount \(destination) with \(spec.options.joined(separator: ","))")
             }
         } else {
+            if spec.waitForSource {
+                try GuestModules.waitForBlockDevice(spec.source, purpose: "the bind mount on \(destination)")
+            }
             try makeMountPoint(destination, directory: true)
             // cgroup v1 hierarchies mean nothing in a VM of one container: give it cgroup2, as runc
             // does on a cgroup v2 host. A kernel without it leaves the directory empty, not an error.

@@ -1,0 +1,65 @@
+import Glibc
+
+// finit_module has no glibc wrapper: through syscall(2), whose integer arguments a fixed-arity
+// declaration passes in the same registers (see System.swift).
+@_silgen_name("syscall") private func c_syscall3(_ number: Int, _ first: Int, _ second: UnsafePointer<CChar>, _ third: Int) -> Int
+
+/// The kernel modules the host put into the initramfs (`/.runxl/modules`, listed in load order
+/// in `order`), loaded when the guest first needs a driver its kernel has as a module: the Xen
+/// disk frontend and ext4 for directory bind mounts. There is no modprobe in the guest.
+enum GuestModules {
+    static let directory = "/.runxl/modules"
+    nonisolated(unsafe) private static var loaded = false
+
+    #if arch(x86_64)
+    private static let finitModule = 313
+    #elseif arch(arm64)
+    private static let finitModule = 273
+    #endif
+    /// MODULE_INIT_COMPRESSED_FILE: the kernel decompresses a `.ko.xz`/`.ko.zst`/`.ko.gz` itself.
+    private static let compressedFile = 4
+
+    /// Loads every listed module once; one already in the kernel is fine. A module that fails
+    /// is reported and skipped: the mount that needs it then fails with its own error.
+    static func loadAll(console: Console) {
+        guard !loaded else { return }
+        loaded = true
+        guard let order = try? readWholeFile(directory + "/order", limit: 1 << 20) else { return }
+        for name in String(decoding: order, as: UTF8.self).split(separator: "\n") where !name.contains("/") {
+            let path = directory + "/" + name
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                console.diagnostic("cannot open kernel module \(path): \(errnoText(errno))")
+                continue
+            }
+            let compressed = [".xz", ".zst", ".gz"].contains { name.hasSuffix($0) }
+            let result = c_syscall3(finitModule, Int(fd), "", compressed ? compressedFile : 0)
+            let code = errno
+            close(fd)
+            if result != 0 && code != EEXIST {
+                console.diagnostic("cannot load kernel module \(name): \(errnoText(code))")
+            }
+        }
+    }
+
+    /// Waits until `path` is a block device: blkfront adds a Xen disk once its backend
+    /// connects, after init has started. Throws naming the device when it does not come.
+    static func waitForBlockDevice(_ path: String, purpose: String, timeoutSeconds: Double = 30) throws(InitFailure) {
+        let deadline = monotonicSeconds() + timeoutSeconds
+        while true {
+            var info = stat()
+            if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFBLK { return }
+            if monotonicSeconds() > deadline {
+                throw InitFailure(
+                    "\(path) for \(purpose) did not appear within \(Int(timeoutSeconds)) s (is xen-blkfront in the guest kernel or its modules?)")
+            }
+            usleep(10_000)
+        }
+    }
+
+    private static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
