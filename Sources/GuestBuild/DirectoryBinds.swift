@@ -286,7 +286,7 @@ public struct ImageFormatter: Sendable {
         if rootMode != "755" {
             // mke2fs gives the root directory 0755 whatever the source's mode (a 1777 scratch
             // directory must stay writable for a non-root process).
-            let debugfs = program.split(separator: "/").dropLast().joined(separator: "/") + "/debugfs"
+            let debugfs = String(program[..<(program.lastIndex(of: "/") ?? program.startIndex)]) + "/debugfs"
             let mode = String(UInt32(S_IFDIR) | (UInt32(info.st_mode) & 0o7777), radix: 8)
             try run(
                 debugfs, ["-w", "-R", "set_inode_field / mode 0\(mode)", image],
