@@ -16,6 +16,13 @@ echo "== binds: directory bind mounts reach the guest as disks"
 # dom0's side of a disk: the block backend, and loop devices for the image files.
 modprobe loop 2>/dev/null
 modprobe xen-blkback 2>/dev/null
+# libxl's `block` hotplug script takes its lock by comparing `stat /dev/stdin` with the lock
+# file; udev or systemd make /dev/stdin on a real host, the lab's bare devtmpfs has none, and
+# the script then spins until libxl kills it (create fails after the hotplug timeout).
+for link in 0:stdin 1:stdout 2:stderr; do
+  [ -e "/dev/${link#*:}" ] || ln -s "/proc/self/fd/${link%%:*}" "/dev/${link#*:}"
+done
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 [ -d /sys/bus/xen-backend/drivers/vbd ] && pass "binds: blkback loaded in dom0" || fail "binds: no blkback driver in dom0"
 loops_before=$(losetup -a | wc -l)
 
