@@ -108,14 +108,19 @@ public enum DirectoryBinds {
                         + "sockets or devices with the host")
             }
             if isGuestKernelPath(mount.destination) { continue }
+            // mke2fs copies the tree under a real directory; a symlinked source is resolved once here.
+            let directory = realpath(source, nil).map { resolved in
+                defer { free(resolved) }
+                return String(cString: resolved)
+            } ?? source
             guard binds.count < maximumCount else {
                 throw RunxlError(
                     .invalidConfig, "bind mount \(name): more than \(maximumCount) directory bind mounts (one Xen disk each)")
             }
-            let (usedBytes, entries) = try measure(source, mountName: name)
+            let (usedBytes, entries) = try measure(directory, mountName: name)
             let options = mount.options ?? []
             binds.append(DirectoryBind(
-                mountIndex: index, source: source, destination: mount.destination, readOnly: isReadOnly(options),
+                mountIndex: index, source: directory, destination: mount.destination, readOnly: isReadOnly(options),
                 guestOptions: options.filter { flagOptions.contains($0) },
                 virtualDevice: virtualDevice(binds.count), usedBytes: usedBytes, entries: entries))
         }

@@ -24,7 +24,10 @@ enum GuestModules {
     static func loadAll(console: Console) {
         guard !loaded else { return }
         loaded = true
-        guard let order = try? readWholeFile(directory + "/order", limit: 1 << 20) else { return }
+        guard let order = try? readWholeFile(directory + "/order", limit: 1 << 20) else {
+            console.diagnostic("no kernel modules in the initramfs (\(directory)/order is missing)")
+            return
+        }
         for name in String(decoding: order, as: UTF8.self).split(separator: "\n") where !name.contains("/") {
             let path = directory + "/" + name
             let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -51,10 +54,17 @@ enum GuestModules {
             if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFBLK { return }
             if monotonicSeconds() > deadline {
                 throw InitFailure(
-                    "\(path) for \(purpose) did not appear within \(Int(timeoutSeconds)) s (is xen-blkfront in the guest kernel or its modules?)")
+                    "\(path) for \(purpose) did not appear within \(Int(timeoutSeconds)) s (modules loaded: \(loadedModules()))")
             }
             usleep(10_000)
         }
+    }
+
+    /// The names in /proc/modules, for a message that says whether the driver is there.
+    private static func loadedModules() -> String {
+        guard let text = try? readWholeFile("/proc/modules", limit: 1 << 20) else { return "unknown" }
+        let names = String(decoding: text, as: UTF8.self).split(separator: "\n").compactMap { $0.split(separator: " ").first }
+        return names.isEmpty ? "none" : names.joined(separator: " ")
     }
 
     private static func monotonicSeconds() -> Double {

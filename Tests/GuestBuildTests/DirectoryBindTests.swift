@@ -1,3 +1,4 @@
+import Archive
 import Foundation
 import GuestProtocol
 import Hypervisor
@@ -154,6 +155,14 @@ private func bind(_ source: String, _ destination: String, _ options: [String] =
         #expect(FileSystem.exists(scratch.path + "/state/binds/xvdb.img"))
         #expect(created.process.mounts.map(\.source) == ["/dev/xvdb"])
         #expect(created.initramfs?.key != converted.initramfs?.key)
+        let initramfs = try #require(created.initramfs?.path)
+        let entries = try ArchiveReader.entries(inArchiveAt: initramfs, dataLimit: 1 << 16)
+        let order = try #require(entries.first { $0.path == ".runxl/modules/order" }?.data)
+        let names = String(decoding: order, as: UTF8.self).split(separator: "\n").map(String.init)
+        #expect(names.first == "xen-blkfront.ko")
+        #expect(names.last == "ext4.ko")
+        #expect(names.contains("crc32c_generic.ko") && names.contains("jbd2.ko"))
+        #expect(entries.contains { $0.path == ".runxl/modules/ext4.ko" })
     }
 }
 

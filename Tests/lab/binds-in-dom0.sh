@@ -82,7 +82,22 @@ expect "binds: the read-only bind refuses writes" "ro-refused" "$(sed -n 4p /tmp
 expect "binds: both are ext4 mounts" "2" "$(sed -n 5p /tmp/binds.out)"
 [ -e "$binds_src/rw/new" ] && fail "binds: the guest's write reached the host directory" \
   || pass "binds: the host directory is untouched (writes go to the image)"
-[ "$(sed -n 1p /tmp/binds.out)" = "from-the-host" ] || echo "binds output: $(cat /tmp/binds.out) / $(tail -c 600 /tmp/binds.err)"
+if [ "$(sed -n 1p /tmp/binds.out)" != "from-the-host" ]; then
+  echo "binds output: $(cat /tmp/binds.out) / $(tail -c 600 /tmp/binds.err)"
+  # The same guest with its kernel talking, to see what blkfront and ext4 said.
+  python3 - /tmp/binds-bundle/config.json <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config.setdefault("annotations", {})["org.runxl.cmdline.extra"] = "loglevel=8 ignore_loglevel"
+json.dump(config, open(sys.argv[1], "w"))
+PY
+  rx create --bundle /tmp/binds-bundle bindsdebug </dev/null >/dev/null 2>&1 && rx start bindsdebug
+  sleep 45
+  echo "---- guest kernel log (bindsdebug) ----"
+  tr -cd '[:print:]\n' </var/log/xen/console/guest-runxl-bindsdebug.log | grep -iE "blk|xvd|ext4|vbd|xenbus|module|runxl" | tail -n 40
+  xenstore-ls -f /local/domain/0/backend/vbd 2>/dev/null | grep -E "state|physical-device|hotplug-status|mode" | tail -n 20
+  rx delete --force bindsdebug
+fi
 # The confined supervisor destroyed the domain when the process ended: libxl's block script
 # ran under its seccomp filter and capabilities.
 for _ in $(seq 1 40); do [ "$(losetup -a | wc -l)" = "$loops_before" ] && break; sleep 0.25; done
