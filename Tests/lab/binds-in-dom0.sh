@@ -91,11 +91,20 @@ config = json.load(open(sys.argv[1]))
 config.setdefault("annotations", {})["org.runxl.cmdline.extra"] = "loglevel=8 ignore_loglevel"
 json.dump(config, open(sys.argv[1], "w"))
 PY
+  dmesg -c >/dev/null 2>&1
   rx create --bundle /tmp/binds-bundle bindsdebug </dev/null >/dev/null 2>&1 && rx start bindsdebug
-  sleep 45
-  echo "---- guest kernel log (bindsdebug) ----"
-  tr -cd '[:print:]\n' </var/log/xen/console/guest-runxl-bindsdebug.log | grep -iE "blk|xvd|ext4|vbd|xenbus|module|runxl" | tail -n 40
-  xenstore-ls -f /local/domain/0/backend/vbd 2>/dev/null | grep -E "state|physical-device|hotplug-status|mode" | tail -n 20
+  sleep 15
+  domid=$(xl domid runxl-bindsdebug 2>/dev/null)
+  echo "---- backend and frontend in xenstore (domain $domid) ----"
+  xenstore-ls -f /local/domain/0/backend/vbd 2>/dev/null | grep -E "/(state|physical-device|hotplug-status|mode|params|type|hotplug-error)" | head -n 30
+  xenstore-ls -f "/local/domain/$domid/device/vbd" 2>/dev/null | head -n 30
+  echo "---- dom0 kernel log ----"
+  dmesg 2>/dev/null | tail -n 30
+  sleep 25
+  echo "---- guest console (bindsdebug) ----"
+  tr -cd '[:print:]\n' </var/log/xen/console/guest-runxl-bindsdebug.log | tail -n 60
+  echo "---- hotplug log ----"
+  tail -n 20 /var/log/xen/xen-hotplug.log 2>/dev/null
   rx delete --force bindsdebug
 fi
 # The confined supervisor destroyed the domain when the process ended: libxl's block script
