@@ -45,19 +45,44 @@ enum GuestModules {
         }
     }
 
-    /// Waits until `path` is a block device: blkfront adds a Xen disk once its backend
-    /// connects, after init has started. Throws naming the device when it does not come.
-    static func waitForBlockDevice(_ path: String, purpose: String, timeoutSeconds: Double = 30) throws(InitFailure) {
+    /// A devtmpfs of init's own: the spec usually mounts a plain tmpfs on /dev (runc's default),
+    /// where the kernel never creates the node of a disk that arrives later.
+    static let deviceView = "/.runxl/devices"
+    nonisolated(unsafe) private static var deviceViewMounted = false
+
+    /// Waits until `device` (a `/dev/...` path) is a block device in the device view and returns
+    /// the path to mount: blkfront adds a Xen disk once its backend connects, after init has
+    /// started. Throws naming the device when it does not come.
+    static func waitForBlockDevice(_ device: String, purpose: String, timeoutSeconds: Double = 30) throws(InitFailure) -> String {
+        var path = device
+        if device.hasPrefix("/dev/") {
+            if !deviceViewMounted {
+                _ = mkdir(deviceView, 0o700)
+                try check(
+                    mount("devtmpfs", deviceView, "devtmpfs", UInt(MS_NOSUID | MS_NOEXEC), nil),
+                    "mount devtmpfs on \(deviceView)")
+                deviceViewMounted = true
+            }
+            path = deviceView + device.dropFirst("/dev".count)
+        }
         let deadline = monotonicSeconds() + timeoutSeconds
         while true {
             var info = stat()
-            if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFBLK { return }
+            if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFBLK { return path }
             if monotonicSeconds() > deadline {
                 throw InitFailure(
-                    "\(path) for \(purpose) did not appear within \(Int(timeoutSeconds)) s (modules loaded: \(loadedModules()))")
+                    "\(device) for \(purpose) did not appear within \(Int(timeoutSeconds)) s (modules loaded: \(loadedModules()))")
             }
             usleep(10_000)
         }
+    }
+
+    /// Takes the device view away once the disks are mounted: the process gets only its /dev.
+    static func releaseDeviceView() {
+        guard deviceViewMounted else { return }
+        _ = umount2(deviceView, Int32(MNT_DETACH))
+        _ = rmdir(deviceView)
+        deviceViewMounted = false
     }
 
     /// The names in /proc/modules, for a message that says whether the driver is there.
