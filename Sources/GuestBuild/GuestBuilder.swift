@@ -66,12 +66,20 @@ public struct GuestBuilder: Sendable {
     }
 
     /// Builds (or reuses from the cache) everything `spec` needs and returns the domain to create.
-    public func build(spec: Spec, rootfs: String, domainName: String) throws(RunxlError) -> BuiltGuest {
+    ///
+    /// With `bindImageDirectory` (the container's own directory, removed at delete), each bind
+    /// mount of a directory becomes an ext4 image there and a disk of the domain, mounted by
+    /// init; without it (`image convert`) directory binds are left out of the guest.
+    public func build(
+        spec: Spec, rootfs: String, domainName: String, bindImageDirectory: String? = nil
+    ) throws(RunxlError) -> BuiltGuest {
         guard FileSystem.isDirectory(rootfs) else {
             throw RunxlError(.bundleNotFound, "rootfs \(rootfs) is not a directory (root.path in config.json)")
         }
         let settings = try GuestSettingsResolver.resolve(spec: spec, host: options.host, defaults: options.defaults)
-        let process = try ProcessDescription(spec: spec, rootfs: rootfs)
+        // A given vm.kernel.initrd has no runxl-init to mount them (nor the copied file binds).
+        let binds = bindImageDirectory == nil || settings.initrd != nil ? [] : try DirectoryBinds.select(spec)
+        let process = try ProcessDescription(spec: spec, rootfs: rootfs, directoryBinds: binds)
         let cache = options.resolvedCacheDirectory
 
         let kernel = try bootableKernel(settings)
@@ -85,7 +93,8 @@ public struct GuestBuilder: Sendable {
         } else {
             let request = InitramfsRequest(
                 rootfs: rootfs, initBinary: options.initBinary, processFile: process.encoded(),
-                compression: settings.compression, modules: try initramfsModules(settings, spec: spec),
+                compression: settings.compression,
+                modules: try initramfsModules(settings, spec: spec, extra: binds.isEmpty ? [] : DirectoryBinds.guestModules),
                 extraFiles: Self.fileBindMounts(spec))
             let built = try InitramfsBuilder(cacheDirectory: cache).build(request)
             initramfs = built
@@ -93,9 +102,15 @@ public struct GuestBuilder: Sendable {
             neededBytes = built.contentBytes + built.compressedBytes
         }
 
-        return try assemble(
+        var guest = try assemble(
             settings: settings, kernel: kernel, initramfs: initramfs, ramdisk: ramdisk, neededBytes: neededBytes,
             process: process, domainName: domainName)
+        if let bindImageDirectory, !binds.isEmpty {
+            // Last, once every other check has passed: the copy is the slow part.
+            guest.domain.disks += try DirectoryBinds.buildImages(
+                binds, in: bindImageDirectory + "/" + DirectoryBinds.imageDirectoryName)
+        }
+        return guest
     }
 
     /// The same for an image given as its layers: the initramfs streams from them (see
@@ -151,12 +166,16 @@ public struct GuestBuilder: Sendable {
         return Int64(info.st_size) * 3  // unknown content: assume a 2:1 compression
     }
 
-    private func initramfsModules(_ settings: GuestSettings, spec: Spec) throws(RunxlError) -> [KernelModuleFile] {
+    /// The host config's modules, then `extra` ones a feature of this guest needs (the disks of
+    /// directory binds), then the network front end when the guest joins a network namespace.
+    private func initramfsModules(_ settings: GuestSettings, spec: Spec, extra: [String] = []) throws(RunxlError) -> [KernelModuleFile] {
         guard FileSystem.exists(options.initBinary) else {
             throw RunxlError(.io, "runxl-init binary \(options.initBinary) is missing: build it with Scripts/build-init")
         }
+        var names = options.host.modules ?? []
+        for name in extra where !names.contains(name) { names.append(name) }
         var modules: [KernelModuleFile] = []
-        if let names = options.host.modules, !names.isEmpty {
+        if !names.isEmpty {
             guard let release = KernelModules.release(ofKernel: settings.kernel) else {
                 throw RunxlError(.invalidKernel, "cannot tell the release of kernel \(settings.kernel) to find its modules")
             }
@@ -173,7 +192,6 @@ public struct GuestBuilder: Sendable {
 
     /// The guest's half of the vif that stands in for the namespace's interface.
     static let networkFrontend = "xen-netfront"
-
 
     /// Guest memory and the domain, once kernel and ramdisk are known.
     private func assemble(

@@ -8,12 +8,15 @@ extension ProcessDescription {
     ///
     /// `process.user.username`, when set, is looked up in the rootfs's `/etc/passwd` and gives
     /// uid, gid and supplementary groups (explicit `additionalGids` are added to them).
-    public init(spec: Spec, rootfs: String) throws(RunxlError) {
-        try self.init(spec: spec, lookup: RootfsLookup(rootfs: rootfs))
+    ///
+    /// `directoryBinds` (from `DirectoryBinds.select`) become ext4 mounts of their Xen disks, in
+    /// their place among the spec's mounts; other bind mounts are left out.
+    public init(spec: Spec, rootfs: String, directoryBinds: [DirectoryBind] = []) throws(RunxlError) {
+        try self.init(spec: spec, lookup: RootfsLookup(rootfs: rootfs), directoryBinds: directoryBinds)
     }
 
     /// The same, with the rootfs as a directory or as the listing of a streamed image.
-    public init(spec: Spec, lookup: RootfsLookup) throws(RunxlError) {
+    public init(spec: Spec, lookup: RootfsLookup, directoryBinds: [DirectoryBind] = []) throws(RunxlError) {
         guard let process = spec.process else {
             throw RunxlError(.invalidConfig, "config.json has no process: nothing to run in the guest")
         }
@@ -58,9 +61,12 @@ extension ProcessDescription {
         }
 
         // Mounts the guest can make from nothing; bind mounts have no source inside a VM (the
-        // builder copies file binds such as /etc/hosts into the initramfs instead).
+        // builder copies file binds such as /etc/hosts into the initramfs instead, and gives
+        // directory binds a disk each).
         let guestMountTypes: Set<String> = ["proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2", "ramfs"]
-        let mounts = (spec.mounts ?? []).compactMap { mount -> Mount? in
+        let bindsByIndex = Dictionary(directoryBinds.map { ($0.mountIndex, $0) }) { first, _ in first }
+        let mounts = (spec.mounts ?? []).enumerated().compactMap { index, mount -> Mount? in
+            if let bind = bindsByIndex[index] { return DirectoryBinds.guestMount(bind) }
             guard let type = mount.type, guestMountTypes.contains(type) else { return nil }
             return Mount(destination: mount.destination, type: type, source: mount.source ?? type, options: mount.options ?? [])
         }

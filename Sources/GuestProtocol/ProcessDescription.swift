@@ -101,12 +101,17 @@ public struct ProcessDescription: Sendable, Equatable {
         public var source: String
         /// mount(8)-style options: flags (`nosuid`, `ro`, ...) and data (`mode=755`, `size=65536k`).
         public var options: [String]
+        /// The source is a block device that shows up after boot (a Xen disk carrying a directory
+        /// bind mount: blkfront probes it asynchronously), so init waits a bounded time for it.
+        /// Written only when true, so descriptions without such mounts keep their bytes.
+        public var waitForSource: Bool
 
-        public init(destination: String, type: String, source: String, options: [String] = []) {
+        public init(destination: String, type: String, source: String, options: [String] = [], waitForSource: Bool = false) {
             self.destination = destination
             self.type = type
             self.source = source
             self.options = options
+            self.waitForSource = waitForSource
         }
     }
 
@@ -341,10 +346,12 @@ extension ProcessDescription.Rlimit {
 
 extension ProcessDescription.Mount {
     var json: JSONValue {
-        .object([
+        var members: [(String, JSONValue)] = [
             ("destination", .string(destination)), ("type", .string(type)), ("source", .string(source)),
             ("options", .strings(options)),
-        ])
+        ]
+        if waitForSource { members.append(("waitForSource", .bool(true))) }
+        return .object(members)
     }
 
     init(_ object: ObjectReader) throws {
@@ -352,7 +359,8 @@ extension ProcessDescription.Mount {
             destination: try object.require("destination") { try $0.absolutePath() },
             type: try object.optional("type") { try $0.string(noNUL: true) } ?? "",
             source: try object.optional("source") { try $0.string(noNUL: true) } ?? "",
-            options: try object.optional("options") { try $0.strings(noNUL: true) } ?? [])
+            options: try object.optional("options") { try $0.strings(noNUL: true) } ?? [],
+            waitForSource: try object.optional("waitForSource") { try $0.bool() } ?? false)
         try object.rejectUnknown()
     }
 }

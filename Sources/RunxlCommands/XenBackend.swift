@@ -43,7 +43,7 @@ struct XenGuestPreparer: GuestPreparing {
             return PreparedGuest(domain: guest.domain, unikernel: unikernel.kind.rawValue)
         }
         let builder = GuestBuilder(options: GuestBuildOptions(initBinary: try InitBinary.locate(), host: host))
-        let guest = try builder.build(spec: spec, rootfs: rootfs, domainName: name)
+        let guest = try builder.build(spec: spec, rootfs: rootfs, domainName: name, bindImageDirectory: stateDirectory)
         return PreparedGuest(domain: guest.domain)
     }
 }

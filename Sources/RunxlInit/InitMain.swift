@@ -69,7 +69,7 @@ struct InitMain {
     private func start(_ description: ProcessDescription, console: inout Console, host: (any HostChannel)?) throws -> GuestExitStatus {
         if isGuest {
             // Before the spec's mounts, which may cover /.runxl where the modules are.
-            try KernelModuleLoader.loadAll()
+            GuestModules.loadAll(console: console)
             GuestNetworkSetup.bringUpLoopback()
             if let network = try (host as? XenbusChannel)?.networkDescription() {
                 try GuestNetworkSetup.apply(network)

@@ -60,6 +60,7 @@ enum FileSystemSetup {
         for mount in description.mounts {
             try mountSpec(mount, console: console)
         }
+        GuestModules.releaseDeviceView()
         if let hostname = description.hostname {
             try check(sethostname(hostname, hostname.utf8.count), "sethostname \(hostname)")
         }
@@ -141,12 +142,16 @@ enum FileSystemSetup {
                     "remount \(destination) with \(spec.options.joined(separator: ","))")
             }
         } else {
+            var waitedSource: String?
+            if spec.waitForSource {
+                waitedSource = try GuestModules.waitForBlockDevice(spec.source, purpose: "the bind mount on \(destination)")
+            }
             try makeMountPoint(destination, directory: true)
             // cgroup v1 hierarchies mean nothing in a VM of one container: give it cgroup2, as runc
             // does on a cgroup v2 host. A kernel without it leaves the directory empty, not an error.
             var type = spec.type
             if type == "cgroup" { type = "cgroup2" }
-            let source = spec.source.isEmpty ? type : spec.source
+            let source = waitedSource ?? (spec.source.isEmpty ? type : spec.source)
             let result = data.isEmpty
                 ? mount(source, destination, type, UInt(options.flags), nil)
                 : mount(source, destination, type, UInt(options.flags), data)

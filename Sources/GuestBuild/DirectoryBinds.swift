@@ -1,0 +1,340 @@
+import GuestProtocol
+public import Hypervisor
+public import OCI
+public import RunxlBase
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A bind mount of a host directory. A VM cannot see the host's files, so the directory is
+/// copied into an ext4 image at create, given to the guest as a Xen disk and mounted by
+/// runxl-init at the destination. The guest writes into the image, never into the host
+/// directory, and the image goes with the container at delete.
+public struct DirectoryBind: Sendable, Equatable {
+    /// Its position in config.json's `mounts`: init mounts it in that order among the others.
+    public var mountIndex: Int
+    /// The host directory (config.json's `source`).
+    public var source: String
+    public var destination: String
+    /// `ro` among the mount's options: the disk is read-only for the guest too.
+    public var readOnly: Bool
+    /// The mount's flag options for the ext4 mount in the guest (`bind`, `rbind` and file-system
+    /// data such as `mode=` dropped: they mean nothing to ext4).
+    public var guestOptions: [String]
+    /// The name the guest sees, `xvdb`, `xvdc`, ... in mount order (`xvda` stays free).
+    public var virtualDevice: String
+    /// Bytes the directory's files take (`du`-like, blocks allocated), measured at selection.
+    public var usedBytes: Int64
+    /// Files, directories and other entries under the source, itself included.
+    public var entries: Int
+
+    /// The guest's device node.
+    public var guestDevice: String { "/dev/" + virtualDevice }
+}
+
+/// Picks the directory bind mounts of a spec, checks them and builds their disk images.
+public enum DirectoryBinds {
+    /// More source data than this is refused: the image is a full copy, kept in the container's
+    /// state directory (a tmpfs, RAM, under the default `/run/runxl`).
+    public static let maximumSourceBytes: Int64 = 1 << 30
+    /// Entries counted before giving up on a tree (a bind of `/` should fail fast, not walk).
+    public static let maximumEntries = 1_000_000
+    /// Fixed headroom on top of 25% of the used bytes: ext4's journal, inode tables and room for
+    /// the guest to write.
+    public static let headroomBytes: Int64 = 16 << 20
+    /// xvdb ... xvdz.
+    public static let maximumCount = 25
+    /// What init loads before mounting: the Xen disk frontend, ext4 and crc32c (ext4 asks the
+    /// crypto API for it at mount time; there is no modprobe in the guest to fetch it).
+    public static let guestModules = ["xen-blkfront", "crc32c_generic", "ext4"]
+    /// Image files in the container's state directory: `binds/xvdb.img`, ...
+    public static let imageDirectoryName = "binds"
+
+    /// Mount options that are mount(2) flags runc knows; anything else (`bind`, `rbind`, `mode=`,
+    /// podman's `Z`, ...) is not for an ext4 mount.
+    static let flagOptions: Set<String> = [
+        "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async", "dirsync", "noatime", "atime",
+        "nodiratime", "diratime", "relatime", "norelatime", "strictatime", "nostrictatime", "private", "rprivate",
+        "shared", "rshared", "slave", "rslave", "unbindable", "runbindable",
+    ]
+
+    /// True for a bind mount whose source is a directory (binds of files are copied into the
+    /// initramfs instead, see `GuestBuilder.fileBindMounts`).
+    static func isBind(_ mount: OCI.Mount) -> Bool {
+        let options = mount.options ?? []
+        return mount.type == "bind" || options.contains("bind") || options.contains("rbind")
+    }
+
+    /// Destinations that name kernel objects of the guest, where the host's directory means
+    /// nothing: init mounts its own /dev/shm, /proc and /sys belong to the guest's kernel.
+    static func isGuestKernelPath(_ destination: String) -> Bool {
+        let path = normalized(destination)
+        return path == "/dev/shm" || path.hasPrefix("/dev/shm/") || path == "/proc" || path.hasPrefix("/proc/")
+            || path == "/sys" || path.hasPrefix("/sys/")
+    }
+
+    /// The spec's bind mounts of directories, in mount order, each checked. A bind whose source
+    /// is missing, is neither a file nor a directory, or is too big fails with its index and
+    /// destination; binds of regular files are left to the initramfs.
+    public static func select(_ spec: Spec) throws(RunxlError) -> [DirectoryBind] {
+        var binds: [DirectoryBind] = []
+        for (index, mount) in (spec.mounts ?? []).enumerated() where isBind(mount) {
+            let name = "mounts[\(index)] (\(mount.destination))"
+            guard let source = mount.source, source.hasPrefix("/") else {
+                throw RunxlError(.invalidConfig, "bind mount \(name) needs an absolute source, not '\(mount.source ?? "")'")
+            }
+            guard mount.destination.hasPrefix("/") else {
+                throw RunxlError(.invalidConfig, "bind mount \(name) needs an absolute destination")
+            }
+            var info = stat()
+            guard stat(source, &info) == 0 else {
+                let code = errno
+                throw RunxlError(
+                    .invalidConfig, "bind mount \(name): source \(source) cannot be used",
+                    cause: SystemCallError("stat", errno: code))
+            }
+            switch info.st_mode & S_IFMT {
+            case S_IFREG:
+                continue
+            case S_IFDIR:
+                break
+            default:
+                throw RunxlError(
+                    .invalidConfig,
+                    "bind mount \(name): source \(source) is neither a file nor a directory; a VM cannot share "
+                        + "sockets or devices with the host")
+            }
+            if isGuestKernelPath(mount.destination) { continue }
+            // mke2fs copies the tree under a real directory; a symlinked source is resolved once here.
+            let directory = realpath(source, nil).map { resolved in
+                defer { free(resolved) }
+                return String(cString: resolved)
+            } ?? source
+            guard binds.count < maximumCount else {
+                throw RunxlError(
+                    .invalidConfig, "bind mount \(name): more than \(maximumCount) directory bind mounts (one Xen disk each)")
+            }
+            let (usedBytes, entries) = try measure(directory, mountName: name)
+            let options = mount.options ?? []
+            binds.append(DirectoryBind(
+                mountIndex: index, source: directory, destination: mount.destination, readOnly: isReadOnly(options),
+                guestOptions: options.filter { flagOptions.contains($0) },
+                virtualDevice: virtualDevice(binds.count), usedBytes: usedBytes, entries: entries))
+        }
+        return binds
+    }
+
+    /// runc's reading: the last of `ro` and `rw` wins.
+    static func isReadOnly(_ options: [String]) -> Bool {
+        options.last { $0 == "ro" || $0 == "rw" } == "ro"
+    }
+
+    /// `xvdb` for the first bind, `xvdc` for the second, ...
+    static func virtualDevice(_ position: Int) -> String {
+        let letters = Array("bcdefghijklmnopqrstuvwxyz")
+        return "xvd" + String(letters[min(position, letters.count - 1)])
+    }
+
+    /// Bytes allocated under `path` (as `du` counts them, hard links once) and the number of
+    /// entries, without following symlinks; stops with an error past the limits.
+    static func measure(
+        _ path: String, mountName: String, byteLimit: Int64 = maximumSourceBytes, entryLimit: Int = maximumEntries
+    ) throws(RunxlError) -> (usedBytes: Int64, entries: Int) {
+        var usedBytes: Int64 = 0
+        var entries = 0
+        var seenInodes = Set<UInt64>()
+        var pending = [path]
+        while let directory = pending.popLast() {
+            var info = stat()
+            if lstat(directory, &info) == 0 {
+                usedBytes += Int64(info.st_blocks) * 512
+                entries += 1
+            }
+            guard let handle = opendir(directory) else {
+                let code = errno
+                throw RunxlError(
+                    .invalidConfig, "bind mount \(mountName): cannot read \(directory)",
+                    cause: SystemCallError("opendir", errno: code))
+            }
+            defer { closedir(handle) }
+            while let entry = readdir(handle) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if name == "." || name == ".." { continue }
+                let child = directory + "/" + name
+                var childInfo = stat()
+                guard lstat(child, &childInfo) == 0 else { continue }
+                if (childInfo.st_mode & S_IFMT) == S_IFDIR {
+                    pending.append(child)
+                    continue
+                }
+                entries += 1
+                if childInfo.st_nlink > 1, !seenInodes.insert(UInt64(childInfo.st_ino)).inserted { continue }
+                usedBytes += Int64(childInfo.st_blocks) * 512
+                if usedBytes > byteLimit {
+                    throw RunxlError(
+                        .invalidConfig,
+                        "bind mount \(mountName): \(path) holds more than \(byteLimit >> 20) MiB; a directory bind is "
+                            + "copied into a disk image at create, and that is the most runxl copies")
+                }
+                if entries > entryLimit {
+                    throw RunxlError(
+                        .invalidConfig,
+                        "bind mount \(mountName): \(path) holds more than \(entryLimit) entries; a directory bind is "
+                            + "copied into a disk image at create, and that is the most runxl copies")
+                }
+            }
+        }
+        return (usedBytes, entries)
+    }
+
+    /// The image size for a directory of `usedBytes`: +25% and `headroomBytes`, whole MiB.
+    static func imageBytes(usedBytes: Int64) -> Int64 {
+        let wanted = usedBytes + usedBytes / 4 + headroomBytes
+        let mebibyte: Int64 = 1 << 20
+        return (wanted + mebibyte - 1) / mebibyte * mebibyte
+    }
+
+    /// Inodes to ask mke2fs for: the entries with room to create as many again, so a tree of
+    /// many small files does not run out of inodes before it runs out of blocks.
+    static func inodeCount(entries: Int) -> Int {
+        max(entries * 2, 1024)
+    }
+
+    /// The guest-side mounts, in the builder's `mounts` order.
+    static func guestMount(_ bind: DirectoryBind) -> ProcessDescription.Mount {
+        ProcessDescription.Mount(
+            destination: bind.destination, type: "ext4", source: bind.guestDevice, options: bind.guestOptions,
+            waitForSource: true)
+    }
+
+    /// Builds one image per bind in `directory` (created 0700) and returns the disks, in order.
+    /// On any failure the images made so far are removed.
+    public static func buildImages(
+        _ binds: [DirectoryBind], in directory: String, formatter: ImageFormatter = ImageFormatter()
+    ) throws(RunxlError) -> [DiskSpec] {
+        guard !binds.isEmpty else { return [] }
+        let existed = FileSystem.isDirectory(directory)
+        try FileSystem.makeDirectories(directory, mode: 0o700)
+        var made: [String] = []
+        do {
+            var disks: [DiskSpec] = []
+            for bind in binds {
+                let image = directory + "/" + bind.virtualDevice + ".img"
+                made.append(image)
+                try formatter.format(bind, image: image)
+                disks.append(DiskSpec(path: image, virtualDevice: bind.virtualDevice, readOnly: bind.readOnly, format: .raw))
+            }
+            return disks
+        } catch {
+            for image in made { unlink(image) }
+            if !existed { rmdir(directory) }
+            throw error
+        }
+    }
+}
+
+/// Runs mke2fs (e2fsprogs) to turn a directory into an ext4 image.
+public struct ImageFormatter: Sendable {
+    /// The mke2fs to run; nil finds it in /usr/sbin, /sbin or PATH.
+    public var mke2fs: String?
+
+    public init(mke2fs: String? = nil) {
+        self.mke2fs = mke2fs
+    }
+
+    static func locateMke2fs() -> String? {
+        var candidates = ["/usr/sbin/mke2fs", "/sbin/mke2fs"]
+        if let path = getenv("PATH") {
+            candidates += String(cString: path).split(separator: ":").map { $0 + "/mke2fs" }
+        }
+        return candidates.first { access($0, X_OK) == 0 }
+    }
+
+    /// The image file (0600, sparse) holds an ext4 copy of the bind's source whose root
+    /// directory has the source's owner and mode.
+    func format(_ bind: DirectoryBind, image: String) throws(RunxlError) {
+        guard let program = mke2fs ?? Self.locateMke2fs() else {
+            throw RunxlError(
+                .io, "mke2fs is missing (install e2fsprogs): it builds the disk image for bind mount \(bind.destination)")
+        }
+        var info = stat()
+        guard stat(bind.source, &info) == 0 else {
+            let code = errno
+            throw RunxlError(
+                .invalidConfig, "bind mount \(bind.destination): source \(bind.source) cannot be used",
+                cause: SystemCallError("stat", errno: code))
+        }
+        let bytes = DirectoryBinds.imageBytes(usedBytes: bind.usedBytes)
+        // Made here rather than by mke2fs: mode 0600 (the copy may hold secrets) and no chatter.
+        let fd = open(image, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let code = errno
+            throw RunxlError(.io, "cannot create the disk image \(image)", cause: SystemCallError("open", errno: code))
+        }
+        let sized = ftruncate(fd, off_t(bytes))
+        let sizeError = errno
+        close(fd)
+        guard sized == 0 else {
+            throw RunxlError(.io, "cannot size the disk image \(image)", cause: SystemCallError("ftruncate", errno: sizeError))
+        }
+        let rootMode = String(UInt32(info.st_mode) & 0o7777, radix: 8)
+        let arguments = [
+            "-t", "ext4", "-d", bind.source, "-F", "-q", "-N", String(DirectoryBinds.inodeCount(entries: bind.entries)),
+            "-E", "root_owner=\(info.st_uid):\(info.st_gid)", "-L", String(bind.virtualDevice), image,
+        ]
+        try run(program, arguments, what: "mke2fs for bind mount \(bind.destination) (\(bind.source))")
+        if rootMode != "755" {
+            // mke2fs gives the root directory 0755 whatever the source's mode (a 1777 scratch
+            // directory must stay writable for a non-root process).
+            let debugfs = String(program[..<(program.lastIndex(of: "/") ?? program.startIndex)]) + "/debugfs"
+            let mode = String(UInt32(S_IFDIR) | (UInt32(info.st_mode) & 0o7777), radix: 8)
+            try run(
+                debugfs, ["-w", "-R", "set_inode_field / mode 0\(mode)", image],
+                what: "debugfs setting the mode of bind mount \(bind.destination)")
+        }
+    }
+
+    /// Runs a tool with stdout discarded; its stderr becomes the error's text.
+    private func run(_ program: String, _ arguments: [String], what: String) throws(RunxlError) {
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { if null >= 0 { close(null) } }
+        let errors = try Processes.makePipe()
+        let pid: Int32
+        do {
+            pid = try Processes.spawn(program, arguments, standardDescriptors: [null, null, errors.write])
+        } catch {
+            close(errors.read)
+            close(errors.write)
+            throw error
+        }
+        close(errors.write)
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(errors.read, $0.baseAddress, $0.count) }
+            if count > 0 {
+                if output.count < 16 << 10 { output += buffer[0..<count] }
+            } else if count == 0 || errno != EINTR {
+                break
+            }
+        }
+        close(errors.read)
+        let status = Processes.waitForExit(pid)
+        guard status == 0 else {
+            let text = String(decoding: output, as: UTF8.self).split(separator: "\n").joined(separator: "; ")
+            throw RunxlError(.io, "\(what) failed with status \(status)\(text.isEmpty ? "" : ": " + text)")
+        }
+    }
+}
+
+extension DirectoryBinds {
+    /// `/a//b/` is `/a/b`, for comparisons.
+    static func normalized(_ path: String) -> String {
+        "/" + path.split(separator: "/").joined(separator: "/")
+    }
+}

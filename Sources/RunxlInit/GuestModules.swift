@@ -1,0 +1,103 @@
+import Glibc
+
+// finit_module has no glibc wrapper: through syscall(2), whose integer arguments a fixed-arity
+// declaration passes in the same registers (see System.swift).
+@_silgen_name("syscall") private func c_syscall3(_ number: Int, _ first: Int, _ second: UnsafePointer<CChar>, _ third: Int) -> Int
+
+/// The kernel modules the host put into the initramfs (`/.runxl/modules`, listed in load order
+/// in `order`), loaded first thing, before the network and the mounts need their drivers: the
+/// guest kernel is the distribution's, whose Xen network and disk frontends (and ext4) are
+/// modules. There is no modprobe in the guest.
+enum GuestModules {
+    static let directory = "/.runxl/modules"
+    nonisolated(unsafe) private static var loaded = false
+
+    #if arch(x86_64)
+    private static let finitModule = 313
+    #elseif arch(arm64)
+    private static let finitModule = 273
+    #endif
+    /// MODULE_INIT_COMPRESSED_FILE: the kernel decompresses a `.ko.xz`/`.ko.zst`/`.ko.gz` itself.
+    private static let compressedFile = 4
+
+    /// Loads every listed module once; one already in the kernel is fine. A module that fails
+    /// is reported and skipped: the mount that needs it then fails with its own error.
+    static func loadAll(console: Console) {
+        guard !loaded else { return }
+        loaded = true
+        // Most guests need no module and have no list.
+        guard fileMode(directory + "/order") != nil else { return }
+        guard let order = try? readWholeFile(directory + "/order", limit: 1 << 20) else {
+            console.diagnostic("no kernel modules in the initramfs (\(directory)/order is missing)")
+            return
+        }
+        for name in String(decoding: order, as: UTF8.self).split(separator: "\n") where !name.contains("/") {
+            let path = directory + "/" + name
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                console.diagnostic("cannot open kernel module \(path): \(errnoText(errno))")
+                continue
+            }
+            let compressed = [".xz", ".zst", ".gz"].contains { name.hasSuffix($0) }
+            let result = c_syscall3(finitModule, Int(fd), "", compressed ? compressedFile : 0)
+            let code = errno
+            close(fd)
+            if result != 0 && code != EEXIST {
+                console.diagnostic("cannot load kernel module \(name): \(errnoText(code))")
+            }
+        }
+    }
+
+    /// A devtmpfs of init's own: the spec usually mounts a plain tmpfs on /dev (runc's default),
+    /// where the kernel never creates the node of a disk that arrives later.
+    static let deviceView = "/.runxl/devices"
+    nonisolated(unsafe) private static var deviceViewMounted = false
+
+    /// Waits until `device` (a `/dev/...` path) is a block device in the device view and returns
+    /// the path to mount: blkfront adds a Xen disk once its backend connects, after init has
+    /// started. Throws naming the device when it does not come.
+    static func waitForBlockDevice(_ device: String, purpose: String, timeoutSeconds: Double = 30) throws(InitFailure) -> String {
+        var path = device
+        if device.hasPrefix("/dev/") {
+            if !deviceViewMounted {
+                _ = mkdir(deviceView, 0o700)
+                try check(
+                    mount("devtmpfs", deviceView, "devtmpfs", UInt(MS_NOSUID | MS_NOEXEC), nil),
+                    "mount devtmpfs on \(deviceView)")
+                deviceViewMounted = true
+            }
+            path = deviceView + device.dropFirst("/dev".count)
+        }
+        let deadline = monotonicSeconds() + timeoutSeconds
+        while true {
+            var info = stat()
+            if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFBLK { return path }
+            if monotonicSeconds() > deadline {
+                throw InitFailure(
+                    "\(device) for \(purpose) did not appear within \(Int(timeoutSeconds)) s (modules loaded: \(loadedModules()))")
+            }
+            usleep(10_000)
+        }
+    }
+
+    /// Takes the device view away once the disks are mounted: the process gets only its /dev.
+    static func releaseDeviceView() {
+        guard deviceViewMounted else { return }
+        _ = umount2(deviceView, Int32(MNT_DETACH))
+        _ = rmdir(deviceView)
+        deviceViewMounted = false
+    }
+
+    /// The names in /proc/modules, for a message that says whether the driver is there.
+    private static func loadedModules() -> String {
+        guard let text = try? readWholeFile("/proc/modules", limit: 1 << 20) else { return "unknown" }
+        let names = String(decoding: text, as: UTF8.self).split(separator: "\n").compactMap { $0.split(separator: " ").first }
+        return names.isEmpty ? "none" : names.joined(separator: " ")
+    }
+
+    private static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
