@@ -1,4 +1,4 @@
-public import RunxlBase
+import RunxlBase
 
 #if canImport(Glibc)
 import Glibc
