@@ -147,10 +147,10 @@ public struct Supervisor {
         close(descriptor)
     }
 
-    /// Starts copying the guest console to fds 1 and 2 (`raw`: everything to fd 1, for a
-    /// unikernel); returns a descriptor that becomes readable when the guest's last output has
-    /// been copied (-1 for a backend without consoles), for `raw` the descriptor that tells the
-    /// pump the domain has ended, and the exec channel of a Linux guest without a terminal.
+    /// Starts copying the guest console to fds 1 and 2, or to the terminal (`raw`: everything
+    /// to fd 1, for a unikernel); returns a descriptor that becomes readable when the guest's
+    /// last output has been copied (-1 for a backend without consoles), for `raw` the descriptor
+    /// that tells the pump the domain has ended, and the exec channel of a Linux guest.
     private func startConsolePump(
         _ domain: DomainID, raw: Bool
     ) throws(RunxlError) -> (done: Int32, stop: Int32, exec: ExecServer?) {
@@ -187,39 +187,34 @@ public struct Supervisor {
             }
             return (pipeEnds.read, stopEnds.write, nil)
         }
-        var exec: ExecServer?
-        if let terminal {
+        if terminal != nil {
             // Before any thread starts, so every thread inherits the mask and only the sigwait
             // thread takes SIGWINCH (an unblocked thread would take and ignore it).
             var mask = sigset_t()
             sigemptyset(&mask)
             sigaddset(&mask, SIGWINCH)
             pthread_sigmask(SIG_BLOCK, &mask, nil)
-            try startDetachedThread {
-                RawCopy(from: console, to: terminal).run()
-                _ = write(signalEnd, "x", 1)
-            }
-            try startInputForwarding(domain) { RawCopy(from: terminal, to: console).run() }
-            try startWindowSizeForwarding(domain, terminal: terminal)
-        } else {
-            // With a terminal the console is the process's tty and carries no frames, so exec
-            // sessions exist only without one.
-            let writer = ConsoleWriter(descriptor: console)
-            let server = ExecServer(console: writer, log: log)
-            try server.listen(at: "\(engine.store.directory(id))/\(ExecChannel.socketName)")
-            exec = server
-            try startDetachedThread {
-                ConsolePump(console: console, exec: server, log: log).run()
-                _ = write(signalEnd, "x", 1)
-            }
-            if forwardsStdin {
-                // Before the unpause: init decides on its process's stdin from this key.
-                let base = try engine.hypervisor.storePath(domain)
-                try engine.hypervisor.writeStore("\(base)/\(GuestKeys.stdinForwarded)", "1")
-                try startInputForwarding(domain) { StdinPump(console: writer).run() }
-            }
         }
-        return (pipeEnds.read, -1, exec)
+        // The console is framed with or without a terminal: init carries the guest pty's bytes
+        // as stdout and input frames, so exec sessions share the console either way.
+        let writer = ConsoleWriter(descriptor: console)
+        let server = ExecServer(console: writer, log: log)
+        try server.listen(at: "\(engine.store.directory(id))/\(ExecChannel.socketName)")
+        let (output, errors) = terminal.map { ($0, $0) } ?? (1, 2)
+        try startDetachedThread {
+            ConsolePump(console: console, exec: server, log: log, output: output, errors: errors).run()
+            _ = write(signalEnd, "x", 1)
+        }
+        if let terminal {
+            try startInputForwarding(domain) { StdinPump(console: writer, source: terminal).run() }
+            try startWindowSizeForwarding(domain, terminal: terminal)
+        } else if forwardsStdin {
+            // Before the unpause: init decides on its process's stdin from this key.
+            let base = try engine.hypervisor.storePath(domain)
+            try engine.hypervisor.writeStore("\(base)/\(GuestKeys.stdinForwarded)", "1")
+            try startInputForwarding(domain) { StdinPump(console: writer).run() }
+        }
+        return (pipeEnds.read, -1, server)
     }
 
     /// Input starts flowing once init reports the process started: before that, the guest's
@@ -271,6 +266,9 @@ struct ConsolePump {
     let console: Int32
     var exec: ExecServer? = nil
     let log: @Sendable (String) -> Void
+    /// The container's stdout and stderr: fds 1 and 2, or both the host pty's replica.
+    var output: Int32 = 1
+    var errors: Int32 = 2
 
     func run() {
         var decoder = ConsoleFrameDecoder()
@@ -281,8 +279,8 @@ struct ConsolePump {
             if count <= 0 { return }
             for event in decoder.feed(buffer[0..<count]) {
                 switch event {
-                case .frame(.stdout, let bytes): Self.writeAll(1, bytes)
-                case .frame(.stderr, let bytes): Self.writeAll(2, bytes)
+                case .frame(.stdout, let bytes): Self.writeAll(output, bytes)
+                case .frame(.stderr, let bytes): Self.writeAll(errors, bytes)
                 case .frame(.exit, _): return
                 case .frame(.diagnostics, let bytes): log("guest: \(String(decoding: bytes, as: UTF8.self))")
                 case .frame(.execOutput, let payload):
@@ -312,30 +310,16 @@ struct ConsolePump {
     }
 }
 
-/// Copies bytes one way between the terminal and the guest console until either closes.
-struct RawCopy {
-    let from: Int32
-    let to: Int32
-
-    func run() {
-        var buffer = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(from, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { return }
-            ConsolePump.writeAll(to, Array(buffer[0..<count]))
-        }
-    }
-}
-
 /// Frames the supervisor's stdin onto the guest console as `input`, then `inputEnd` at its end.
 struct StdinPump {
     let console: ConsoleWriter
+    /// fd 0, or the host pty's replica (whose end, when the client closes the master, init ignores).
+    var source: Int32 = 0
 
     func run() {
         var buffer = [UInt8](repeating: 0, count: ConsoleFraming.maxPayload)
         while true {
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, $0.count) }
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(source, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             if count <= 0 { break }
             console.write(ConsoleFraming.encode(stream: .input, payload: buffer[0..<count]))

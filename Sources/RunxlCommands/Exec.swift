@@ -56,11 +56,6 @@ struct Exec: Verb {
         }
         let socketPath = "\(engine.store.directory(id))/\(ExecChannel.socketName)"
         guard FileSystem.exists(socketPath) else {
-            if record.terminal == true {
-                throw RunxlError(
-                    .unsupported,
-                    "exec into container \(id) is not supported: its process has a terminal, which takes the guest console exec needs")
-            }
             throw RunxlError(.unsupported, "container \(id) takes no exec requests (its supervisor has no exec channel)")
         }
         let description = try processDescription(record)

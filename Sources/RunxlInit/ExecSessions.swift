@@ -73,14 +73,7 @@ final class ExecSessions {
 
     private func launch(_ description: ProcessDescription) throws(InitFailure) -> Session {
         if description.terminal {
-            let master = try check(open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), "open /dev/pts/ptmx")
-            var unlock: Int32 = 0
-            _ = ioctl(master, 0x4004_5431, &unlock)  // TIOCSPTLCK
-            let replica = ioctl(master, 0x5441, O_RDWR | O_NOCTTY | O_CLOEXEC)  // TIOCGPTPEER
-            guard replica >= 0 else {
-                close(master)
-                throw InitFailure("exec: cannot open a pty for the process")
-            }
+            let (master, replica) = try PseudoTerminal.open(purpose: "exec")
             defer { close(replica) }
             let pid = try Launcher(description: description, stdio: .terminal(replica), switchUser: true, warn: warn).launch()
             _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
@@ -113,5 +106,22 @@ final class ExecSessions {
         sessions.removeValue(forKey: session)
         if entry.input >= 0, !entry.outputs.contains(entry.input) { close(entry.input) }
         return (session, entry)
+    }
+}
+
+/// A pty inside the guest for a process with a terminal (the container's own or an exec
+/// session's): the process gets the replica as its controlling terminal, init carries the
+/// master's bytes over the framed console, so the console stays free for other sessions.
+enum PseudoTerminal {
+    static func open(purpose: String) throws(InitFailure) -> (master: Int32, replica: Int32) {
+        let master = try check(Glibc.open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), "open /dev/pts/ptmx")
+        var unlock: Int32 = 0
+        _ = ioctl(master, 0x4004_5431, &unlock)  // TIOCSPTLCK
+        let replica = ioctl(master, 0x5441, O_RDWR | O_NOCTTY | O_CLOEXEC)  // TIOCGPTPEER
+        guard replica >= 0 else {
+            close(master)
+            throw InitFailure("\(purpose): cannot open a pty for the process")
+        }
+        return (master, replica)
     }
 }

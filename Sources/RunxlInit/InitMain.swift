@@ -85,16 +85,26 @@ struct InitMain {
         var outputs: [(fd: Int32, stream: ConsoleStream)] = []
         var childEnds: [Int32] = []
         var input: StdinForwarder?
-        if description.terminal {
-            stdio = isGuest ? .terminal(console.fd) : .inherit
-            console = console.forPlainTerminal()
+        if description.terminal && isGuest {
+            // The process's terminal is a guest pty whose bytes travel as stdout and input
+            // frames: the console stays framed, so exec sessions can share it.
+            let (master, replica) = try PseudoTerminal.open(purpose: "terminal")
+            stdio = .terminal(replica)
+            outputs = [(master, .stdout)]
+            childEnds = [replica]
+            _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+            // Input goes through its own descriptor: the forwarder closes it when a write fails,
+            // which must not take the output side with it. A terminal has no end-of-file to pass on.
+            input = StdinForwarder(console: console.fd, pipe: dup(master), passesEndOfInput: false)
             if let xenbus = host as? XenbusChannel {
-                let terminal = console.fd
                 xenbus.onWindowSize = { rows, columns in
                     var size = winsize(ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0)
-                    _ = ioctl(terminal, UInt(TIOCSWINSZ), &size)
+                    _ = ioctl(master, UInt(TIOCSWINSZ), &size)
                 }
             }
+        } else if description.terminal {
+            stdio = .inherit
+            console = console.forPlainTerminal()
         } else {
             var stdoutPipe: [Int32] = [-1, -1]
             var stderrPipe: [Int32] = [-1, -1]

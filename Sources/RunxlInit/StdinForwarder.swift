@@ -18,9 +18,14 @@ final class StdinForwarder {
     /// Frames of `runxl exec` sessions, which share the console.
     var onExecFrame: ((ConsoleStream, [UInt8]) -> Void)?
 
-    init(console: Int32, pipe: Int32) {
+    /// False for a terminal: the host's pty has no end-of-file to pass on (^D is a byte), and
+    /// closing the master would hang up the process.
+    private let passesEndOfInput: Bool
+
+    init(console: Int32, pipe: Int32, passesEndOfInput: Bool = true) {
         self.console = console
         self.pipe = pipe
+        self.passesEndOfInput = passesEndOfInput
         _ = fcntl(pipe, F_SETFL, fcntl(pipe, F_GETFL) | O_NONBLOCK)
     }
 
@@ -39,7 +44,7 @@ final class StdinForwarder {
         for event in decoder.feed(buffer[..<count]) {
             switch event {
             case .frame(.input, let bytes): if isOpen { pending += bytes }
-            case .frame(.inputEnd, _): endRequested = true
+            case .frame(.inputEnd, _): endRequested = passesEndOfInput
             case .frame(let stream, let payload) where stream.rawValue >= ConsoleStream.execStart.rawValue:
                 onExecFrame?(stream, payload)
             case .frame, .unframed: break

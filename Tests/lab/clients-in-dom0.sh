@@ -61,6 +61,20 @@ grep -q "^42" /tmp/pm.tty && pass "typed input ran in the guest" || fail "no 42:
 grep -q "^33 97" /tmp/pm.tty && pass "window size reached the guest" || fail "size: $(tail -c 600 /tmp/pm.tty)"
 expect "podman run -it leaves no domain" 0 "$(podman_domains)"
 
+echo "== podman exec into a container whose process has a terminal (run -dit)"
+pm run -dit --name ttyc "$image" sh >/dev/null 2>/tmp/pm.err
+expect "podman run -dit" 0 "$?"
+pm exec ttyc sh -c 'echo exec-in-tty; echo exec-err >&2; exit 5' </dev/null >/tmp/pm.exec 2>/tmp/pm.exec.err
+expect "podman exec into a terminal container: exit status" 5 "$?"
+expect "podman exec into a terminal container: stdout" "exec-in-tty" "$(cat /tmp/pm.exec)"
+expect "podman exec into a terminal container: stderr" "exec-err" "$(cat /tmp/pm.exec.err)"
+printf 'test -t 0 && echo exec-has-a-tty; stty size\nexit 6\n' |
+  script -qec "stty rows 21 cols 71; timeout --foreground -k 5 120 podman --runtime runxl --root $clients/podman-graph --runroot $clients/podman-run exec -it ttyc sh" /dev/null >/tmp/pm.exectty 2>&1
+expect "podman exec -it: exit status" 6 "$?"
+grep -q "^exec-has-a-tty" /tmp/pm.exectty && pass "podman exec -it: a tty" || fail "podman exec -it: $(tail -c 600 /tmp/pm.exectty)"
+pm rm -f ttyc >/dev/null 2>&1
+expect "podman rm -f of the terminal container leaves no domain" 0 "$(podman_domains)"
+
 echo "== podman with runc in dom0, the same commands (runc is not a VM: the ratio is runxl's cost)"
 for runtime in runxl runc; do
   times=()
