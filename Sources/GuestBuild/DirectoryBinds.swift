@@ -299,35 +299,15 @@ public struct ImageFormatter: Sendable {
         }
     }
 
-    /// Runs a tool with stdout discarded; its stderr becomes the error's text.
+    /// Runs a tool; what it printed becomes the error's text. The bound is generous: a
+    /// directory at the size limit takes a while to copy.
     private func run(_ program: String, _ arguments: [String], what: String) throws(RunxlError) {
-        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
-        defer { if null >= 0 { close(null) } }
-        let errors = try Processes.makePipe()
-        let pid: Int32
-        do {
-            pid = try Processes.spawn(program, arguments, standardDescriptors: [null, null, errors.write])
-        } catch {
-            close(errors.read)
-            close(errors.write)
-            throw error
+        let outcome = try ToolRun(path: program, arguments: arguments, timeoutSeconds: 600).run()
+        if outcome.timedOut {
+            throw RunxlError(.io, "\(what) did not finish within 600 s and was killed")
         }
-        close(errors.write)
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(errors.read, $0.baseAddress, $0.count) }
-            if count > 0 {
-                if output.count < 16 << 10 { output += buffer[0..<count] }
-            } else if count == 0 || errno != EINTR {
-                break
-            }
-        }
-        close(errors.read)
-        let status = Processes.waitForExit(pid)
-        guard status == 0 else {
-            let text = String(decoding: output, as: UTF8.self).split(separator: "\n").joined(separator: "; ")
-            throw RunxlError(.io, "\(what) failed with status \(status)\(text.isEmpty ? "" : ": " + text)")
+        guard outcome.status == 0 else {
+            throw RunxlError(.io, "\(what) failed with status \(outcome.status)\(outcome.tail.isEmpty ? "" : ": " + outcome.tail)")
         }
     }
 }

@@ -92,8 +92,10 @@ final class ExecServer: @unchecked Sendable {
         self.log = log
     }
 
-    /// Listens at `path` (replacing a stale socket) and serves requests on a thread of its own.
-    func listen(at path: String) throws(RunxlError) {
+    /// Listens at `path` (replacing a stale socket) and serves requests on a thread of its own,
+    /// once `untilGuestReady` returns: before init has put the console in raw mode the guest's
+    /// tty would mangle the frames. Requests made meanwhile wait in the listen queue.
+    func listen(at path: String, untilGuestReady: @escaping @Sendable () -> Void = {}) throws(RunxlError) {
         unlink(path)
         let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard listener >= 0 else { throw ExecChannel.failure("socket", path) }
@@ -109,6 +111,7 @@ final class ExecServer: @unchecked Sendable {
             throw ExecChannel.failure("listen", path)
         }
         try startDetachedThread { [self] in
+            untilGuestReady()
             while true {
                 let connection = accept(listener, nil, nil)
                 if connection < 0 {

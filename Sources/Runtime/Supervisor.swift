@@ -199,7 +199,11 @@ public struct Supervisor {
         // as stdout and input frames, so exec sessions share the console either way.
         let writer = ConsoleWriter(descriptor: console)
         let server = ExecServer(console: writer, log: log)
-        try server.listen(at: "\(engine.store.directory(id))/\(ExecChannel.socketName)")
+        let hypervisor = engine.hypervisor
+        let readyKey = "\(try hypervisor.storePath(domain))/\(GuestKeys.ready)"
+        try server.listen(at: "\(engine.store.directory(id))/\(ExecChannel.socketName)") {
+            _ = try? hypervisor.waitForStoreKey(readyKey, timeoutSeconds: nil)
+        }
         let (output, errors) = terminal.map { ($0, $0) } ?? (1, 2)
         try startDetachedThread {
             ConsolePump(console: console, exec: server, log: log, output: output, errors: errors).run()

@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Runs a host tool to its end and keeps what it printed: iproute2 in a network namespace,
+/// mke2fs for a bind mount's disk. Callers turn a failure into their own error code.
+public struct ToolRun: Sendable {
+    public var path: String
+    public var arguments: [String]
+    /// A bound, so a wedged tool cannot hang the verb that ran it.
+    public var timeoutSeconds: Double
+
+    /// Exit status (128+N for a signal), stdout and stderr together (the first MiB), and
+    /// whether the timeout killed it.
+    public struct Outcome: Sendable {
+        public var status: Int32
+        public var output: String
+        public var timedOut: Bool
+
+        /// The last lines of the output, for an error message.
+        public var tail: String {
+            output.split(separator: "\n").suffix(4).joined(separator: "; ")
+        }
+    }
+
+    public init(path: String, arguments: [String], timeoutSeconds: Double) {
+        self.path = path
+        self.arguments = arguments
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    public var commandLine: String { ([path] + arguments).joined(separator: " ") }
+
+    /// `input` goes to the tool's stdin, which is then closed.
+    public func run(input: [UInt8] = []) throws(RunxlError) -> Outcome {
+        let inputPipe = try Processes.makePipe()
+        let outputPipe: (read: Int32, write: Int32)
+        do {
+            outputPipe = try Processes.makePipe()
+        } catch {
+            close(inputPipe.read)
+            close(inputPipe.write)
+            throw error
+        }
+        let pid: Int32
+        do {
+            pid = try Processes.spawn(path, arguments, standardDescriptors: [inputPipe.read, outputPipe.write, outputPipe.write])
+        } catch {
+            for fd in [inputPipe.read, inputPipe.write, outputPipe.read, outputPipe.write] { close(fd) }
+            throw error
+        }
+        close(inputPipe.read)
+        close(outputPipe.write)
+        // Batch input is a few hundred bytes, far below a pipe's buffer: the write cannot block.
+        signal(SIGPIPE, SIG_IGN)
+        _ = input.withUnsafeBytes { write(inputPipe.write, $0.baseAddress, $0.count) }
+        close(inputPipe.write)
+
+        let deadline = Clock.monotonicSeconds() + timeoutSeconds
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16 << 10)
+        var timedOut = false
+        while true {
+            let remaining = deadline - Clock.monotonicSeconds()
+            if remaining <= 0 {
+                timedOut = true
+                break
+            }
+            var poller = pollfd(fd: outputPipe.read, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&poller, 1, Int32(min(remaining, 1) * 1000))
+            if ready < 0 && errno != EINTR { break }
+            if ready <= 0 { continue }
+            let count = buffer.withUnsafeMutableBytes { read(outputPipe.read, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            if output.count < 1 << 20 { output += buffer[0..<count] }
+        }
+        close(outputPipe.read)
+        if timedOut { kill(pid, SIGKILL) }
+        let status = Processes.waitForExit(pid)
+        return Outcome(status: status, output: String(decoding: output, as: UTF8.self), timedOut: timedOut)
+    }
+}
