@@ -85,6 +85,7 @@ public struct Supervisor {
 
     private func waitForEnd(_ attached: Attached) -> Int32 {
         let domain = attached.domain
+        if !attached.unikernel && attached.pumpDone >= 0 { endAtExitReport(attached) }
         let end: DomainEnd
         do {
             end = try engine.hypervisor.waitForEnd(domain, timeoutSeconds: nil)
@@ -109,6 +110,29 @@ public struct Supervisor {
         try? engine.hypervisor.destroy(domain)
         engine.trace.mark("supervisor of \(id): container ended")
         return stored(status).shellExitCode
+    }
+
+    /// Once init has written the exit status and its exit frame has been copied, nothing the
+    /// guest still does matters: its power-off can take seconds (the kernel waits up to 5 s for
+    /// each Xen device's backend to close, a vif in a network namespace among them), so the
+    /// domain is destroyed at once and the container ends as soon as its process did.
+    private func endAtExitReport(_ attached: Attached) {
+        let hypervisor = engine.hypervisor
+        let domain = attached.domain
+        guard let base = try? hypervisor.storePath(domain) else { return }
+        let log = self.log
+        try? startDetachedThread {
+            guard (try? hypervisor.waitForStoreKey("\(base)/\(GuestKeys.exit)", timeoutSeconds: nil)) != nil else { return }
+            Self.waitReadable(attached.pumpDone, seconds: Self.consoleDrainSeconds)
+            do throws(RunxlError) {
+                try hypervisor.destroy(domain)
+            } catch {
+                // Not found: it powered off and was destroyed meanwhile.
+                if error.code != .domainNotFound {
+                    log("supervisor: destroying domain \(domain) after its exit report failed: \(error)")
+                }
+            }
+        }
     }
 
     /// What ended the container, from the domain's end and the key runxl-init writes.
