@@ -1,4 +1,5 @@
 import GuestProtocol
+import Synchronization
 import Hypervisor
 public import RunxlBase
 
@@ -85,7 +86,8 @@ public struct Supervisor {
 
     private func waitForEnd(_ attached: Attached) -> Int32 {
         let domain = attached.domain
-        if !attached.unikernel && attached.pumpDone >= 0 { endAtExitReport(attached) }
+        let reported = ReportedExit()
+        if !attached.unikernel && attached.pumpDone >= 0 { endAtExitReport(attached, into: reported) }
         let end: DomainEnd
         do {
             end = try engine.hypervisor.waitForEnd(domain, timeoutSeconds: nil)
@@ -100,7 +102,8 @@ public struct Supervisor {
         attached.exec?.finishAll()
         let status =
             attached.unikernel
-            ? UnikernelExit.status(after: end, written: writtenStatus(domain)) : exitStatus(after: end, domain: domain)
+            ? UnikernelExit.status(after: end, written: writtenStatus(domain))
+            : exitStatus(after: end, domain: domain, reported: reported.status)
         do {
             try engine.recordExit(id, status: status)
         } catch {
@@ -116,13 +119,17 @@ public struct Supervisor {
     /// guest still does matters: its power-off can take seconds (the kernel waits up to 5 s for
     /// each Xen device's backend to close, a vif in a network namespace among them), so the
     /// domain is destroyed at once and the container ends as soon as its process did.
-    private func endAtExitReport(_ attached: Attached) {
+    /// The status is kept in `reported`: destroying the domain removes its xenstore keys.
+    private func endAtExitReport(_ attached: Attached, into reported: ReportedExit) {
         let hypervisor = engine.hypervisor
         let domain = attached.domain
         guard let base = try? hypervisor.storePath(domain) else { return }
         let log = self.log
         try? startDetachedThread {
-            guard (try? hypervisor.waitForStoreKey("\(base)/\(GuestKeys.exit)", timeoutSeconds: nil)) != nil else { return }
+            guard let text = try? hypervisor.waitForStoreKey("\(base)/\(GuestKeys.exit)", timeoutSeconds: nil),
+                let status = try? GuestExitStatus.decode(text)
+            else { return }
+            reported.status = status
             Self.waitReadable(attached.pumpDone, seconds: Self.consoleDrainSeconds)
             do throws(RunxlError) {
                 try hypervisor.destroy(domain)
@@ -136,8 +143,8 @@ public struct Supervisor {
     }
 
     /// What ended the container, from the domain's end and the key runxl-init writes.
-    func exitStatus(after end: DomainEnd, domain: DomainID) -> GuestExitStatus {
-        let written = writtenStatus(domain)
+    func exitStatus(after end: DomainEnd, domain: DomainID, reported: GuestExitStatus? = nil) -> GuestExitStatus {
+        let written = reported ?? writtenStatus(domain)
         switch end {
         case .shutdown(.poweroff):
             return written ?? .failed("the guest powered off without reporting an exit status")
@@ -382,5 +389,14 @@ struct RawConsolePump {
             if count <= 0 { return }
             ConsolePump.writeAll(1, Array(buffer[0..<count]))
         }
+    }
+}
+
+/// The exit status init reported, handed from the thread that saw it to the one that records it.
+final class ReportedExit: Sendable {
+    private let value = Mutex<GuestExitStatus?>(nil)
+    var status: GuestExitStatus? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }
