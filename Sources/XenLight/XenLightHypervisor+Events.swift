@@ -29,6 +29,9 @@ extension XenLightHypervisor {
             rx_libxl_evdisable_domain_death(context, generator)
             discardEvents(token: &token)
         }
+        // A domain destroyed (by another thread or process) before the watch was set may never
+        // produce a death event: look once the watch is in place, so neither order is missed.
+        if try domainInfo(domain) == nil { return .gone }
 
         let wanted: UInt64 =
             (1 << UInt64(LIBXL_EVENT_TYPE_DOMAIN_SHUTDOWN.rawValue)) | (1 << UInt64(LIBXL_EVENT_TYPE_DOMAIN_DEATH.rawValue))
