@@ -240,25 +240,17 @@ public enum DirectoryBinds {
 
 /// Runs mke2fs (e2fsprogs) to turn a directory into an ext4 image.
 public struct ImageFormatter: Sendable {
-    /// The mke2fs to run; nil finds it in /usr/sbin, /sbin or PATH.
+    /// The mke2fs to run; nil finds it (`ToolRun.find`).
     public var mke2fs: String?
 
     public init(mke2fs: String? = nil) {
         self.mke2fs = mke2fs
     }
 
-    static func locateMke2fs() -> String? {
-        var candidates = ["/usr/sbin/mke2fs", "/sbin/mke2fs"]
-        if let path = getenv("PATH") {
-            candidates += String(cString: path).split(separator: ":").map { $0 + "/mke2fs" }
-        }
-        return candidates.first { access($0, X_OK) == 0 }
-    }
-
     /// The image file (0600, sparse) holds an ext4 copy of the bind's source whose root
     /// directory has the source's owner and mode.
     func format(_ bind: DirectoryBind, image: String) throws(RunxlError) {
-        guard let program = mke2fs ?? Self.locateMke2fs() else {
+        guard let program = mke2fs ?? ToolRun.find("mke2fs") else {
             throw RunxlError(
                 .io, "mke2fs is missing (install e2fsprogs): it builds the disk image for bind mount \(bind.destination)")
         }
@@ -302,13 +294,7 @@ public struct ImageFormatter: Sendable {
     /// Runs a tool; what it printed becomes the error's text. The bound is generous: a
     /// directory at the size limit takes a while to copy.
     private func run(_ program: String, _ arguments: [String], what: String) throws(RunxlError) {
-        let outcome = try ToolRun(path: program, arguments: arguments, timeoutSeconds: 600).run()
-        if outcome.timedOut {
-            throw RunxlError(.io, "\(what) did not finish within 600 s and was killed")
-        }
-        guard outcome.status == 0 else {
-            throw RunxlError(.io, "\(what) failed with status \(outcome.status)\(outcome.tail.isEmpty ? "" : ": " + outcome.tail)")
-        }
+        _ = try ToolRun(path: program, arguments: arguments, timeoutSeconds: 600).output(failing: .io, what: what)
     }
 }
 

@@ -59,25 +59,29 @@ public struct NamespaceNetwork: NetworkAttaching {
 
     /// `ip` and `tc` run through nsenter: iproute2's `-n` only takes names under /run/netns,
     /// while the runtime-spec gives any path (/proc/PID/ns/net, containerd's /var/run/netns/...).
-    private static func inNamespace(_ path: String, _ tool: String, options: [String] = []) throws(RunxlError) -> HostCommand {
-        let nsenter = try HostCommand.locate(["/usr/bin/nsenter", "/bin/nsenter"], purpose: "networking")
-        return HostCommand(path: nsenter, arguments: ["--net=" + path, tool] + options + ["-batch", "-"])
+    /// Through these tools rather than a netlink client of our own: their batch modes take
+    /// every change in one process and their errors are already readable.
+    private static func inNamespace(_ path: String, _ tool: String, options: [String] = []) throws(RunxlError) -> ToolRun {
+        ToolRun(
+            path: try located("nsenter", package: "util-linux"),
+            arguments: ["--net=" + path, try located(tool, package: "iproute2")] + options + ["-batch", "-"],
+            // A bound on tools that should take milliseconds, so a wedged one cannot hang create.
+            timeoutSeconds: 20)
     }
 
-    private static var ipTool: String {
-        get throws(RunxlError) { try HostCommand.locate(["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"], purpose: "networking") }
-    }
-
-    private static var tcTool: String {
-        get throws(RunxlError) { try HostCommand.locate(["/usr/sbin/tc", "/sbin/tc", "/usr/bin/tc", "/bin/tc"], purpose: "networking") }
+    private static func located(_ tool: String, package: String) throws(RunxlError) -> String {
+        guard let path = ToolRun.find(tool) else {
+            throw RunxlError(.networkFailed, "networking needs \(tool), which is not installed (Debian: apt-get install \(package))")
+        }
+        return path
     }
 
     public func plan(namespacePath: String, id: ContainerID) throws(RunxlError) -> NetworkPlan {
         guard FileSystem.exists(namespacePath) else {
             throw RunxlError(.networkFailed, "network namespace \(namespacePath) (linux.namespaces in config.json) does not exist")
         }
-        let output = try Self.inNamespace(namespacePath, try Self.ipTool, options: ["-json"])
-            .run(input: Array("addr show\nroute show\n".utf8))
+        let output = try Self.inNamespace(namespacePath, "ip", options: ["-json"])
+            .output(input: Array("addr show\nroute show\n".utf8), failing: .networkFailed)
         let lines = output.split(separator: "\n").filter { $0.hasPrefix("[") }
         guard lines.count == 2 else {
             throw RunxlError(.networkFailed, "cannot read network namespace \(namespacePath): ip printed \(lines.count) JSON documents, not 2")
@@ -106,13 +110,13 @@ public struct NamespaceNetwork: NetworkAttaching {
             linkCommands += "link set dev \(kernelName) name \(link.vif)\n"
             linkCommands += "link set dev \(link.vif) mtu \(mtus[link.interface] ?? 1500) up\n"
         }
-        _ = try Self.inNamespace(path, try Self.ipTool).run(input: Array(linkCommands.utf8))
-        _ = try Self.inNamespace(path, try Self.tcTool).run(input: Array(Self.redirects(plan.attachment.links).utf8))
+        _ = try Self.inNamespace(path, "ip").output(input: Array(linkCommands.utf8), failing: .networkFailed)
+        _ = try Self.inNamespace(path, "tc").output(input: Array(Self.redirects(plan.attachment.links).utf8), failing: .networkFailed)
     }
 
     public func unwire(_ attachment: NetworkAttachment) {
         guard FileSystem.exists(attachment.namespacePath), !attachment.links.isEmpty,
-            let command = try? Self.inNamespace(attachment.namespacePath, try Self.tcTool, options: ["-force"])
+            let command = try? Self.inNamespace(attachment.namespacePath, "tc", options: ["-force"])
         else { return }
         // The vif's own qdisc went with the domain; the namespace interface keeps its ingress
         // qdisc (and the redirect to a device that no longer exists) until this removes it.

@@ -33,8 +33,41 @@ public struct ToolRun: Sendable {
 
     public var commandLine: String { ([path] + arguments).joined(separator: " ") }
 
-    /// `input` goes to the tool's stdin, which is then closed.
+    /// The directories system tools live in, before PATH: Debian keeps iproute2 and e2fsprogs
+    /// in /usr/sbin and /sbin, which conmon or a shim may have left out of PATH.
+    static let systemDirectories = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+
+    /// The executable `name` in the system directories or PATH; nil when there is none.
+    public static func find(_ name: String) -> String? {
+        var directories = systemDirectories
+        if let path = getenv("PATH") {
+            directories += String(cString: path).split(separator: ":").map(String.init)
+        }
+        return directories.lazy.map { $0 + "/" + name }.first { access($0, X_OK) == 0 }
+    }
+
+    /// Input is written before the output is read, so it must fit in a pipe's buffer.
+    public static let maximumInputBytes = 64 << 10
+
+    /// What the tool printed, when it exited 0; otherwise an error with `code` naming `what`
+    /// (the command line by default) and quoting the tool's last lines.
+    public func output(input: [UInt8] = [], failing code: RunxlError.Code, what: String? = nil) throws(RunxlError) -> String {
+        let outcome = try run(input: input)
+        let what = what ?? commandLine
+        if outcome.timedOut {
+            throw RunxlError(code, "\(what) did not finish within \(Int(timeoutSeconds)) s and was killed")
+        }
+        guard outcome.status == 0 else {
+            throw RunxlError(code, "\(what) failed with status \(outcome.status)\(outcome.tail.isEmpty ? "" : ": " + outcome.tail)")
+        }
+        return outcome.output
+    }
+
+    /// `input` (at most `maximumInputBytes`) goes to the tool's stdin, which is then closed.
     public func run(input: [UInt8] = []) throws(RunxlError) -> Outcome {
+        guard input.count <= Self.maximumInputBytes else {
+            throw RunxlError(.internal, "\(commandLine) was given \(input.count) bytes of input, more than a pipe holds")
+        }
         let inputPipe = try Processes.makePipe()
         let outputPipe: (read: Int32, write: Int32)
         do {
@@ -53,7 +86,7 @@ public struct ToolRun: Sendable {
         }
         close(inputPipe.read)
         close(outputPipe.write)
-        // Batch input is a few hundred bytes, far below a pipe's buffer: the write cannot block.
+        // Within a pipe's buffer (checked above): the write cannot block.
         signal(SIGPIPE, SIG_IGN)
         _ = input.withUnsafeBytes { write(inputPipe.write, $0.baseAddress, $0.count) }
         close(inputPipe.write)

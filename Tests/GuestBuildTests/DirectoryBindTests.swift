@@ -109,7 +109,7 @@ private func bind(_ source: String, _ destination: String, _ options: [String] =
         #expect(throws: RunxlError.self) { try DirectoryBinds.select(bindSpec(mounts)) }
     }
 
-    @Test(.enabled(if: ImageFormatter.locateMke2fs() != nil, "needs mke2fs (e2fsprogs)"))
+    @Test(.enabled(if: ToolRun.find("mke2fs") != nil, "needs mke2fs (e2fsprogs)"))
     func imagesHoldTheTreeAndFailuresLeaveNothing() throws {
         let scratch = try ScratchDirectory("binds")
         try scratch.file("data/sub/file.txt", "from the host\n")
@@ -137,7 +137,7 @@ private func bind(_ source: String, _ destination: String, _ options: [String] =
         #expect(!FileSystem.exists(scratch.path + "/state2/binds"))
     }
 
-    @Test(.enabled(if: ImageFormatter.locateMke2fs() != nil, "needs mke2fs (e2fsprogs)"))
+    @Test(.enabled(if: ToolRun.find("mke2fs") != nil, "needs mke2fs (e2fsprogs)"))
     func builderAddsDisksAndModulesOnlyWithAnImageDirectory() throws {
         let scratch = try ScratchDirectory("binds")
         let rootfs = try makeBusyboxRootfs(in: scratch)

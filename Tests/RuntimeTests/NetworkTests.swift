@@ -223,13 +223,13 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
         var plan = read
         plan.attachment.links = [.init(interface: "eth0", vif: stand)]
         try NamespaceNetwork().wire(plan, domain: DomainID(domain))
-        let filters = try HostCommand(path: "/usr/bin/nsenter", arguments: ["--net=" + path, "tc", "filter", "show", "dev", "eth0", "ingress"]).run()
+        let filters = try ToolRun(path: "/usr/bin/nsenter", arguments: ["--net=" + path, "tc", "filter", "show", "dev", "eth0", "ingress"], timeoutSeconds: 20).output(failing: .networkFailed)
         #expect(filters.contains("mirred") && filters.contains(stand))
-        let link = try HostCommand(path: "/usr/bin/nsenter", arguments: ["--net=" + path, "ip", "link", "show", "dev", stand]).run()
+        let link = try ToolRun(path: "/usr/bin/nsenter", arguments: ["--net=" + path, "ip", "link", "show", "dev", stand], timeoutSeconds: 20).output(failing: .networkFailed)
         #expect(link.contains("UP"))
 
         NamespaceNetwork().unwire(plan.attachment)
-        let after = try HostCommand(path: "/usr/bin/nsenter", arguments: ["--net=" + path, "tc", "qdisc", "show", "dev", "eth0"]).run()
+        let after = try ToolRun(path: "/usr/bin/nsenter", arguments: ["--net=" + path, "tc", "qdisc", "show", "dev", "eth0"], timeoutSeconds: 20).output(failing: .networkFailed)
         #expect(!after.contains("ingress"))
     }
 }
