@@ -68,11 +68,11 @@ enum GuestModules {
             }
             path = deviceView + device.dropFirst("/dev".count)
         }
-        let deadline = monotonicSeconds() + timeoutSeconds
+        let deadline = monotonicMilliseconds() + Int64(timeoutSeconds * 1000)
         while true {
             var info = stat()
             if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFBLK { return path }
-            if monotonicSeconds() > deadline {
+            if monotonicMilliseconds() > deadline {
                 throw InitFailure(
                     "\(device) for \(purpose) did not appear within \(Int(timeoutSeconds)) s (modules loaded: \(loadedModules()))")
             }
@@ -93,11 +93,5 @@ enum GuestModules {
         guard let text = try? readWholeFile("/proc/modules", limit: 1 << 20) else { return "unknown" }
         let names = String(decoding: text, as: UTF8.self).split(separator: "\n").compactMap { $0.split(separator: " ").first }
         return names.isEmpty ? "none" : names.joined(separator: " ")
-    }
-
-    private static func monotonicSeconds() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }

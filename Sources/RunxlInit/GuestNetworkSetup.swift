@@ -65,15 +65,12 @@ enum GuestNetworkSetup {
     }
 
     private static func waitForInterface(mac: String, socket: Int32) throws(InitFailure) -> String {
-        var start = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &start)
+        let deadline = monotonicMilliseconds() + Int64(interfaceWaitSeconds * 1000)
         while true {
             if let name = interfaceNames().first(where: { hardwareAddress(of: $0, socket: socket) == mac }) {
                 return name
             }
-            var now = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &now)
-            if Double(now.tv_sec - start.tv_sec) > interfaceWaitSeconds {
+            if monotonicMilliseconds() > deadline {
                 throw InitFailure(
                     "no network interface with MAC \(mac) appeared within \(Int(interfaceWaitSeconds)) s: does the guest kernel have xen-netfront?")
             }

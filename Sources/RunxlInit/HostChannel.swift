@@ -65,7 +65,7 @@ final class XenbusChannel: HostChannel {
     }
 
     /// Called with (rows, columns) when the host writes a new terminal size; set by init for a
-    /// process with a terminal, whose tty is hvc0.
+    /// process with a terminal, whose tty is the guest pty init made for it.
     var onWindowSize: ((UInt16, UInt16) -> Void)? {
         didSet {
             guard onWindowSize != nil, oldValue == nil else { return }

@@ -92,7 +92,6 @@ struct InitMain {
             stdio = .terminal(replica)
             outputs = [(master, .stdout)]
             childEnds = [replica]
-            _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
             // Input goes through its own descriptor: the forwarder closes it when a write fails,
             // which must not take the output side with it. A terminal has no end-of-file to pass on.
             input = StdinForwarder(console: console.fd, pipe: dup(master), passesEndOfInput: false)
