@@ -61,8 +61,9 @@ public enum DirectoryBinds {
         "shared", "rshared", "slave", "rslave", "unbindable", "runbindable",
     ]
 
-    /// True for a bind mount whose source is a directory (binds of files are copied into the
-    /// initramfs instead, see `GuestBuilder.fileBindMounts`).
+    /// True for a bind mount, whatever its source: runc's reading of `type` and the `bind` and
+    /// `rbind` options. Binds of files are copied into the initramfs (`GuestBuilder.fileBindMounts`),
+    /// binds of directories become disks here.
     static func isBind(_ mount: OCI.Mount) -> Bool {
         let options = mount.options ?? []
         return mount.type == "bind" || options.contains("bind") || options.contains("rbind")

@@ -174,15 +174,17 @@ public struct GuestBuilder: Sendable {
         }
         var names = options.host.modules ?? []
         for name in extra where !names.contains(name) { names.append(name) }
+        let wantsNetworkFrontend = spec.joinedNetworkNamespace != nil
+        guard !names.isEmpty || wantsNetworkFrontend else { return [] }
+        let release = KernelModules.release(ofKernel: settings.kernel)
         var modules: [KernelModuleFile] = []
         if !names.isEmpty {
-            guard let release = KernelModules.release(ofKernel: settings.kernel) else {
+            guard let release else {
                 throw RunxlError(.invalidKernel, "cannot tell the release of kernel \(settings.kernel) to find its modules")
             }
             modules = try KernelModules.resolve(names, release: release)
         }
-        if spec.joinedNetworkNamespace != nil, let release = KernelModules.release(ofKernel: settings.kernel),
-            let netfront = try? KernelModules.resolve([Self.networkFrontend], release: release) {
+        if wantsNetworkFrontend, let release, let netfront = try? KernelModules.resolve([Self.networkFrontend], release: release) {
             // A kernel without its modules on this host may have the driver built in; if not,
             // init says that no interface with the vif's MAC appeared.
             modules += netfront.filter { !modules.contains($0) }
@@ -296,8 +298,7 @@ public struct GuestBuilder: Sendable {
     static func fileBindMounts(_ spec: Spec) -> [GuestFile] {
         (spec.mounts ?? []).compactMap { mount in
             let options = mount.options ?? []
-            guard mount.type == "bind" || options.contains("bind") || options.contains("rbind"),
-                let source = mount.source, source.hasPrefix("/"), mount.destination.hasPrefix("/")
+            guard DirectoryBinds.isBind(mount), let source = mount.source, source.hasPrefix("/"), mount.destination.hasPrefix("/")
             else { return nil }
             var info = stat()
             guard stat(source, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }

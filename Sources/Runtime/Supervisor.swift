@@ -230,36 +230,38 @@ public struct Supervisor {
         // as stdout and input frames, so exec sessions share the console either way.
         let writer = ConsoleWriter(descriptor: console)
         let server = ExecServer(console: writer, log: log)
-        let hypervisor = engine.hypervisor
-        let readyKey = "\(try hypervisor.storePath(domain))/\(GuestKeys.ready)"
-        try server.listen(at: "\(engine.store.directory(id))/\(ExecChannel.socketName)") {
-            _ = try? hypervisor.waitForStoreKey(readyKey, timeoutSeconds: nil)
-        }
+        let waitForReady = try guestReadiness(domain)
+        try server.listen(at: "\(engine.store.directory(id))/\(ExecChannel.socketName)") { _ = waitForReady() }
         let (output, errors) = terminal.map { ($0, $0) } ?? (1, 2)
         try startDetachedThread {
             ConsolePump(console: console, exec: server, log: log, output: output, errors: errors).run()
             _ = write(signalEnd, "x", 1)
         }
         if let terminal {
-            try startInputForwarding(domain) { StdinPump(console: writer, source: terminal).run() }
+            try startInputForwarding(after: waitForReady) { StdinPump(console: writer, source: terminal).run() }
             try startWindowSizeForwarding(domain, terminal: terminal)
         } else if forwardsStdin {
             // Before the unpause: init decides on its process's stdin from this key.
             let base = try engine.hypervisor.storePath(domain)
             try engine.hypervisor.writeStore("\(base)/\(GuestKeys.stdinForwarded)", "1")
-            try startInputForwarding(domain) { StdinPump(console: writer).run() }
+            try startInputForwarding(after: waitForReady) { StdinPump(console: writer).run() }
         }
         return (pipeEnds.read, -1, server)
     }
 
-    /// Input starts flowing once init reports the process started: before that, the guest's
-    /// console may still be in the kernel's cooked mode, which would echo frames back and act on
-    /// control bytes inside them.
-    private func startInputForwarding(_ domain: DomainID, _ body: @escaping @Sendable () -> Void) throws(RunxlError) {
+    /// Blocks until init reports the process started (true), or the wait fails (false). Before
+    /// that the guest's console may still be in the kernel's cooked mode, which would echo
+    /// frames back and act on control bytes inside them: nothing is written to it until then.
+    private func guestReadiness(_ domain: DomainID) throws(RunxlError) -> @Sendable () -> Bool {
         let hypervisor = engine.hypervisor
         let readyKey = "\(try hypervisor.storePath(domain))/\(GuestKeys.ready)"
+        return { (try? hypervisor.waitForStoreKey(readyKey, timeoutSeconds: nil)) != nil }
+    }
+
+    /// Input starts flowing once the guest is ready (`guestReadiness`).
+    private func startInputForwarding(after waitForReady: @escaping @Sendable () -> Bool, _ body: @escaping @Sendable () -> Void) throws(RunxlError) {
         try startDetachedThread {
-            guard (try? hypervisor.waitForStoreKey(readyKey, timeoutSeconds: nil)) != nil else { return }
+            guard waitForReady() else { return }
             body()
         }
     }
