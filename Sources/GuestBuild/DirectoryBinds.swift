@@ -77,11 +77,23 @@ public enum DirectoryBinds {
             || path == "/sys" || path.hasPrefix("/sys/")
     }
 
-    /// The spec's bind mounts of directories, in mount order, each checked. A bind whose source
-    /// is missing, is neither a file nor a directory, or is too big fails with its index and
-    /// destination; binds of regular files are left to the initramfs.
-    public static func select(_ spec: Spec) throws(RunxlError) -> [DirectoryBind] {
-        var binds: [DirectoryBind] = []
+    /// A bind mount of config.json whose source has been checked: absolute, present, a file or
+    /// a directory (symlinks resolved), with the destination absolute.
+    struct CheckedBind {
+        var mountIndex: Int
+        var mount: OCI.Mount
+        /// The source with symlinks resolved: what gets copied or shared.
+        var source: String
+        var isDirectory: Bool
+        /// `mounts[N] (/destination)`, for messages.
+        var name: String
+    }
+
+    /// Every bind mount of the spec in mount order, each checked; a bind whose source is missing
+    /// or is neither a file nor a directory fails with its index and destination. Binds onto
+    /// the guest kernel's own trees (/proc, /sys, /dev/shm) are left out.
+    static func checkedBinds(_ spec: Spec) throws(RunxlError) -> [CheckedBind] {
+        var binds: [CheckedBind] = []
         for (index, mount) in (spec.mounts ?? []).enumerated() where isBind(mount) {
             let name = "mounts[\(index)] (\(mount.destination))"
             guard let source = mount.source, source.hasPrefix("/") else {
@@ -97,11 +109,12 @@ public enum DirectoryBinds {
                     .invalidConfig, "bind mount \(name): source \(source) cannot be used",
                     cause: SystemCallError("stat", errno: code))
             }
+            let isDirectory: Bool
             switch info.st_mode & S_IFMT {
             case S_IFREG:
-                continue
+                isDirectory = false
             case S_IFDIR:
-                break
+                isDirectory = true
             default:
                 throw RunxlError(
                     .invalidConfig,
@@ -109,11 +122,22 @@ public enum DirectoryBinds {
                         + "sockets or devices with the host")
             }
             if isGuestKernelPath(mount.destination) { continue }
-            // mke2fs copies the tree under a real directory; a symlinked source is resolved once here.
-            let directory = realpath(source, nil).map { resolved in
+            // A symlinked source is resolved once here, as the bind mount(2) of runc resolves it.
+            let resolved = realpath(source, nil).map { resolved in
                 defer { free(resolved) }
                 return String(cString: resolved)
             } ?? source
+            binds.append(CheckedBind(mountIndex: index, mount: mount, source: resolved, isDirectory: isDirectory, name: name))
+        }
+        return binds
+    }
+
+    /// The spec's bind mounts of directories, in mount order, each checked (`checkedBinds`);
+    /// binds of regular files are left to the initramfs.
+    public static func select(_ spec: Spec) throws(RunxlError) -> [DirectoryBind] {
+        var binds: [DirectoryBind] = []
+        for checked in try checkedBinds(spec) where checked.isDirectory {
+            let (name, mount, directory, index) = (checked.name, checked.mount, checked.source, checked.mountIndex)
             guard binds.count < maximumCount else {
                 throw RunxlError(
                     .invalidConfig, "bind mount \(name): more than \(maximumCount) directory bind mounts (one Xen disk each)")

@@ -40,6 +40,8 @@ public struct BuiltGuest: Sendable {
     /// nil when `vm.kernel.initrd` supplied a ready initramfs.
     public var initramfs: Initramfs?
     public var process: ProcessDescription
+    /// Share mode: what dom0 bind-mounts for the domain's 9pfs backend before creating it.
+    public var hostMounts: [HostMount] = []
 }
 
 /// The JSON written next to a converted guest: what it is and how it was made.
@@ -150,7 +152,7 @@ public struct GuestBuilder: Sendable {
             neededBytes: built.contentBytes + built.compressedBytes, process: process, domainName: domainName)
     }
 
-    private func bootableKernel(_ settings: GuestSettings) throws(RunxlError) -> BootableKernel {
+    func bootableKernel(_ settings: GuestSettings) throws(RunxlError) -> BootableKernel {
         do {
             return try KernelCache(directory: options.resolvedCacheDirectory).bootable(settings.kernel)
         } catch where error.code == .invalidKernel {
@@ -168,7 +170,7 @@ public struct GuestBuilder: Sendable {
 
     /// The host config's modules, then `extra` ones a feature of this guest needs (the disks of
     /// directory binds), then the network front end when the guest joins a network namespace.
-    private func initramfsModules(_ settings: GuestSettings, spec: Spec, extra: [String] = []) throws(RunxlError) -> [KernelModuleFile] {
+    func initramfsModules(_ settings: GuestSettings, spec: Spec, extra: [String] = []) throws(RunxlError) -> [KernelModuleFile] {
         guard FileSystem.exists(options.initBinary) else {
             throw RunxlError(.io, "runxl-init binary \(options.initBinary) is missing: build it with Scripts/build-init")
         }
@@ -196,7 +198,7 @@ public struct GuestBuilder: Sendable {
     static let networkFrontend = "xen-netfront"
 
     /// Guest memory and the domain, once kernel and ramdisk are known.
-    private func assemble(
+    func assemble(
         settings: GuestSettings, kernel: BootableKernel, initramfs: Initramfs?, ramdisk: String, neededBytes: Int64,
         process: ProcessDescription, domainName: String
     ) throws(RunxlError) -> BuiltGuest {

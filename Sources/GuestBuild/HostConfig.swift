@@ -19,11 +19,15 @@ public struct HostConfig: Codable, Sendable, Equatable {
     /// Kernel modules (names as modprobe knows them) put into every initramfs, from
     /// `/lib/modules/<release>` of the guest kernel's release.
     public var modules: [String]?
+    /// How containers' files reach their guests when config.json's annotations do not say.
+    public var rootfs: RootfsMode?
 
     public init(
         defaultType: GuestType? = nil, kernel: String? = nil, memoryMiB: Int? = nil, vcpus: Int? = nil,
-        cacheDir: String? = nil, compression: ArchiveCompression? = nil, modules: [String]? = nil
+        cacheDir: String? = nil, compression: ArchiveCompression? = nil, modules: [String]? = nil,
+        rootfs: RootfsMode? = nil
     ) {
+        self.rootfs = rootfs
         self.defaultType = defaultType
         self.kernel = kernel
         self.memoryMiB = memoryMiB

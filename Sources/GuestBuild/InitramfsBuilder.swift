@@ -162,8 +162,11 @@ public struct InitramfsBuilder: Sendable {
         let root = EntryMetadata(permissions: 0o700)
         try writer.addDirectory("/.runxl", metadata: root)
         try writer.addFile(GuestLayout.initPath, copyingFrom: initBinary, metadata: EntryMetadata(permissions: 0o755))
-        // Readable by root only: the environment in it may carry secrets.
-        try writer.addFile("/.runxl/process", contents: processFile, metadata: EntryMetadata(permissions: 0o400))
+        // Readable by root only: the environment in it may carry secrets. A share-mode initramfs
+        // has none: init then reads it from the control share (GuestShares).
+        if !processFile.isEmpty {
+            try writer.addFile("/.runxl/process", contents: processFile, metadata: EntryMetadata(permissions: 0o400))
+        }
         if !modules.isEmpty {
             try writer.addDirectory(GuestLayout.modulesDirectory, metadata: root)
             for module in modules {

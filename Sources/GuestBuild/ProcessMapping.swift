@@ -12,11 +12,15 @@ extension ProcessDescription {
     /// `directoryBinds` (from `DirectoryBinds.select`) become ext4 mounts of their Xen disks, in
     /// their place among the spec's mounts; other bind mounts are left out.
     public init(spec: Spec, rootfs: String, directoryBinds: [DirectoryBind] = []) throws(RunxlError) {
-        try self.init(spec: spec, lookup: RootfsLookup(rootfs: rootfs), directoryBinds: directoryBinds)
+        try self.init(
+            spec: spec, lookup: RootfsLookup(rootfs: rootfs),
+            guestMounts: Dictionary(directoryBinds.map { ($0.mountIndex, DirectoryBinds.guestMount($0)) }) { first, _ in first })
     }
 
-    /// The same, with the rootfs as a directory or as the listing of a streamed image.
-    public init(spec: Spec, lookup: RootfsLookup, directoryBinds: [DirectoryBind] = []) throws(RunxlError) {
+    /// The same, with the rootfs as a directory or as the listing of a streamed image, and the
+    /// guest's version of some of the spec's mounts (by index in `mounts`): the bind mounts a
+    /// guest can make, from a disk or a share. Binds without one are left out.
+    public init(spec: Spec, lookup: RootfsLookup, guestMounts: [Int: Mount] = [:]) throws(RunxlError) {
         guard let process = spec.process else {
             throw RunxlError(.invalidConfig, "config.json has no process: nothing to run in the guest")
         }
@@ -64,9 +68,8 @@ extension ProcessDescription {
         // builder copies file binds such as /etc/hosts into the initramfs instead, and gives
         // directory binds a disk each).
         let guestMountTypes: Set<String> = ["proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2", "ramfs"]
-        let bindsByIndex = Dictionary(directoryBinds.map { ($0.mountIndex, $0) }) { first, _ in first }
         let mounts = (spec.mounts ?? []).enumerated().compactMap { index, mount -> Mount? in
-            if let bind = bindsByIndex[index] { return DirectoryBinds.guestMount(bind) }
+            if let guestMount = guestMounts[index] { return guestMount }
             guard let type = mount.type, guestMountTypes.contains(type) else { return nil }
             return Mount(destination: mount.destination, type: type, source: mount.source ?? type, options: mount.options ?? [])
         }

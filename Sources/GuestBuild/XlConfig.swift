@@ -60,6 +60,18 @@ public enum XlConfig {
             }
             lines.append("vif = [ \(vifs.joined(separator: ", ")) ]")
         }
+        if !spec.shares.isEmpty {
+            var shares: [String] = []
+            for (index, share) in spec.shares.enumerated() {
+                try requireToken(share.tag, field: "shares[\(index)].tag")
+                // xl splits a p9 entry at every comma, the path's included.
+                guard share.path.hasPrefix("/"), !share.path.contains(",") else {
+                    throw RunxlError(.invalidDomainConfig, "shares[\(index)].path '\(share.path)' must be absolute and free of commas")
+                }
+                shares.append(quote("tag=\(share.tag),security_model=\(ShareSpec.securityModel),path=\(share.path)"))
+            }
+            lines.append("p9 = [ \(shares.joined(separator: ", ")) ]")
+        }
         lines.append("on_poweroff = \(quote(spec.onPoweroff.rawValue))")
         lines.append("on_reboot = \(quote(spec.onReboot.rawValue))")
         lines.append("on_crash = \(quote(spec.onCrash.rawValue))")

@@ -52,6 +52,43 @@ public struct VifSpec: Codable, Sendable, Equatable {
     }
 }
 
+/// A dom0 directory served to the guest over Xen's PV 9pfs (a libxl `p9` device; libxl starts
+/// QEMU's `xen-9pfs` backend for the domain). The guest mounts it by `tag`.
+public struct ShareSpec: Codable, Sendable, Equatable {
+    /// QEMU's `none`: files keep the owners and modes the guest gives them, as with runc, so
+    /// `podman cp`, `diff` and the host's tools see ordinary files (`mapped-xattr` would hide
+    /// them in extended attributes).
+    public static let securityModel = "none"
+
+    public var tag: String
+    /// The dom0 directory, as the backend process sees it (see `HostMount`).
+    public var path: String
+
+    public init(tag: String, path: String) {
+        self.tag = tag
+        self.path = path
+    }
+}
+
+/// A bind mount dom0 makes before the domain exists, seen only by the domain's 9pfs backend:
+/// `create` makes it in a mount namespace of its own that the backend process inherits, so the
+/// mount lives exactly as long as the backend and needs no clean-up.
+public struct HostMount: Codable, Sendable, Equatable {
+    public var source: String
+    /// A directory or file below a `ShareSpec.path`.
+    public var target: String
+    public var readOnly: Bool
+    /// `rbind`: the source's own submounts come along.
+    public var recursive: Bool
+
+    public init(source: String, target: String, readOnly: Bool, recursive: Bool) {
+        self.source = source
+        self.target = target
+        self.readOnly = readOnly
+        self.recursive = recursive
+    }
+}
+
 /// Everything needed to create one Xen domain: the value that the guest builder produces and the
 /// backends consume. Plain values only, so it can be written as JSON, compared in tests and
 /// rendered as an `xl.cfg`.
@@ -69,6 +106,7 @@ public struct DomainSpec: Codable, Sendable, Equatable {
     public var vcpus: Int
     public var disks: [DiskSpec]
     public var vifs: [VifSpec]
+    public var shares: [ShareSpec]
     public var onPoweroff: LifecycleAction
     public var onReboot: LifecycleAction
     public var onCrash: LifecycleAction
@@ -76,7 +114,7 @@ public struct DomainSpec: Codable, Sendable, Equatable {
     public init(
         name: String, type: GuestType, kernel: String, ramdisk: String? = nil, cmdline: String = "",
         memoryMiB: Int = 256, vcpus: Int = 1, disks: [DiskSpec] = [], vifs: [VifSpec] = [],
-        onPoweroff: LifecycleAction = .destroy, onReboot: LifecycleAction = .destroy,
+        shares: [ShareSpec] = [], onPoweroff: LifecycleAction = .destroy, onReboot: LifecycleAction = .destroy,
         onCrash: LifecycleAction = .destroy
     ) {
         self.name = name
@@ -88,6 +126,7 @@ public struct DomainSpec: Codable, Sendable, Equatable {
         self.vcpus = vcpus
         self.disks = disks
         self.vifs = vifs
+        self.shares = shares
         self.onPoweroff = onPoweroff
         self.onReboot = onReboot
         self.onCrash = onCrash

@@ -73,9 +73,12 @@ public enum RunxlAnnotations {
     public static let cmdlineExtra = prefix + "cmdline.extra"
     /// `none`, `gzip`, `zstd` or `lz4`: how the initramfs is compressed.
     public static let initramfsCompression = prefix + "initramfs.compression"
+    /// `share` (the rootfs and bind sources served live over Xen 9pfs, the default for the OCI
+    /// verbs) or `initramfs` (copied into the guest's RAM: a self-contained guest).
+    public static let rootfs = prefix + "rootfs"
 
     /// The keys that configure a guest (as opposed to the informational ones above them).
-    public static let all = [guestType, kernel, memory, vcpus, cmdlineExtra, initramfsCompression]
+    public static let all = [guestType, kernel, memory, vcpus, cmdlineExtra, initramfsCompression, rootfs]
 }
 
 extension Features {

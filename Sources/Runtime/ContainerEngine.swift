@@ -99,7 +99,9 @@ public final class ContainerEngine {
             }
             try store.save(record, id: id)
             trace.mark("create \(id): guest prepared")
-            domain = try hypervisor.createDomain(domainSpec, paused: true)
+            domain = try ShareMounts.withMounts(guest.hostMounts) { () throws(RunxlError) in
+                try hypervisor.createDomain(domainSpec, paused: true)
+            }
             KillInjection.reached(.afterDomainCreate)
             record.domainID = domain
             try store.save(record, id: id)

@@ -8,9 +8,12 @@ public struct PreparedGuest: Sendable {
     /// The unikernel kind (`UnikernelKind`'s name) when the guest is one: no runxl-init inside,
     /// so the supervisor passes its console through raw and kill asks Xen for a shutdown.
     public var unikernel: String?
-    public init(domain: DomainSpec, unikernel: String? = nil) {
+    /// What dom0 mounts for the domain's 9pfs backend before the domain exists (`ShareMounts`).
+    public var hostMounts: [HostMount]
+    public init(domain: DomainSpec, unikernel: String? = nil, hostMounts: [HostMount] = []) {
         self.domain = domain
         self.unikernel = unikernel
+        self.hostMounts = hostMounts
     }
 }
 

@@ -69,6 +69,9 @@ extension RunxlError.Code {
     /// The container's network namespace could not be read or wired to the guest's vif
     /// (iproute2 missing, the namespace gone, a tc or netlink change refused).
     public static let networkFailed = Self(rawValue: 304)
+    /// The container's files cannot be shared with the guest over Xen 9pfs: QEMU's Xen backend
+    /// (Debian's qemu-system-xen) is missing, or a bind mount for the backend was refused.
+    public static let sharesUnavailable = Self(rawValue: 305)
 
     // 4xx: the hypervisor.
     /// This host is not a Xen dom0 (libxl could not open the privileged interface).
@@ -123,6 +126,7 @@ extension RunxlError.Code {
         ("invalidDocument", .invalidDocument), ("invalidUnikernel", .invalidUnikernel), ("containerNotFound", .containerNotFound),
         ("containerExists", .containerExists), ("invalidState", .invalidState), ("io", .io),
         ("lockTimeout", .lockTimeout), ("spawnFailed", .spawnFailed), ("hookFailed", .hookFailed), ("networkFailed", .networkFailed),
+        ("sharesUnavailable", .sharesUnavailable),
         ("notXenHost", .notXenHost), ("hypervisorFailed", .hypervisorFailed), ("domainNotFound", .domainNotFound),
         ("outOfMemory", .outOfMemory), ("invalidDomainConfig", .invalidDomainConfig),
         ("guestBootFailed", .guestBootFailed), ("unsupported", .unsupported), ("xenstoreFailed", .xenstoreFailed),

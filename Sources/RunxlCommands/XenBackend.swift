@@ -43,8 +43,11 @@ struct XenGuestPreparer: GuestPreparing {
             return PreparedGuest(domain: guest.domain, unikernel: unikernel.kind.rawValue)
         }
         let builder = GuestBuilder(options: GuestBuildOptions(initBinary: try InitBinary.locate(), host: host))
-        let guest = try builder.build(spec: spec, rootfs: rootfs, domainName: name, bindImageDirectory: stateDirectory)
-        return PreparedGuest(domain: guest.domain)
+        let guest = switch try RootfsMode.resolve(spec: spec, host: host) {
+        case .share: try builder.buildShared(spec: spec, rootfs: rootfs, domainName: name, stateDirectory: stateDirectory)
+        case .initramfs: try builder.build(spec: spec, rootfs: rootfs, domainName: name, bindImageDirectory: stateDirectory)
+        }
+        return PreparedGuest(domain: guest.domain, hostMounts: guest.hostMounts)
     }
 }
 

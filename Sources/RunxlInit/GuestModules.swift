@@ -89,7 +89,7 @@ enum GuestModules {
     }
 
     /// The names in /proc/modules, for a message that says whether the driver is there.
-    private static func loadedModules() -> String {
+    static func loadedModules() -> String {
         guard let text = try? readWholeFile("/proc/modules", limit: 1 << 20) else { return "unknown" }
         let names = String(decoding: text, as: UTF8.self).split(separator: "\n").compactMap { $0.split(separator: " ").first }
         return names.isEmpty ? "none" : names.joined(separator: " ")

@@ -36,7 +36,13 @@ struct InitMain {
             } else if let directory = environmentValue("RUNXL_INIT_STATE_DIR") {
                 host = DirectoryChannel(directory: directory)
             }
-            let path = isGuest ? ProcessDescription.path : (environmentValue("RUNXL_INIT_PROCESS") ?? ProcessDescription.path)
+            var path = isGuest ? ProcessDescription.path : (environmentValue("RUNXL_INIT_PROCESS") ?? ProcessDescription.path)
+            if isGuest && fileMode(path) == nil {
+                // Share mode: the process file is in runxl's control share (GuestShares).
+                GuestModules.loadAll(console: console)
+                try SharedRoot.mountControl()
+                path = SharedRoot.processPath
+            }
             let description: ProcessDescription
             do {
                 description = try ProcessDescription.decode(try readWholeFile(path, limit: ProcessDescription.maxEncodedSize))
@@ -74,6 +80,7 @@ struct InitMain {
             if let network = try (host as? XenbusChannel)?.networkDescription() {
                 try GuestNetworkSetup.apply(network)
             }
+            try SharedRoot.enter()
             try FileSystemSetup.apply(description, console: console)
         } else {
             // Subreaper: orphans of the process come back to init as they would to PID 1.

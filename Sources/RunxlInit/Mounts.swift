@@ -129,12 +129,13 @@ enum FileSystemSetup {
         let isBind = spec.type == "bind" || (options.flags & MS_BIND) != 0
         let data = options.data.joined(separator: ",")
         if isBind {
-            guard let sourceMode = fileMode(spec.source) else {
+            let source = SharedRoot.guestPath(of: spec.source)
+            guard let sourceMode = fileMode(source) else {
                 throw InitFailure("bind mount source \(spec.source) for \(destination) does not exist in the guest")
             }
             try makeMountPoint(destination, directory: isDirectory(sourceMode))
             let bindFlags = MS_BIND | (options.flags & MS_REC)
-            try check(mount(spec.source, destination, "", UInt(bindFlags), nil), "bind mount \(spec.source) on \(destination)")
+            try check(mount(source, destination, "", UInt(bindFlags), nil), "bind mount \(spec.source) on \(destination)")
             let remountFlags = options.flags & ~(MS_BIND | MS_REC | MS_REMOUNT)
             if remountFlags != 0 {
                 try check(

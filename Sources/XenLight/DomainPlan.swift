@@ -38,6 +38,11 @@ struct DomainPlan: Equatable, Sendable {
         var script: String?
     }
 
+    struct Share: Equatable, Sendable {
+        var tag: String
+        var path: String
+    }
+
     var name: String
     var kind: Kind
     var kernel: String
@@ -47,6 +52,7 @@ struct DomainPlan: Equatable, Sendable {
     var vcpus: Int
     var disks: [Disk]
     var nics: [Nic]
+    var shares: [Share]
     var onPoweroff: Action
     var onReboot: Action
     var onCrash: Action
@@ -137,6 +143,21 @@ struct DomainPlan: Equatable, Sendable {
             }
             if vif.bridge == nil { nic.script = Self.detachedVifScript }
             nics.append(nic)
+        }
+        shares = []
+        for (index, share) in spec.shares.enumerated() {
+            guard Self.isPlainName(share.tag), !shares.contains(where: { $0.tag == share.tag }) else {
+                throw RunxlError(
+                    .invalidDomainConfig,
+                    "9pfs share \(index) of domain '\(spec.name)' has tag '\(share.tag)'; give each share its own tag "
+                        + "of letters, digits, '-', '_' or '.'")
+            }
+            // libxl writes the path into xenstore for the backend as is.
+            guard share.path.hasPrefix("/"), !share.path.utf8.contains(0) else {
+                throw RunxlError(
+                    .invalidDomainConfig, "the 9pfs share path '\(share.path)' of domain '\(spec.name)' must be absolute")
+            }
+            shares.append(Share(tag: share.tag, path: share.path))
         }
         onPoweroff = Self.action(spec.onPoweroff)
         onReboot = Self.action(spec.onReboot)

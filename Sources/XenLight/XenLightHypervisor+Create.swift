@@ -70,6 +70,17 @@ extension XenLightHypervisor {
                 .invalidDomainConfig, "cannot read the ramdisk '\(ramdisk)' of domain '\(plan.name)'",
                 cause: SystemCallError("access", errno: err))
         }
+        if !plan.shares.isEmpty && access(Self.qemuBackend, X_OK) != 0 {
+            let err = errno
+            throw RunxlError(
+                .sharesUnavailable,
+                "domain '\(plan.name)' shares files over Xen 9pfs, whose backend is QEMU's \(Self.qemuBackend): "
+                    + "install Debian's qemu-system-xen package in dom0",
+                cause: SystemCallError("access", errno: err))
+        }
+        for share in plan.shares where !FileSystem.exists(share.path) {
+            throw RunxlError(.invalidDomainConfig, "the 9pfs share path '\(share.path)' of domain '\(plan.name)' does not exist")
+        }
         for disk in plan.disks where access(disk.path, disk.readWrite ? R_OK | W_OK : R_OK) != 0 {
             let err = errno
             throw RunxlError(
@@ -77,6 +88,10 @@ extension XenLightHypervisor {
                 cause: SystemCallError("access", errno: err))
         }
     }
+
+    /// The device model Debian's libxl runs for a PV guest's 9pfs shares (`libxl__need_xenpv_qemu`);
+    /// libxl itself only logs "Please install the qemu-system-xen package" and fails the create.
+    static let qemuBackend = "/usr/libexec/xen-qemu-system-i386"
 
     /// Refuses a guest Xen has no room for before libxl starts building it: libxl would fail
     /// halfway with ERROR_FAIL and a page-allocation message. runxl does not balloon dom0 down.
@@ -140,6 +155,12 @@ extension XenLightHypervisor {
             if let bridge = nic.bridge { device.pointee.bridge = try duplicate(bridge) }
             if let name = nic.backendName { device.pointee.ifname = try duplicate(name) }
             if let script = nic.script { device.pointee.script = try duplicate(script) }
+        }
+        for share in plan.shares {
+            guard let device = runxl_config_add_p9(&config) else { throw Self.outOfMemory(plan) }
+            device.pointee.tag = try duplicate(share.tag)
+            device.pointee.path = try duplicate(share.path)
+            device.pointee.security_model = try duplicate(ShareSpec.securityModel)
         }
     }
 

@@ -48,7 +48,7 @@ private func bind(_ source: String, _ destination: String, _ options: [String] =
         #expect(binds[0].entries == 2)
         #expect(binds[0].usedBytes > 0)
 
-        let process = try ProcessDescription(spec: spec, lookup: RootfsLookup(rootfs: try makeBusyboxRootfs(in: scratch)), directoryBinds: binds)
+        let process = try ProcessDescription(spec: spec, rootfs: try makeBusyboxRootfs(in: scratch), directoryBinds: binds)
         #expect(process.mounts.map(\.destination) == ["/proc", "/srv/data", "/var/cache"])
         #expect(process.mounts[1] == ProcessDescription.Mount(
             destination: "/srv/data", type: "ext4", source: "/dev/xvdb", options: ["nosuid", "ro"], waitForSource: true))

@@ -12,7 +12,7 @@ if [ -z "${lab_common_loaded:-}" ]; then
   binds_standalone=1
 fi
 
-echo "== binds: directory bind mounts reach the guest as disks"
+echo "== binds (initramfs mode): directory bind mounts reach the guest as disks"
 # dom0's side of a disk: the block backend, and loop devices for the image files.
 modprobe loop 2>/dev/null
 modprobe xen-blkback 2>/dev/null
@@ -45,6 +45,8 @@ config["root"] = {"path": rootfs, "readonly": True}
 config["process"]["terminal"] = False
 config["process"]["args"] = args
 config["mounts"] = config.get("mounts", []) + mounts
+# The ext4 copies are initramfs mode's (share mode serves binds live: shares-in-dom0.sh).
+config.setdefault("annotations", {})["org.runxl.rootfs"] = "initramfs"
 json.dump(config, open(path, "w"), indent=1)
 PY
 }

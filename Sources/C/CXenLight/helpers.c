@@ -92,3 +92,14 @@ libxl_device_nic *runxl_config_add_nic(libxl_domain_config *config) {
     config->num_nics += 1;
     return nic;
 }
+
+libxl_device_p9 *runxl_config_add_p9(libxl_domain_config *config) {
+    libxl_device_p9 *shares = realloc(config->p9s, sizeof(libxl_device_p9) * (size_t)(config->num_p9s + 1));
+    if (shares == NULL) return NULL;
+    config->p9s = shares;
+    libxl_device_p9 *share = &shares[config->num_p9s];
+    rx_libxl_device_p9_init(share);
+    share->devid = config->num_p9s;
+    config->num_p9s += 1;
+    return share;
+}

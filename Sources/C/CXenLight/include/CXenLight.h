@@ -74,6 +74,7 @@
               (info, type)) \
     PROCEDURE(libxl_device_disk_init, (libxl_device_disk *disk), (disk)) \
     PROCEDURE(libxl_device_nic_init, (libxl_device_nic *nic), (nic)) \
+    PROCEDURE(libxl_device_p9_init, (libxl_device_p9 *p9), (p9)) \
     FUNCTION(int, libxl_cpu_bitmap_alloc, (libxl_ctx *context, libxl_bitmap *map, int max_cpus), \
              (context, map, max_cpus)) \
     PROCEDURE(libxl_bitmap_set, (libxl_bitmap *map, int bit), (map, bit)) \
@@ -184,6 +185,9 @@ libxl_device_disk *runxl_config_add_disk(libxl_domain_config *config);
 
 /* Appends a libxl_device_nic_init'ed nic to the config, with the next device id; NULL when out of memory. */
 libxl_device_nic *runxl_config_add_nic(libxl_domain_config *config);
+
+/* Appends a libxl_device_p9_init'ed 9pfs share to the config, with the next device id; NULL when out of memory. */
+libxl_device_p9 *runxl_config_add_p9(libxl_domain_config *config);
 
 static inline void runxl_nic_set_mac(libxl_device_nic *nic, const uint8_t *bytes) {
     memcpy(nic->mac, bytes, sizeof nic->mac);

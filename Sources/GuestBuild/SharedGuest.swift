@@ -1,0 +1,129 @@
+public import GuestProtocol
+public import Hypervisor
+public import OCI
+public import RunxlBase
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// How the container's files reach the guest.
+public enum RootfsMode: String, Codable, Sendable, CaseIterable {
+    /// The rootfs and every bind source served live over Xen 9pfs: the process writes into the
+    /// bundle's rootfs and into bind sources, as with runc. The OCI verbs' default.
+    case share
+    /// The rootfs copied into the initramfs (guest RAM), directory binds into ext4 images: a
+    /// self-contained guest whose writes stay in the guest (`image convert` always builds this).
+    case initramfs
+
+    /// The `org.runxl.rootfs` annotation, then the host config's `rootfs`, then `share`.
+    public static func resolve(spec: Spec, host: HostConfig) throws(RunxlError) -> RootfsMode {
+        if let text = spec.annotations?[RunxlAnnotations.rootfs] {
+            guard let mode = RootfsMode(rawValue: text) else {
+                throw RunxlError(
+                    .invalidAnnotation,
+                    "annotation \(RunxlAnnotations.rootfs) is '\(text)'; use one of: "
+                        + allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            return mode
+        }
+        return host.rootfs ?? .share
+    }
+}
+
+/// Where a share-mode container's shares live in dom0, inside its state directory (removed by
+/// delete): `share/root` (the rootfs is bind-mounted there for the backend) and `share/control`
+/// (the process file, and `binds/N` where bind source N is mounted). On the host's own mount
+/// table both stay empty directories and files; only the backend's namespace has the mounts.
+public struct ShareLayout: Sendable, Equatable {
+    public let directory: String
+
+    public init(stateDirectory: String) {
+        directory = stateDirectory + "/share"
+    }
+
+    public var root: String { directory + "/root" }
+    public var control: String { directory + "/control" }
+    public func bind(_ position: Int) -> String { control + "/" + GuestShares.bindsDirectoryName + "/" + String(position) }
+
+    /// Creates the directories, one mount point per bind (a directory or an empty file, as its
+    /// source is) and the process file.
+    func create(processFile: [UInt8], bindIsDirectory: [Bool]) throws(RunxlError) {
+        try FileSystem.makeDirectories(root, mode: 0o755)
+        try FileSystem.makeDirectories(control + "/" + GuestShares.bindsDirectoryName, mode: 0o700)
+        for (position, isDirectory) in bindIsDirectory.enumerated() {
+            let path = bind(position)
+            if isDirectory {
+                try FileSystem.makeDirectories(path, mode: 0o700)
+                continue
+            }
+            let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                let code = errno
+                throw RunxlError(.io, "cannot create the mount point \(path)", cause: SystemCallError("open", errno: code))
+            }
+            close(fd)
+        }
+        try FileSystem.writeAtomically(control + "/" + GuestShares.processFileName, processFile, mode: 0o400)
+    }
+}
+
+extension GuestBuilder {
+    /// The guest for share mode: the initramfs holds only runxl-init and kernel modules (one
+    /// cached file per kernel, init and module set, whatever the image), the domain gets the root
+    /// and control 9pfs shares, and the result lists the bind mounts dom0 makes for the backend
+    /// (`BuiltGuest.hostMounts`). Nothing is copied, so create time does not grow with the image.
+    ///
+    /// A `vm.kernel.initrd` of the user's own has no runxl-init to mount the shares: such a
+    /// guest is built the initramfs way.
+    public func buildShared(spec: Spec, rootfs: String, domainName: String, stateDirectory: String) throws(RunxlError) -> BuiltGuest {
+        guard FileSystem.isDirectory(rootfs) else {
+            throw RunxlError(.bundleNotFound, "rootfs \(rootfs) is not a directory (root.path in config.json)")
+        }
+        let settings = try GuestSettingsResolver.resolve(spec: spec, host: options.host, defaults: options.defaults)
+        if settings.initrd != nil {
+            return try build(spec: spec, rootfs: rootfs, domainName: domainName, bindImageDirectory: stateDirectory)
+        }
+        let layout = ShareLayout(stateDirectory: stateDirectory)
+        let binds = try DirectoryBinds.checkedBinds(spec)
+        // The rootfs is writable for the backend even with root.readonly: init makes the bind
+        // mount points first and then remounts `/` read-only, as runc does.
+        var hostMounts = [HostMount(source: rootfs, target: layout.root, readOnly: false, recursive: true)]
+        var guestMounts: [Int: ProcessDescription.Mount] = [:]
+        for (position, bind) in binds.enumerated() {
+            let options = bind.mount.options ?? []
+            guestMounts[bind.mountIndex] = ProcessDescription.Mount(
+                destination: bind.mount.destination, type: "bind", source: GuestShares.bindSource(position), options: options)
+            hostMounts.append(HostMount(
+                source: bind.source, target: layout.bind(position), readOnly: DirectoryBinds.isReadOnly(options),
+                recursive: options.contains("rbind")))
+        }
+        let process = try ProcessDescription(spec: spec, lookup: RootfsLookup(rootfs: rootfs), guestMounts: guestMounts)
+        let kernel = try bootableKernel(settings)
+        let cache = options.resolvedCacheDirectory
+        let request = InitramfsRequest(
+            rootfs: try Self.emptyRootfs(cache: cache), initBinary: options.initBinary, processFile: [],
+            compression: settings.compression,
+            modules: try initramfsModules(settings, spec: spec, extra: GuestShares.guestModules))
+        let initramfs = try InitramfsBuilder(cacheDirectory: cache).build(request)
+        try layout.create(processFile: process.encoded(), bindIsDirectory: binds.map(\.isDirectory))
+
+        var guest = try assemble(
+            settings: settings, kernel: kernel, initramfs: initramfs, ramdisk: initramfs.path,
+            neededBytes: initramfs.contentBytes + initramfs.compressedBytes, process: process, domainName: domainName)
+        guest.domain.shares = [
+            ShareSpec(tag: GuestShares.rootTag, path: layout.root), ShareSpec(tag: GuestShares.controlTag, path: layout.control),
+        ]
+        guest.hostMounts = hostMounts
+        return guest
+    }
+
+    /// The empty tree a share-mode initramfs is built from: init and modules are all it holds.
+    private static func emptyRootfs(cache: String) throws(RunxlError) -> String {
+        let path = cache + "/share-initramfs-root"
+        try FileSystem.makeDirectories(path, mode: 0o755)
+        return path
+    }
+}

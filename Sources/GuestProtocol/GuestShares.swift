@@ -1,0 +1,35 @@
+/// What host and init agree on when the container's files are shared live over Xen 9pfs
+/// (share mode): two shares, their tags, where init mounts them and what the control share holds.
+///
+/// The root share is the container's rootfs; it becomes the guest's `/`. The control share is
+/// runxl's: the process description (the initramfs then holds only init and modules, the same
+/// file for every container) and, under `binds/`, one entry per bind mount whose source the host
+/// has bind-mounted there (a directory or a single file), which init mounts at the spec's
+/// destination in the spec's order.
+public enum GuestShares {
+    public static let rootTag = "runxl-root"
+    public static let controlTag = "runxl-control"
+    /// Where init mounts the shares inside the initramfs, before the root one becomes `/`.
+    public static let rootMountPoint = "/.runxl/root"
+    public static let controlMountPoint = "/.runxl/control"
+    /// The process description, inside the control share.
+    public static let processFileName = "process"
+    /// The bind sources, inside the control share: `binds/0`, `binds/1`, ...
+    public static let bindsDirectoryName = "binds"
+
+    /// How the guest names the source of bind entry `index` in the process description. Once the
+    /// root share is `/`, init reaches it through a descriptor it kept (`/proc/self/fd/N/...`).
+    public static func bindSource(_ index: Int) -> String {
+        controlMountPoint + "/" + bindsDirectoryName + "/" + String(index)
+    }
+
+    /// 9p2000.L over the Xen transport. `cache=mmap` keeps no metadata in the guest, so host-side
+    /// changes are seen at once as with `none`, and also gives shared writable mmap (databases,
+    /// `ld.so` caches), which `none` refuses. `loose` caches metadata (stale host changes) and
+    /// its writes took 41 s for 64 MiB on Linux 6.1 in the lab (shared/docs/xen-lab.md).
+    public static let mountOptions = "trans=xen,version=9p2000.L,msize=262144,cache=mmap"
+
+    /// The guest kernel's modules for 9p over Xen, in the names modprobe knows (their
+    /// dependencies, netfs and fscache on 6.1, come from modules.dep).
+    public static let guestModules = ["9pnet_xen", "9p"]
+}

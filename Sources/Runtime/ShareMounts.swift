@@ -1,0 +1,69 @@
+public import Hypervisor
+public import RunxlBase
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@_silgen_name("unshare") private func c_unshare(_ flags: Int32) -> Int32
+@_silgen_name("setns") private func c_setns(_ fd: Int32, _ type: Int32) -> Int32
+
+/// The host side of the guest's 9pfs shares: the bind mounts that put the container's rootfs and
+/// every bind-mount source under the shared directories, made where only the 9pfs backend sees
+/// them.
+///
+/// libxl forks the domain's QEMU backend from the thread that calls `libxl_domain_create_new`.
+/// That thread first leaves for a mount namespace of its own (`unshare(CLONE_NEWNS)` acts on the
+/// calling thread only), makes the mounts there, lets libxl create the domain, and then returns
+/// to the host's namespace. The backend is the only process left in the private namespace, so
+/// the mounts live exactly as long as it does: a destroyed domain, a killed `runxl create`, a
+/// crashed host process leave no mount behind, and the host's own mount table never shows them.
+public enum ShareMounts {
+    /// CLONE_NEWNS, which Glibc's module leaves out (it needs _GNU_SOURCE).
+    private static let newMountNamespace: Int32 = 0x0002_0000
+
+    /// Runs `body` (the domain's creation) with `mounts` in place for the processes it forks.
+    /// With no mounts it only runs `body`.
+    public static func withMounts<T>(_ mounts: [HostMount], _ body: () throws(RunxlError) -> T) throws(RunxlError) -> T {
+        guard !mounts.isEmpty else { return try body() }
+        let original = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)
+        guard original >= 0 else {
+            throw failure("cannot open this thread's mount namespace", call: "open /proc/thread-self/ns/mnt")
+        }
+        defer { close(original) }
+        guard c_unshare(newMountNamespace) == 0 else {
+            throw failure("cannot create a mount namespace for the 9pfs backend (runxl needs CAP_SYS_ADMIN)", call: "unshare")
+        }
+        // Whatever happens below, this thread goes back to the host's namespace: the supervisor
+        // and the hooks that create spawns later belong there.
+        defer { _ = c_setns(original, newMountNamespace) }
+        // Slave: nothing mounted here reaches the host, while host mounts made later (a volume
+        // mounted under a bind source) still propagate in.
+        guard mount("none", "/", nil, UInt(MS_REC | MS_SLAVE), nil) == 0 else {
+            throw failure("cannot make the backend's mount namespace a slave of the host's", call: "mount MS_SLAVE /")
+        }
+        for entry in mounts { try bind(entry) }
+        return try body()
+    }
+
+    /// A bind mount, then its flags: never device nodes or set-id programs through the share
+    /// (the guest's kernel is not trusted to ask only for what its container may open), and
+    /// read-only when the container's mount is.
+    static func bind(_ entry: HostMount) throws(RunxlError) {
+        let recursive = entry.recursive ? MS_REC : 0
+        guard mount(entry.source, entry.target, nil, UInt(MS_BIND | recursive), nil) == 0 else {
+            throw failure("cannot bind \(entry.source) for the guest's 9pfs share", call: "mount --bind \(entry.source) \(entry.target)")
+        }
+        var flags = MS_BIND | MS_REMOUNT | MS_NODEV | MS_NOSUID
+        if entry.readOnly { flags |= MS_RDONLY }
+        guard mount("none", entry.target, nil, UInt(flags), nil) == 0 else {
+            throw failure("cannot restrict the bind of \(entry.source) (nodev, nosuid\(entry.readOnly ? ", ro" : ""))",
+                call: "mount -o remount,bind \(entry.target)")
+        }
+    }
+
+    private static func failure(_ message: String, call: String) -> RunxlError {
+        let code = errno
+        return RunxlError(.sharesUnavailable, message, cause: SystemCallError(call, errno: code))
+    }
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Share mode on real libxl, inside the lab's dom0: the rootfs and bind sources are the host's,
+# served over Xen 9pfs (libxl `p9` devices, QEMU's xen-9pfs backend). One guest writes into its
+# rootfs and a read-write bind (the host reads both while it runs), reads a read-only bind, sees
+# a host-side change to a bind-mounted file, and tries to leave its shares; then the backend,
+# its mounts and xenstore nodes must be gone. Then root.readonly, and podman's volumes, cp and
+# diff. Sourced by Tests/lab/in-dom0.sh; alone: `RUNXL_LAB_ONLY=shares Scripts/lab-tests`.
+if [ -z "${lab_common_loaded:-}" ]; then
+  . "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"
+  shares_standalone=1
+fi
+
+echo "== shares: the rootfs and binds are the host's, live over Xen 9pfs"
+shares_src=/tmp/shares-src
+shares_rootfs=/tmp/shares-rootfs
+rm -rf "$shares_src" "$shares_rootfs"
+mkdir -p "$shares_src/rw" "$shares_src/ro"
+cp -a "$work/busybox-rootfs" "$shares_rootfs"
+echo "from-the-host" >"$shares_src/ro/greeting"
+echo "v1" >"$shares_src/hostfile"
+echo "dom0-only" >/shares-dom0-marker
+echo "untouched" >/tmp/shares-dom0-secret
+
+# shares_bundle NAME ROOTFS READONLY SCRIPT MOUNTS-JSON
+shares_bundle() {
+  rm -rf "/tmp/$1"
+  mkdir -p "/tmp/$1"
+  "$runxl" spec --bundle "/tmp/$1"
+  /usr/bin/python3 - "/tmp/$1/config.json" "$2" "$3" "$4" "$5" <<'PY'
+import json, sys
+path, rootfs, readonly, script, mounts = sys.argv[1:6]
+config = json.load(open(path))
+config["root"] = {"path": rootfs, "readonly": readonly == "true"}
+config["process"]["terminal"] = False
+config["process"]["args"] = ["sh", "-c", script]
+config["mounts"] = config.get("mounts", []) + json.loads(mounts)
+json.dump(config, open(path, "w"), indent=1)
+PY
+}
+script='echo rootfs-write >/written-by-guest; echo bind-write >/data/new; cat /ro/greeting; '
+script+='if touch /ro/nope 2>/dev/null; then echo ro-writable; else echo ro-refused; fi; cat /etc/hostfile; echo ready; '
+script+='for i in $(seq 1 240); do grep -q v2 /etc/hostfile && break; sleep 0.5; done; cat /etc/hostfile; '
+script+='ln -s /tmp/shares-dom0-secret /escape-link; echo pwned >/escape-link; '
+script+='cat /../../../../shares-dom0-marker 2>/dev/null || echo no-climb; '
+script+='mv /data/new /moved-across 2>/dev/null; cat /moved-across; '
+script+='grep -c " / 9p " /proc/mounts; echo done'
+shares_bundle shares-bundle "$shares_rootfs" false "$script" \
+  "[{\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"$shares_src/rw\", \"options\": [\"rbind\", \"rw\"]},
+    {\"destination\": \"/ro\", \"type\": \"bind\", \"source\": \"$shares_src/ro\", \"options\": [\"rbind\", \"ro\"]},
+    {\"destination\": \"/etc/hostfile\", \"type\": \"bind\", \"source\": \"$shares_src/hostfile\", \"options\": [\"bind\", \"ro\"]}]"
+
+start=$(now)
+rx create --bundle /tmp/shares-bundle shares </dev/null >/tmp/shares.out 2>/tmp/shares.err
+status=$?
+echo "FIGURE share-mode create, busybox with three binds (s): $(since "$start")"
+expect "shares: create" 0 "$status"
+[ "$status" = 0 ] || echo "shares create: $(tail -c 800 /tmp/shares.err)"
+domid=$(xl domid runxl-shares 2>/dev/null)
+qemu=$(pgrep -f "xen-qemu-system-i386.*-xen-domid $domid( |$)" | head -n 1)
+[ -n "$qemu" ] && pass "shares: a 9pfs backend process for the domain" || fail "shares: no backend for domain $domid: $(ps -ef | grep -i qemu)"
+if [ -n "$qemu" ]; then
+  echo "FIGURE 9pfs backend RSS (KiB): $(awk '/VmRSS/ { print $2 }' /proc/$qemu/status)"
+  grep -q " $root/shares/share/root .*nodev" "/proc/$qemu/mountinfo" \
+    && pass "shares: the backend sees the rootfs bind, nodev" || fail "shares: backend mounts: $(grep "$root" /proc/$qemu/mountinfo)"
+  expect "shares: the backend sees each bind source" 3 "$(grep -c " $root/shares/share/control/binds/" "/proc/$qemu/mountinfo")"
+fi
+expect "shares: dom0's own mount table has none of them" 0 "$(grep -c "$root/shares" /proc/self/mountinfo)"
+xenstore-ls "/local/domain/0/backend/9pfs/$domid" >/dev/null 2>&1 \
+  && pass "shares: 9pfs backend nodes in xenstore" || fail "shares: no 9pfs backend in xenstore"
+start=$(now)
+rx start shares
+for _ in $(seq 1 240); do grep -q ready /tmp/shares.out && break; sleep 0.25; done
+echo "FIGURE share-mode start to the process's ready line (s): $(since "$start")"
+expect "shares: the guest's rootfs write is on the host while it runs" "rootfs-write" "$(cat "$shares_rootfs/written-by-guest" 2>/dev/null)"
+expect "shares: the guest's bind write is in the host directory" "bind-write" "$(cat "$shares_src/rw/new" 2>/dev/null)"
+echo "v2" >"$shares_src/hostfile"
+for _ in $(seq 1 240); do [ "$(rx state shares 2>/dev/null | grep -c '"stopped"')" = 1 ] && break; sleep 0.5; done
+expect "shares: the read-only bind is read" "from-the-host" "$(sed -n 1p /tmp/shares.out)"
+expect "shares: the read-only bind refuses writes" "ro-refused" "$(sed -n 2p /tmp/shares.out)"
+expect "shares: the file bind holds the host's file" "v1" "$(sed -n 3p /tmp/shares.out)"
+expect "shares: a host-side change to the file bind is seen by the running guest" "v2" "$(sed -n 5p /tmp/shares.out)"
+expect "shares: a symlink to an absolute path stays in the rootfs (dom0's file untouched)" "untouched" "$(cat /tmp/shares-dom0-secret)"
+expect "shares: ... and the write landed in the container's own /tmp" "pwned" "$(cat "$shares_rootfs/tmp/shares-dom0-secret" 2>/dev/null)"
+expect "shares: .. above / does not climb out" "no-climb" "$(sed -n 6p /tmp/shares.out)"
+expect "shares: a rename across binds copies within the shares" "bind-write" "$(cat "$shares_rootfs/moved-across" 2>/dev/null)"
+expect "shares: / is the 9p share" "1" "$(sed -n 8p /tmp/shares.out)"
+grep -q done /tmp/shares.out || echo "shares output: $(cat /tmp/shares.out) / $(tail -c 800 /tmp/shares.err)"
+rx delete shares
+xl list runxl-shares >/dev/null 2>&1 && fail "shares: domain left after delete" || pass "shares: no domain after delete"
+for _ in $(seq 1 20); do [ -z "$(pgrep -f "xen-qemu-system-i386.*-xen-domid $domid( |$)")" ] && break; sleep 0.25; done
+[ -z "$(pgrep -f "xen-qemu-system-i386.*-xen-domid $domid( |$)")" ] && pass "shares: no backend process after delete" \
+  || fail "shares: backend left: $(pgrep -af xen-qemu)"
+xenstore-ls "/local/domain/0/backend/9pfs/$domid" >/dev/null 2>&1 && fail "shares: xenstore backend nodes left" \
+  || pass "shares: no 9pfs xenstore nodes after delete"
+[ -e "$root/shares" ] && fail "shares: state left after delete: $(ls -A "$root/shares")" || pass "shares: no state after delete"
+
+echo "== shares: root.readonly refuses writes; the guest's memory is the default, whatever the image"
+shares_bundle shares-ro "$shares_rootfs" true \
+  'if touch /guest-was-here 2>/dev/null; then echo root-writable; else echo root-refused; fi; grep MemTotal /proc/meminfo' '[]'
+rx launch /tmp/shares-ro >/tmp/shares-ro.out 2>/tmp/shares-ro.err
+expect "shares: root.readonly refuses writes" "root-refused" "$(sed -n 1p /tmp/shares-ro.out)"
+[ -e "$shares_rootfs/guest-was-here" ] && fail "shares: a read-only rootfs was written" || pass "shares: the host rootfs is unchanged"
+echo "  guest memory: $(sed -n 2p /tmp/shares-ro.out)"
+
+echo "== shares: a bind source dom0 cannot share fails create and leaves nothing"
+mkfifo /tmp/shares-fifo 2>/dev/null
+shares_bundle shares-bad "$shares_rootfs" false 'true' \
+  '[{"destination": "/fifo", "type": "bind", "source": "/tmp/shares-fifo", "options": ["bind"]}]'
+rx create --bundle /tmp/shares-bad sharesbad </dev/null >/dev/null 2>/tmp/shares-bad.err
+expect "shares: create with a fifo source fails" 1 "$?"
+grep -q "neither a file nor a directory" /tmp/shares-bad.err && pass "shares: the error says why" || fail "shares: error: $(cat /tmp/shares-bad.err)"
+only_dom0 && [ ! -e "$root/sharesbad" ] && pass "shares: nothing left after a failed create" || fail "shares: left: $(xl list; ls -A "$root")"
+
+if [ -n "${shares_standalone:-}" ]; then finish_lab; fi
