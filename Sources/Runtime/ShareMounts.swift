@@ -21,6 +21,8 @@ import Glibc
 public enum ShareMounts {
     /// CLONE_NEWNS, which Glibc's module leaves out (it needs _GNU_SOURCE).
     private static let newMountNamespace: Int32 = 0x0002_0000
+    /// CLONE_FS, likewise.
+    private static let fileSystemContext: Int32 = 0x0000_0200
 
     /// Runs `body` (the domain's creation) with `mounts` in place for the processes it forks.
     /// With no mounts it only runs `body`.
@@ -35,8 +37,13 @@ public enum ShareMounts {
             throw failure("cannot create a mount namespace for the 9pfs backend (runxl needs CAP_SYS_ADMIN)", call: "unshare")
         }
         // Whatever happens below, this thread goes back to the host's namespace: the supervisor
-        // and the hooks that create spawns later belong there.
-        defer { _ = c_setns(original, newMountNamespace) }
+        // and the hooks that create spawns later belong there. setns refuses a thread whose
+        // file-system context is shared, and libxenstore starts its watch thread (which shares
+        // it) during the create: the thread first takes a private copy.
+        defer {
+            _ = c_unshare(fileSystemContext)
+            _ = c_setns(original, newMountNamespace)
+        }
         // Slave: nothing mounted here reaches the host, while host mounts made later (a volume
         // mounted under a bind source) still propagate in.
         guard mount("none", "/", nil, UInt(MS_REC | MS_SLAVE), nil) == 0 else {

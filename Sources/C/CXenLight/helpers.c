@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct runxl_logger {
     xentoollog_logger vtable; /* first, so a runxl_logger* is a xentoollog_logger* */
@@ -54,11 +56,28 @@ xentoollog_logger *runxl_logger_create(runxl_log_sink sink, void *user, int min_
     return &self->vtable;
 }
 
+/*
+ * libxl's children (the 9pfs backend's QEMU, hotplug scripts) would inherit the forking thread's
+ * signal mask: `runxl launch` blocks SIGTERM and SIGHUP in every thread for its interrupt watch,
+ * and a QEMU started with them blocked ignores the SIGHUP libxl stops it with at destroy, which
+ * leaves the domain dying and the backend's mounts alive. Each child starts with an empty mask.
+ */
+static pid_t runxl_fork_with_empty_mask(void *user) {
+    (void)user;
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+    }
+    return pid;
+}
+
 void runxl_childproc_selective_reap(libxl_ctx *ctx) {
     /* The hooks must outlive the ctx, hence the static storage. */
     static const libxl_childproc_hooks hooks = {
         .chldowner = libxl_sigchld_owner_libxl_always_selective_reap,
-        .fork_replacement = NULL,
+        .fork_replacement = runxl_fork_with_empty_mask,
         .reaped_callback = NULL,
     };
     rx_libxl_childproc_setmode(ctx, &hooks, NULL);
