@@ -71,15 +71,21 @@ public struct Supervisor {
         /// that the domain has ended, so it stops once the console has gone quiet.
         var pumpStop: Int32 = -1
         var unikernel = false
+        /// What the guest printed outside the container's streams, for a guest that fails.
+        var tail: ConsoleTail? = nil
+        /// Where the container's stderr goes: fd 2, or the host pty's replica.
+        var errors: Int32 = 2
     }
 
     private func attach() throws(RunxlError) -> Attached {
         let record = try engine.store.load(id)
         let domain = try engine.domainID(of: record)
         let unikernel = record.unikernel != nil
-        let pump = try startConsolePump(domain, raw: unikernel)
+        let tail = ConsoleTail()
+        let pump = try startConsolePump(domain, raw: unikernel, tail: tail)
         let attached = Attached(
-            domain: domain, pumpDone: pump.done, exec: pump.exec, pumpStop: pump.stop, unikernel: unikernel)
+            domain: domain, pumpDone: pump.done, exec: pump.exec, pumpStop: pump.stop, unikernel: unikernel,
+            tail: tail, errors: terminal ?? 2)
         engine.trace.mark("supervisor of \(id): console attached")
         return attached
     }
@@ -104,6 +110,7 @@ public struct Supervisor {
             attached.unikernel
             ? UnikernelExit.status(after: end, written: writtenStatus(domain))
             : exitStatus(after: end, domain: domain, reported: reported.status)
+        if case .failed(let message) = status { explainFailure(message, attached) }
         do {
             try engine.recordExit(id, status: status)
         } catch {
@@ -113,6 +120,18 @@ public struct Supervisor {
         try? engine.hypervisor.destroy(domain)
         engine.trace.mark("supervisor of \(id): container ended")
         return stored(status).shellExitCode
+    }
+
+    /// A guest that failed before its process could end normally (init could not mount or start
+    /// it, the kernel panicked or ran out of memory, the guest crashed) would otherwise show only
+    /// exit status 127: the reason and the end of what the guest printed go to the container's
+    /// stderr, where podman's logs and a `launch` user see them.
+    private func explainFailure(_ message: String, _ attached: Attached) {
+        var text = "runxl: container \(id) failed: \(message)\n"
+        if let console = attached.tail?.text, !console.isEmpty {
+            text += "runxl: the guest console's last lines:\n\(console)\n"
+        }
+        ConsolePump.writeAll(attached.errors, Array(text.utf8))
     }
 
     /// Once init has written the exit status and its exit frame has been copied, nothing the
@@ -183,7 +202,7 @@ public struct Supervisor {
     /// last output has been copied (-1 for a backend without consoles), for `raw` the descriptor
     /// that tells the pump the domain has ended, and the exec channel of a Linux guest.
     private func startConsolePump(
-        _ domain: DomainID, raw: Bool
+        _ domain: DomainID, raw: Bool, tail: ConsoleTail
     ) throws(RunxlError) -> (done: Int32, stop: Int32, exec: ExecServer?) {
         let path: String
         do {
@@ -234,7 +253,7 @@ public struct Supervisor {
         try server.listen(at: "\(engine.store.directory(id))/\(ExecChannel.socketName)") { _ = waitForReady() }
         let (output, errors) = terminal.map { ($0, $0) } ?? (1, 2)
         try startDetachedThread {
-            ConsolePump(console: console, exec: server, log: log, output: output, errors: errors).run()
+            ConsolePump(console: console, exec: server, log: log, output: output, errors: errors, tail: tail).run()
             _ = write(signalEnd, "x", 1)
         }
         if let terminal {
@@ -306,6 +325,8 @@ struct ConsolePump {
     /// The container's stdout and stderr: fds 1 and 2, or both the host pty's replica.
     var output: Int32 = 1
     var errors: Int32 = 2
+    /// Keeps the kernel's text and init's diagnostics, for `Supervisor.explainFailure`.
+    var tail: ConsoleTail? = nil
 
     func run() {
         var decoder = ConsoleFrameDecoder()
@@ -319,7 +340,9 @@ struct ConsolePump {
                 case .frame(.stdout, let bytes): Self.writeAll(output, bytes)
                 case .frame(.stderr, let bytes): Self.writeAll(errors, bytes)
                 case .frame(.exit, _): return
-                case .frame(.diagnostics, let bytes): log("guest: \(String(decoding: bytes, as: UTF8.self))")
+                case .frame(.diagnostics, let bytes):
+                    log("guest: \(String(decoding: bytes, as: UTF8.self))")
+                    tail?.append(bytes + [0x0A])
                 case .frame(.execOutput, let payload):
                     if let (session, rest) = ExecFrames.split(payload), let stream = rest.first {
                         exec?.deliver(session: session, stream: stream, rest.dropFirst())
@@ -328,7 +351,8 @@ struct ConsolePump {
                     if let (session, rest) = ExecFrames.split(payload) {
                         exec?.finish(session: session, status: String(decoding: rest, as: UTF8.self))
                     }
-                case .frame, .unframed: break
+                case .unframed(let bytes): tail?.append(bytes)
+                case .frame: break
                 }
             }
         }
@@ -400,5 +424,30 @@ final class ReportedExit: Sendable {
     var status: GuestExitStatus? {
         get { value.withLock { $0 } }
         set { value.withLock { $0 = newValue } }
+    }
+}
+
+/// The last bytes a guest printed outside the container's own streams: kernel messages (a
+/// panic, the OOM killer) and init's diagnostics. Bounded, so a chatty kernel costs nothing.
+final class ConsoleTail: Sendable {
+    static let limit = 2048
+    private let bytes = Mutex<[UInt8]>([])
+
+    func append(_ more: [UInt8]) {
+        bytes.withLock { kept in
+            kept += more
+            if kept.count > Self.limit { kept.removeFirst(kept.count - Self.limit) }
+        }
+    }
+
+    /// Printable text, whole lines where the limit cut one, without blank lines.
+    var text: String {
+        let kept = bytes.withLock { $0 }
+        let printable = kept.map { byte -> UInt8 in
+            byte == 0x0A || (0x20..<0x7F).contains(byte) ? byte : (byte == 0x0D ? 0x0A : 0x3F)
+        }
+        var lines = String(decoding: printable, as: UTF8.self).split(separator: "\n").map(String.init)
+        if kept.count >= Self.limit, lines.count > 1 { lines.removeFirst() }
+        return lines.filter { !$0.allSatisfy { $0 == " " } }.joined(separator: "\n")
     }
 }

@@ -71,3 +71,22 @@ import Testing
         #expect(try ShareMounts.withMounts([]) { () throws(RunxlError) -> Int in 42 } == 42)
     }
 }
+
+/// What a failed guest's explanation quotes from its console.
+@Suite struct ConsoleTailTests {
+    @Test func keepsTheLastBytesAsPrintableWholeLines() {
+        let tail = ConsoleTail()
+        for index in 0..<500 { tail.append(Array("kernel line \(index)\n".utf8)) }
+        tail.append([0x1B, 0x5B, 0x41] + Array("panic: no init\r\n".utf8))
+        let text = tail.text
+        #expect(text.hasSuffix("?[Apanic: no init"))
+        #expect(text.utf8.count <= ConsoleTail.limit)
+        // The first kept line is whole: the cut one is dropped.
+        #expect(text.split(separator: "\n").first.map { $0.hasPrefix("kernel line ") } == true)
+        #expect(!text.contains("kernel line 0\n"))
+    }
+
+    @Test func isEmptyForAQuietGuest() {
+        #expect(ConsoleTail().text.isEmpty)
+    }
+}

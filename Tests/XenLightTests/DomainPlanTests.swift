@@ -26,6 +26,20 @@ import Testing
         #expect(plan.onPoweroff == .destroy && plan.onReboot == .destroy && plan.onCrash == .destroy)
     }
 
+    @Test func sharesCarryOverWithOneTagEachAndAbsolutePaths() throws {
+        var spec = spec
+        spec.shares = [ShareSpec(tag: "runxl-root", path: "/run/runxl/a/share/root"), ShareSpec(tag: "runxl-control", path: "/run/runxl/a/share/control")]
+        #expect(try DomainPlan(spec).shares == [.init(tag: "runxl-root", path: "/run/runxl/a/share/root"), .init(tag: "runxl-control", path: "/run/runxl/a/share/control")])
+        for bad in [
+            [ShareSpec(tag: "same", path: "/a"), ShareSpec(tag: "same", path: "/b")],
+            [ShareSpec(tag: "tag,security_model=passthrough", path: "/a")],
+            [ShareSpec(tag: "ok", path: "relative")],
+        ] {
+            spec.shares = bad
+            #expect(throws: RunxlError.self) { try DomainPlan(spec) }
+        }
+    }
+
     @Test func lifecycleActionsAndTypeCarryOver() throws {
         var spec = spec
         spec.type = .pv

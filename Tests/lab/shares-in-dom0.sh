@@ -111,4 +111,78 @@ expect "shares: create with a fifo source fails" 1 "$?"
 grep -q "neither a file nor a directory" /tmp/shares-bad.err && pass "shares: the error says why" || fail "shares: error: $(cat /tmp/shares-bad.err)"
 only_dom0 && [ ! -e "$root/sharesbad" ] && pass "shares: nothing left after a failed create" || fail "shares: left: $(xl list; ls -A "$root")"
 
+echo "== shares: a guest whose init fails before the process says why on stderr"
+shares_bundle shares-initfail "$shares_rootfs" false 'echo never' \
+  '[{"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=not-a-size"]}]'
+rx launch /tmp/shares-initfail >/tmp/shares-initfail.out 2>/tmp/shares-initfail.err
+expect "shares: init's failure exit status" 127 "$?"
+grep -q "runxl: container .* failed: mount tmpfs" /tmp/shares-initfail.err && pass "shares: the failure's reason reaches stderr" \
+  || fail "shares: no reason on stderr: $(tail -c 600 /tmp/shares-initfail.err)"
+only_dom0 && root_empty && pass "shares: a failed guest leaves nothing" || fail "shares: after a failed guest: $(xl list; ls -A "$root")"
+
+echo "== shares: a Debian minbase image runs with the default guest memory"
+if [ -d "$work/minbase/rootfs" ]; then
+  start=$(now)
+  rx launch "$work/minbase" -- sh -c 'cat /etc/debian_version; dpkg-query -W -f="\${Package}\n" dpkg' >/tmp/minbase.out 2>/tmp/minbase.err
+  status=$?
+  echo "FIGURE launch of Debian minbase (share mode, default memory) to exit (s): $(since "$start")"
+  expect "shares: Debian minbase exit status" 0 "$status"
+  grep -q "^12" /tmp/minbase.out && grep -q "^dpkg$" /tmp/minbase.out && pass "shares: Debian minbase runs dpkg" \
+    || fail "shares: minbase: $(cat /tmp/minbase.out) / $(tail -c 600 /tmp/minbase.err)"
+  start=$(now)
+  rx create --bundle "$work/minbase" minbase </dev/null >/dev/null 2>/tmp/minbase.err
+  echo "FIGURE share-mode create of Debian minbase (s): $(since "$start")"
+  rx delete --force minbase
+else
+  echo "SKIP: shares: Debian minbase (Scripts/lab-tests could not build it: no Debian mirror?)"
+fi
+
+. "$(dirname "${BASH_SOURCE[0]}")/podman-setup.sh"
+# The guest's 9pfs backend for a podman container (no domain id when it has none).
+podman_backends() { pgrep -fc "xen-qemu-system-i386.*-xen-domid" || true; }
+
+echo "== shares: podman run -v HOSTDIR writes into the host directory"
+rm -rf /tmp/shares-volume && mkdir -p /tmp/shares-volume
+start=$(now)
+# The image's user is uid 1000 (Tests/images/make-archives.sh): the volume is its to write.
+chown 1000:1000 /tmp/shares-volume
+pm run --rm -v /tmp/shares-volume:/data "$image" sh -c 'echo written-in-guest >/data/f; echo first-output' >/tmp/pm.out 2>/tmp/pm.err
+status=$?
+echo "FIGURE podman run --rm -v share mode whole run (s): $(since "$start")"
+expect "shares: podman run -v exit status" 0 "$status"
+[ "$status" = 0 ] || tail -c 800 /tmp/pm.err
+expect "shares: the host reads what the container wrote" "written-in-guest" "$(cat /tmp/shares-volume/f 2>/dev/null)"
+expect "shares: the file has the container process's owner on the host" "1000:1000" "$(stat -c %u:%g /tmp/shares-volume/f 2>/dev/null)"
+grep -q written-in-guest /tmp/shares-volume/f 2>/dev/null || echo "  podman run -v: $(cat /tmp/pm.out) / $(tail -c 600 /tmp/pm.err)"
+
+echo "== shares: a named volume keeps data from one container to the next"
+pm volume rm -f sharesvol >/dev/null 2>&1
+pm volume create sharesvol >/dev/null 2>&1
+pm run --rm -v sharesvol:/data "$image" sh -c 'echo kept-in-volume >/data/k' >/dev/null 2>/tmp/pm.err
+pm run --rm -v sharesvol:/data "$image" cat /data/k >/tmp/pm.out 2>/tmp/pm.err
+expect "shares: the second container reads the volume" "kept-in-volume" "$(cat /tmp/pm.out)"
+pm volume rm -f sharesvol >/dev/null 2>&1
+
+echo "== shares: podman cp and podman diff see what a running container wrote"
+pm run -d --user 0 --name sharescp "$image" sh -c 'echo made-inside >/tmp/out; mkdir /new-dir; echo ready; sleep 600' >/dev/null 2>/tmp/pm.err
+for _ in $(seq 1 240); do pm logs sharescp 2>/dev/null | grep -q ready && break; sleep 0.5; done
+pm logs sharescp 2>/dev/null | grep -q ready && pass "shares: the podman container is running" || fail "shares: no ready: $(tail -c 600 /tmp/pm.err)"
+rm -rf /tmp/shares-cp && mkdir -p /tmp/shares-cp
+pm cp sharescp:/tmp/out /tmp/shares-cp/out >/tmp/pm.cp 2>&1
+expect "shares: podman cp out of the running container" "made-inside" "$(cat /tmp/shares-cp/out 2>/dev/null)"
+[ -s /tmp/shares-cp/out ] || echo "  podman cp: $(tail -c 600 /tmp/pm.cp)"
+echo "put-by-cp" >/tmp/shares-cp/in
+pm cp /tmp/shares-cp/in sharescp:/tmp/in >/tmp/pm.cp 2>&1 || echo "  podman cp in: $(tail -c 600 /tmp/pm.cp)"
+expect "shares: podman cp into the running container" "put-by-cp" "$(pm exec sharescp cat /tmp/in 2>/dev/null </dev/null)"
+pm diff sharescp >/tmp/pm.diff 2>&1
+grep -q "^A /tmp/out" /tmp/pm.diff && grep -q "^A /new-dir" /tmp/pm.diff && pass "shares: podman diff lists the container's writes"   || fail "shares: podman diff: $(head -c 400 /tmp/pm.diff)"
+expect "shares: one 9pfs backend while the container runs" 1 "$(podman_backends)"
+pm rm -f sharescp >/dev/null 2>&1
+expect "shares: podman rm -f leaves no domain" 0 "$(podman_domains)"
+for _ in $(seq 1 20); do [ "$(podman_backends)" = 0 ] && break; sleep 0.25; done
+expect "shares: podman rm -f leaves no backend process" 0 "$(podman_backends)"
+expect "shares: podman rm -f leaves no 9pfs xenstore backend" "" "$(xenstore-list /local/domain/0/backend/9pfs 2>/dev/null)"
+expect "shares: podman rm -f leaves no loop device" 0 "$(losetup -a | wc -l)"
+runxl_state_empty && pass "shares: podman rm -f leaves no runxl state" || fail "shares: runxl state left: $(ls -A /run/runxl 2>/dev/null)"
+
 if [ -n "${shares_standalone:-}" ]; then finish_lab; fi

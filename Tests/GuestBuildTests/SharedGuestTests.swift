@@ -1,0 +1,124 @@
+import Archive
+import Foundation
+import GuestProtocol
+import Hypervisor
+import OCI
+import RunxlBase
+import Testing
+
+@testable import GuestBuild
+
+private func shareSpec(_ mounts: [OCI.Mount] = [], annotations: [String: String]? = nil) -> Spec {
+    var spec = Spec(ociVersion: "1.2.0")
+    spec.process = OCI.Process(args: ["sh", "-c", "true"], env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], cwd: "/")
+    spec.root = Root(path: "rootfs")
+    spec.mounts = mounts
+    spec.annotations = annotations
+    return spec
+}
+
+/// Share mode's guest, without Xen: what the domain, the host mounts, the process file and the
+/// initramfs hold (the lab proves the guest boots from them: Tests/lab/shares-in-dom0.sh).
+@Suite struct SharedGuestTests {
+    private func builder(_ scratch: ScratchDirectory) throws -> GuestBuilder {
+        try scratch.file("init-binary", "#!/bin/sh\n# runxl-init stand-in\n", mode: 0o755)
+        return GuestBuilder(options: GuestBuildOptions(initBinary: scratch.path + "/init-binary", cacheDirectory: scratch.path + "/cache"))
+    }
+
+    @Test func sharesTheRootfsAndEveryBindSourceInMountOrder() throws {
+        let scratch = try ScratchDirectory("shares")
+        let rootfs = try makeBusyboxRootfs(in: scratch)
+        try scratch.file("volume/data", "x\n")
+        try scratch.file("hosts", "127.0.0.1 localhost\n")
+        try scratch.directory("shm")
+        let spec = shareSpec([
+            OCI.Mount(destination: "/proc", type: "proc", source: "proc"),
+            OCI.Mount(destination: "/data", type: "bind", source: scratch.path + "/volume", options: ["rbind", "rw"]),
+            OCI.Mount(destination: "/dev/shm", type: "bind", source: scratch.path + "/shm", options: ["bind"]),
+            OCI.Mount(destination: "/etc/hosts", type: "bind", source: scratch.path + "/hosts", options: ["bind", "ro"]),
+        ])
+        let state = scratch.path + "/state"
+        let guest = try builder(scratch).buildShared(spec: spec, rootfs: rootfs, domainName: "runxl-t", stateDirectory: state)
+        let layout = ShareLayout(stateDirectory: state)
+        #expect(guest.domain.shares == [
+            ShareSpec(tag: GuestShares.rootTag, path: layout.root), ShareSpec(tag: GuestShares.controlTag, path: layout.control),
+        ])
+        let resolved = { (path: String) in URL(fileURLWithPath: path).resolvingSymlinksInPath().path }
+        #expect(guest.hostMounts == [
+            HostMount(source: rootfs, target: layout.root, readOnly: false, recursive: true),
+            HostMount(source: resolved(scratch.path + "/volume"), target: layout.bind(0), readOnly: false, recursive: true),
+            HostMount(source: resolved(scratch.path + "/hosts"), target: layout.bind(1), readOnly: true, recursive: false),
+        ])
+        // The guest mounts each from the control share, in the spec's place; /dev/shm stays the guest's.
+        #expect(guest.process.mounts.map(\.destination) == ["/proc", "/data", "/etc/hosts"])
+        #expect(guest.process.mounts[1] == ProcessDescription.Mount(
+            destination: "/data", type: "bind", source: GuestShares.bindSource(0), options: ["rbind", "rw"]))
+        #expect(guest.process.mounts[2].source == GuestShares.bindSource(1))
+        // Mount points of the right kind, and the process file, in the control share.
+        #expect(FileSystem.isDirectory(layout.bind(0)))
+        #expect(FileSystem.exists(layout.bind(1)) && !FileSystem.isDirectory(layout.bind(1)))
+        let processFile = try FileSystem.read(layout.control + "/" + GuestShares.processFileName)
+        #expect(try ProcessDescription.decode(processFile) == guest.process)
+        // Nothing of the image is copied: the initramfs holds init and no process file.
+        let entries = try ArchiveReader.entries(inArchiveAt: try #require(guest.initramfs?.path), dataLimit: 1 << 16)
+        #expect(entries.contains { $0.path == ".runxl/init" })
+        #expect(!entries.contains { $0.path == ".runxl/process" })
+        #expect(!entries.contains { $0.path.hasPrefix("bin/") })
+        #expect(guest.domain.memoryMiB == GuestDefaults().memoryMiB)
+    }
+
+    @Test func oneCachedInitramfsWhateverTheImage() throws {
+        let scratch = try ScratchDirectory("shares")
+        let small = try makeBusyboxRootfs(in: scratch, at: "small")
+        let large = try makeBusyboxRootfs(in: scratch, at: "large")
+        try scratch.file("large/usr/share/big", String(repeating: "x", count: 1 << 20))
+        let builder = try builder(scratch)
+        let first = try builder.buildShared(spec: shareSpec(), rootfs: small, domainName: "a", stateDirectory: scratch.path + "/a")
+        let second = try builder.buildShared(spec: shareSpec(), rootfs: large, domainName: "b", stateDirectory: scratch.path + "/b")
+        #expect(first.initramfs?.key == second.initramfs?.key)
+        #expect(second.initramfs?.cacheHit == true)
+        #expect(second.domain.memoryMiB == first.domain.memoryMiB)
+    }
+
+    @Test func modeComesFromTheAnnotationThenTheHostConfig() throws {
+        #expect(try RootfsMode.resolve(spec: shareSpec(), host: HostConfig()) == .share)
+        #expect(try RootfsMode.resolve(spec: shareSpec(), host: HostConfig(rootfs: .initramfs)) == .initramfs)
+        let annotated = shareSpec(annotations: [RunxlAnnotations.rootfs: "share"])
+        #expect(try RootfsMode.resolve(spec: annotated, host: HostConfig(rootfs: .initramfs)) == .share)
+        do throws(RunxlError) {
+            _ = try RootfsMode.resolve(spec: shareSpec(annotations: [RunxlAnnotations.rootfs: "copy"]), host: HostConfig())
+            Issue.record("an unknown mode was accepted")
+        } catch {
+            #expect(error.code == .invalidAnnotation)
+            #expect(error.message.contains("share, initramfs"))
+        }
+        let config = try JSONDocument.decode(HostConfig.self, from: Array(#"{"rootfs": "initramfs"}"#.utf8), documentName: "c", code: .invalidConfig)
+        #expect(config.rootfs == .initramfs)
+    }
+
+    @Test func aBindSourceThatCannotBeSharedFailsBeforeAnythingIsWritten() throws {
+        let scratch = try ScratchDirectory("shares")
+        let rootfs = try makeBusyboxRootfs(in: scratch)
+        let state = scratch.path + "/state"
+        let builder = try builder(scratch)
+        do throws(RunxlError) {
+            _ = try builder.buildShared(
+                spec: shareSpec([OCI.Mount(destination: "/data", type: "bind", source: scratch.path + "/missing", options: ["rbind"])]),
+                rootfs: rootfs, domainName: "t", stateDirectory: state)
+            Issue.record("a missing bind source was accepted")
+        } catch {
+            #expect(error.code == .invalidConfig)
+            #expect(error.message.contains("mounts[0] (/data)"))
+        }
+        #expect(!FileSystem.exists(state + "/share"))
+    }
+
+    @Test func xlConfigCarriesTheShares() throws {
+        var domain = DomainSpec(name: "runxl-t", type: .pv, kernel: "/k")
+        domain.shares = [ShareSpec(tag: GuestShares.rootTag, path: "/run/runxl/t/share/root")]
+        let text = try XlConfig.render(domain)
+        #expect(text.contains(#"p9 = [ "tag=runxl-root,security_model=none,path=/run/runxl/t/share/root" ]"#))
+        domain.shares = [ShareSpec(tag: "t", path: "/a,b")]
+        #expect(throws: RunxlError.self) { try XlConfig.render(domain) }
+    }
+}
