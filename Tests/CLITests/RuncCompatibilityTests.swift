@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+
+/// Behaviour that scripts and tools written against runc notice (issue 19): the exact output
+/// text and the arguments runc accepts.
+@Suite struct RuncCompatibilityTests {
+    /// runc's `list --format json` is Go's encoding of its `containerState` struct: members in
+    /// declaration order, `<` escaped as `\u003c`, annotations sorted, and `null` for no
+    /// container. Captured from runc 1.1.5 (`runc list --format json`).
+    @Test func listJSONIsRuncsTextExactly() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        #expect(try world.run(["list", "--format", "json"]).stdout == "null\n")
+        let bundle = try world.makeBundle("o") { config in
+            config["annotations"] = ["b.key": "x<y", "a.key": "1"]
+        }
+        #expect(try world.run(["create", "--bundle", bundle, "o1"]).status == 0)
+        let state = try #require(try stateObject(world, "o1"))
+        let pid = try #require(state["pid"] as? Int)
+        let created = try #require(state["created"] as? String)
+        let owner = try #require(state["owner"] as? String)
+        let version = try #require(state["ociVersion"] as? String)
+        let expected =
+            #"[{"ociVersion":"\#(version)","id":"o1","pid":\#(pid),"status":"created","bundle":"\#(bundle)","#
+            + #""rootfs":"\#(bundle)/rootfs","created":"\#(created)","annotations":{"a.key":"1","b.key":"x\u003cy"},"#
+            + #""owner":"\#(owner)"}]"# + "\n"
+        #expect(try world.run(["list", "--format", "json"]).stdout == expected)
+    }
+
+    /// `state` is runc's `json.MarshalIndent` of the same struct: the same order, two spaces.
+    @Test func stateJSONKeepsRuncsMemberOrder() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let bundle = try world.makeBundle("s")
+        #expect(try world.run(["create", "--bundle", bundle, "s1"]).status == 0)
+        let text = try world.run(["state", "s1"]).stdout
+        let names = text.split(separator: "\n").compactMap { line -> String? in
+            guard let open = line.firstIndex(of: "\""), let close = line[line.index(after: open)...].firstIndex(of: "\"")
+            else { return nil }
+            return String(line[line.index(after: open)..<close])
+        }
+        #expect(names == ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"])
+        #expect(text.contains("\n  \"id\": \"s1\",\n"))
+    }
+}
