@@ -42,4 +42,42 @@ import Testing
         #expect(names == ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"])
         #expect(text.contains("\n  \"id\": \"s1\",\n"))
     }
+
+    /// runc's `kill ID 0` is kill(pid, 0): it answers whether the container is alive and
+    /// delivers nothing. A created container stays created (other signals destroy it).
+    @Test func killWithSignalZeroOnlyChecksTheContainerIsAlive() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let bundle = try world.makeBundle("z")
+        #expect(try world.run(["create", "--bundle", bundle, "z"]).status == 0)
+        let created = try world.run(["kill", "z", "0"])
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(try status(world, "z") == "created")
+        #expect(try world.run(["start", "z"]).status == 0)
+        #expect(try world.run(["kill", "z", "0"]).status == 0)
+        #expect(try status(world, "z") == "running")
+        #expect(try world.run(["kill", "z", "KILL"]).status == 0)
+        try waitUntil { try status(world, "z") == "stopped" }
+        let stopped = try world.run(["kill", "z", "0"], globalFirst: ["--log-format", "json"])
+        #expect(stopped.status == 1)
+        #expect(stopped.stderr.contains("\"code\":202"), "\(stopped.stderr)")
+        #expect(try world.run(["kill", "ghost", "0"]).status == 1)
+    }
+
+    /// runc's `kill --all` of a stopped container succeeds (nothing is left to signal); without
+    /// `--all` it still fails.
+    @Test(arguments: ["--all", "-a"]) func killAllOfAStoppedContainerSucceeds(flag: String) throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let bundle = try world.makeBundle("a")
+        #expect(try world.run(["run", "--detach", "--bundle", bundle, "a"]).status == 0)
+        #expect(try world.run(["kill", "a", "KILL"]).status == 0)
+        try waitUntil { try status(world, "a") == "stopped" }
+        #expect(try world.run(["kill", "a", "TERM"]).status == 1)
+        let all = try world.run(["kill", flag, "a", "TERM"])
+        #expect(all.status == 0, "\(all.stderr)")
+        #expect(try world.run(["kill", flag, "a", "KILL"]).status == 0)
+        #expect(try status(world, "a") == "stopped")
+        #expect(try world.run(["delete", "a"]).status == 0)
+    }
 }
