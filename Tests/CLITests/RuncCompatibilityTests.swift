@@ -80,4 +80,29 @@ import Testing
         #expect(try status(world, "a") == "stopped")
         #expect(try world.run(["delete", "a"]).status == 0)
     }
+
+    /// A guest cannot inherit the host's descriptors: `--preserve-fds N` above 0 is refused with
+    /// code 406 naming the flag, before anything is done; 0 (podman's default) is accepted.
+    @Test func preserveFdsAboveZeroIsRefusedNamingTheFlag() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let bundle = try world.makeBundle("p")
+        #expect(try world.run(["create", "--bundle", bundle, "p"]).status == 0)
+        #expect(try world.run(["start", "p"]).status == 0)
+        let refused = try world.run(["exec", "--preserve-fds", "2", "p", "true"], globalFirst: ["--log-format", "json"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("--preserve-fds 2"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("Xen guest"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("\"code\":406"), "\(refused.stderr)")
+        // 0 passes the flag check and reaches the exec channel (which the fake has not).
+        let zero = try world.run(["exec", "--preserve-fds", "0", "p", "true"])
+        #expect(!zero.stderr.contains("preserve-fds"), "\(zero.stderr)")
+        #expect(zero.stderr.contains("no exec channel"), "\(zero.stderr)")
+
+        let createRefused = try world.run(["create", "--preserve-fds", "1", "--bundle", bundle, "p2"])
+        #expect(createRefused.status == 1)
+        #expect(createRefused.stderr.contains("--preserve-fds 1"), "\(createRefused.stderr)")
+        #expect(try world.run(["state", "p2"]).status == 1, "a refused create leaves no container")
+        #expect(try world.run(["create", "--preserve-fds", "0", "--bundle", bundle, "p3"]).status == 0)
+    }
 }
