@@ -136,11 +136,11 @@ public enum JSONDocument {
         }
     }
 
+    /// Through runxl's own encoder (JSONValueEncoder.swift), so that numbers kept as text are
+    /// written as they were read.
     public static func encode<T: Encodable>(_ value: T, pretty: Bool = true) throws(RunxlError) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted] : [.sortedKeys, .withoutEscapingSlashes]
         do {
-            return try encoder.encode(value)
+            return Data(try JSONValue.encoding(value).serialized(pretty: pretty))
         } catch {
             throw RunxlError(.internal, "cannot encode \(T.self) as JSON", cause: error)
         }

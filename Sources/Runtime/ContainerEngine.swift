@@ -217,10 +217,22 @@ public final class ContainerEngine {
             switch record.status {
             case .created, .running, .paused:
                 break
+            case .stopped where all:
+                // As runc: `kill --all` signals whatever is left of the container, and a stopped
+                // one has nothing left, which is not a failure.
+                return
             case .creating, .stopped:
                 throw RunxlError(.invalidState, "cannot kill container \(id): container not running (\(record.status.rawValue))")
             }
             let domain = try domainID(of: record)
+            if signal == 0 {
+                // runc's kill(pid, 0): callers ask whether the container is alive. Nothing is
+                // delivered, and a created container must not be destroyed as other signals do.
+                guard try hypervisor.domainInfo(domain) != nil else {
+                    throw RunxlError(.invalidState, "cannot kill container \(id): container not running (its domain is gone)")
+                }
+                return
+            }
             if signal == SIGKILL || record.status == .created {
                 try hypervisor.destroy(domain)
                 record.exitStatus = GuestExitStatus.signaled(signal).encoded

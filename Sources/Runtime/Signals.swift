@@ -13,10 +13,11 @@ public enum SignalName {
     ]
     public static let maximum: Int32 = 64
 
+    /// 0 is accepted as runc accepts it: `kill ID 0` asks whether the container is alive.
     public static func parse(_ text: String) throws(RunxlError) -> Int32 {
         if let number = Int32(text) {
-            guard number >= 1 && number <= maximum else {
-                throw RunxlError(.invalidSignal, "invalid signal '\(text)': numbers run from 1 to \(maximum)")
+            guard number >= 0 && number <= maximum else {
+                throw RunxlError(.invalidSignal, "invalid signal '\(text)': numbers run from 0 to \(maximum)")
             }
             return number
         }

@@ -40,7 +40,7 @@ struct CreateFlags {
         FlagSpec("console-socket", value: "SOCKET", help: "AF_UNIX socket that receives the pty master"),
         FlagSpec("no-pivot", help: "accepted for runc compatibility"),
         FlagSpec("no-new-keyring", help: "accepted for runc compatibility"),
-        FlagSpec("preserve-fds", value: "N", help: "accepted for runc compatibility; a guest cannot inherit host fds"),
+        FlagSpec("preserve-fds", value: "N", help: "only 0: a guest cannot inherit the host's descriptors"),
     ]
 
     var bundle: String
@@ -51,7 +51,7 @@ struct CreateFlags {
         bundle = arguments.value("bundle") ?? "."
         pidFile = arguments.value("pid-file")
         consoleSocket = arguments.value("console-socket")
-        _ = try arguments.integer("preserve-fds", default: 0)
+        try PreservedDescriptors.refuseAny(arguments)
     }
 
     var engineOptions: ContainerEngine.CreateOptions {

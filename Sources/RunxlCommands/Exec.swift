@@ -32,7 +32,7 @@ struct Exec: Verb {
             FlagSpec("cap", short: "c", value: "CAP", help: "accepted for runc compatibility", hidden: true),
             FlagSpec("process-label", value: "LABEL", help: "accepted for runc compatibility", hidden: true),
             FlagSpec("apparmor", value: "PROFILE", help: "accepted for runc compatibility", hidden: true),
-            FlagSpec("preserve-fds", value: "N", help: "accepted for runc compatibility", hidden: true),
+            FlagSpec("preserve-fds", value: "N", help: "only 0: a guest cannot inherit the host's descriptors"),
             FlagSpec("cgroup", value: "PATH", help: "accepted for runc compatibility", hidden: true),
             FlagSpec("ignore-paused", help: "accepted for runc compatibility", hidden: true),
         ],
@@ -46,6 +46,7 @@ struct Exec: Verb {
         self.global = global
         self.arguments = arguments
         id = try ContainerID(try arguments.positional(0, "container id"))
+        try PreservedDescriptors.refuseAny(arguments)
     }
 
     func run() throws(RunxlError) -> Int32 {

@@ -29,7 +29,7 @@ struct List: Verb {
         if quiet {
             records.forEach { print($0.id) }
         } else if json {
-            print(try JSONText.encode(records.map(StateOutput.init), pretty: false))
+            print(StateOutput.listJSON(records.map(StateOutput.init)))
         } else {
             let rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
                 + records.map { record in

@@ -3,9 +3,9 @@ import Testing
 
 /// Every committed seed and every crash input Scripts/fuzz found (Tests/Fuzz/corpus and
 /// Tests/Fuzz/crashes) goes through the fuzz harness again: a crash fails the whole test run,
-/// a broken invariant fails the case naming the file; decoding errors are expected. A crash
-/// input named `known-*` is a finding not fixed yet: it is expected to break an invariant, and
-/// the test fails once it no longer does (rename it then).
+/// a broken invariant fails the case naming the file; decoding errors are expected. Every file
+/// is a plain assertion: the last finding replayed as a known issue (`0.0` re-encoded as `0`)
+/// is fixed, and a new one is fixed rather than tolerated.
 @Suite struct OCIFuzzRegressionTests {
     static let fuzzDirectory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fuzz").path
@@ -20,15 +20,8 @@ import Testing
             let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             for name in names.sorted() where !name.hasPrefix(".") {
                 let input = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(name)")))
-                if name.hasPrefix("known-") {
-                    withKnownIssue("\(kind)/\(target)/\(name)") {
-                        let violations = body(input)
-                        #expect(violations.isEmpty, "\(kind)/\(target)/\(name): \(violations)")
-                    }
-                } else {
-                    let violations = body(input)
-                    #expect(violations.isEmpty, "\(kind)/\(target)/\(name): \(violations)")
-                }
+                let violations = body(input)
+                #expect(violations.isEmpty, "\(kind)/\(target)/\(name): \(violations)")
                 replayed += 1
             }
         }

@@ -53,12 +53,12 @@ import Testing
 }
 
 @Suite struct SignalNameTests {
-    @Test(arguments: [("15", 15), ("9", 9), ("KILL", 9), ("SIGKILL", 9), ("sigterm", 15), ("term", 15), ("Hup", 1), ("RTMIN+2", 36)])
+    @Test(arguments: [("15", 15), ("9", 9), ("KILL", 9), ("SIGKILL", 9), ("sigterm", 15), ("term", 15), ("Hup", 1), ("RTMIN+2", 36), ("0", 0)])
     func parsesNumbersAndNamesInAnyCase(_ text: String, _ expected: Int32) throws {
         #expect(try SignalName.parse(text) == expected)
     }
 
-    @Test(arguments: ["0", "65", "-1", "SIGNOPE", "", "KILLX"])
+    @Test(arguments: ["65", "-1", "SIGNOPE", "", "KILLX"])
     func refusesUnknownSignals(_ text: String) {
         do {
             _ = try SignalName.parse(text)

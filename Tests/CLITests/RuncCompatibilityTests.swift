@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+
+/// Behaviour that scripts and tools written against runc notice (issue 19): the exact output
+/// text and the arguments runc accepts.
+@Suite struct RuncCompatibilityTests {
+    /// runc's `list --format json` is Go's encoding of its `containerState` struct: members in
+    /// declaration order, `<` escaped as `\u003c`, annotations sorted, and `null` for no
+    /// container. Captured from runc 1.1.5 (`runc list --format json`).
+    @Test func listJSONIsRuncsTextExactly() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        #expect(try world.run(["list", "--format", "json"]).stdout == "null\n")
+        let bundle = try world.makeBundle("o") { config in
+            config["annotations"] = ["b.key": "x<y", "a.key": "1"]
+        }
+        #expect(try world.run(["create", "--bundle", bundle, "o1"]).status == 0)
+        let state = try #require(try stateObject(world, "o1"))
+        let pid = try #require(state["pid"] as? Int)
+        let created = try #require(state["created"] as? String)
+        let owner = try #require(state["owner"] as? String)
+        let version = try #require(state["ociVersion"] as? String)
+        let expected =
+            #"[{"ociVersion":"\#(version)","id":"o1","pid":\#(pid),"status":"created","bundle":"\#(bundle)","#
+            + #""rootfs":"\#(bundle)/rootfs","created":"\#(created)","annotations":{"a.key":"1","b.key":"x\u003cy"},"#
+            + #""owner":"\#(owner)"}]"# + "\n"
+        #expect(try world.run(["list", "--format", "json"]).stdout == expected)
+    }
+
+    /// `state` is runc's `json.MarshalIndent` of the same struct: the same order, two spaces.
+    @Test func stateJSONKeepsRuncsMemberOrder() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let bundle = try world.makeBundle("s")
+        #expect(try world.run(["create", "--bundle", bundle, "s1"]).status == 0)
+        let text = try world.run(["state", "s1"]).stdout
+        let names = text.split(separator: "\n").compactMap { line -> String? in
+            guard let open = line.firstIndex(of: "\""), let close = line[line.index(after: open)...].firstIndex(of: "\"")
+            else { return nil }
+            return String(line[line.index(after: open)..<close])
+        }
+        #expect(names == ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"])
+        #expect(text.contains("\n  \"id\": \"s1\",\n"))
+    }
+
+    /// runc's `kill ID 0` is kill(pid, 0): it answers whether the container is alive and
+    /// delivers nothing. A created container stays created (other signals destroy it).
+    @Test func killWithSignalZeroOnlyChecksTheContainerIsAlive() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let bundle = try world.makeBundle("z")
+        #expect(try world.run(["create", "--bundle", bundle, "z"]).status == 0)
+        let created = try world.run(["kill", "z", "0"])
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(try status(world, "z") == "created")
+        #expect(try world.run(["start", "z"]).status == 0)
+        #expect(try world.run(["kill", "z", "0"]).status == 0)
+        #expect(try status(world, "z") == "running")
+        #expect(try world.run(["kill", "z", "KILL"]).status == 0)
+        try waitUntil { try status(world, "z") == "stopped" }
+        let stopped = try world.run(["kill", "z", "0"], globalFirst: ["--log-format", "json"])
+        #expect(stopped.status == 1)
+        #expect(stopped.stderr.contains("\"code\":202"), "\(stopped.stderr)")
+        #expect(try world.run(["kill", "ghost", "0"]).status == 1)
+    }
+
+    /// runc's `kill --all` of a stopped container succeeds (nothing is left to signal); without
+    /// `--all` it still fails.
+    @Test(arguments: ["--all", "-a"]) func killAllOfAStoppedContainerSucceeds(flag: String) throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let bundle = try world.makeBundle("a")
+        #expect(try world.run(["run", "--detach", "--bundle", bundle, "a"]).status == 0)
+        #expect(try world.run(["kill", "a", "KILL"]).status == 0)
+        try waitUntil { try status(world, "a") == "stopped" }
+        #expect(try world.run(["kill", "a", "TERM"]).status == 1)
+        let all = try world.run(["kill", flag, "a", "TERM"])
+        #expect(all.status == 0, "\(all.stderr)")
+        #expect(try world.run(["kill", flag, "a", "KILL"]).status == 0)
+        #expect(try status(world, "a") == "stopped")
+        #expect(try world.run(["delete", "a"]).status == 0)
+    }
+
+    /// A guest cannot inherit the host's descriptors: `--preserve-fds N` above 0 is refused with
+    /// code 406 naming the flag, before anything is done; 0 (podman's default) is accepted.
+    @Test func preserveFdsAboveZeroIsRefusedNamingTheFlag() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let bundle = try world.makeBundle("p")
+        #expect(try world.run(["create", "--bundle", bundle, "p"]).status == 0)
+        #expect(try world.run(["start", "p"]).status == 0)
+        let refused = try world.run(["exec", "--preserve-fds", "2", "p", "true"], globalFirst: ["--log-format", "json"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("--preserve-fds 2"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("Xen guest"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("\"code\":406"), "\(refused.stderr)")
+        // 0 passes the flag check and reaches the exec channel (which the fake has not).
+        let zero = try world.run(["exec", "--preserve-fds", "0", "p", "true"])
+        #expect(!zero.stderr.contains("preserve-fds"), "\(zero.stderr)")
+        #expect(zero.stderr.contains("no exec channel"), "\(zero.stderr)")
+
+        let createRefused = try world.run(["create", "--preserve-fds", "1", "--bundle", bundle, "p2"])
+        #expect(createRefused.status == 1)
+        #expect(createRefused.stderr.contains("--preserve-fds 1"), "\(createRefused.stderr)")
+        #expect(try world.run(["state", "p2"]).status == 1, "a refused create leaves no container")
+        #expect(try world.run(["create", "--preserve-fds", "0", "--bundle", bundle, "p3"]).status == 0)
+    }
+}
