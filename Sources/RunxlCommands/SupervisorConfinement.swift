@@ -72,6 +72,13 @@ enum SupervisorConfinement {
         }
     }
 
+    /// Loads the filter's library while the host's root is still this process's (see
+    /// `runxl_seccomp_preload`); `apply` then works after a pivot_root.
+    static func prepare() {
+        guard mode != .off else { return }
+        _ = runxl_seccomp_preload()
+    }
+
     /// Installs the filter and drops capabilities. A failure is logged, not fatal: a kernel
     /// without seccomp must not stop containers from running.
     static func apply(log: (String) -> Void) {

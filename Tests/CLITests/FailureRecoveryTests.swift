@@ -160,7 +160,8 @@ import Testing
         return names.compactMap { name -> Int32? in
             guard let pid = Int32(name), let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline") else { return nil }
             let words = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            guard words.contains("supervise"), words.contains(world.root) else { return nil }
+            // One per container: the pid create reports (its supervisor proper runs with --inner).
+            guard words.contains("supervise"), !words.contains("--inner"), words.contains(world.root) else { return nil }
             // A zombie awaiting its parent is gone for our purposes.
             let stat = (try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8)) ?? ""
             if let close = stat.lastIndex(of: ")"), stat[stat.index(after: close)...].hasPrefix(" Z") { return nil }

@@ -370,6 +370,10 @@ fi
 
 fi
 
+if wanted 6; then
+. "$(dirname "${BASH_SOURCE[0]}")/shares-bench-in-dom0.sh"
+fi
+
 echo "== cleanup"
 for name in $(xl list | awk 'NR > 2 { print $1 }'); do note "destroying leftover $name"; xl destroy "$name"; done
 for dir in "$root"/*; do [ -e "$dir" ] && rx delete --force "$(basename "$dir")" 2>/dev/null; done

@@ -27,18 +27,21 @@ sections=${RUNXL_FAILURE_SECTIONS:-kill seccomp concurrency}
 fx() { "$failure_runxl" --root "$froot" "$@"; }
 froot_empty() { [ -z "$(find "$froot" -mindepth 1 2>/dev/null)" ]; }
 supervisors_of() { pgrep -f -- "--root $froot .*supervise" | wc -l; }
+# Share mode's 9pfs backends (QEMU, started by libxl per guest): none may outlive its domain.
+backends() { pgrep -fc "xen-qemu-system-i386.*-xen-domid" || true; }
 # clean_after WHAT: nothing of runxl left (domain, files, supervisor), waiting up to 30 s for
 # supervisors that end when their domain is destroyed.
 clean_after() {
   for _ in $(seq 1 60); do [ "$(supervisors_of)" = 0 ] && break; sleep 0.5; done
-  only_dom0 && froot_empty && [ "$(supervisors_of)" = 0 ] && pass "$1 leaves nothing" \
-    || fail "$1 left: $(xl list | tail -n +3) files: $(find "$froot" -mindepth 1 2>/dev/null | head) supervisors: $(supervisors_of)"
+  for _ in $(seq 1 20); do [ "$(backends)" = 0 ] && break; sleep 0.25; done
+  only_dom0 && froot_empty && [ "$(supervisors_of)" = 0 ] && [ "$(backends)" = 0 ] && pass "$1 leaves nothing" \
+    || fail "$1 left: $(xl list | tail -n +3) files: $(find "$froot" -mindepth 1 2>/dev/null | head) supervisors: $(supervisors_of) backends: $(backends)"
 }
 mkdir -p "$froot"
 
 if [[ " $sections " == *" kill "* ]]; then
   echo "== failure: runxl killed inside create and delete, then delete --force or gc (real libxl)"
-  for case in "create after-domain-create delete" "create after-supervisor-spawn gc" "create before-save gc" \
+  for case in "create after-prepare gc" "create after-domain-create delete" "create after-supervisor-spawn gc" "create before-save gc" \
               "delete after-destroy delete" "delete before-remove gc"; do
     read -r verb point recovery <<<"$case"
     id=kill-${point}

@@ -26,6 +26,13 @@ static char runxl_seccomp_failure[512];
         return runxl_seccomp_failure; \
     } while (0)
 
+const char *runxl_seccomp_preload(void) {
+    /* Never closed: a later dlopen of the same name finds it loaded, whatever the root is then. */
+    if (dlopen(RUNXL_SECCOMP_SONAME, RTLD_NOW | RTLD_LOCAL) == NULL)
+        RUNXL_FAIL("cannot load %s: %s (install libseccomp2)", RUNXL_SECCOMP_SONAME, dlerror());
+    return NULL;
+}
+
 const char *runxl_seccomp_allow_only(const char *const *names, size_t count, uint32_t default_action, size_t *unknown) {
     *unknown = 0;
     void *library = dlopen(RUNXL_SECCOMP_SONAME, RTLD_NOW | RTLD_LOCAL);

@@ -20,6 +20,13 @@
  */
 const char *runxl_seccomp_allow_only(const char *const *names, size_t count, uint32_t default_action, size_t *unknown);
 
+/*
+ * Loads libseccomp now, for a process that will install its filter after leaving the host's root
+ * (the container's stand-in, after its pivot_root): dlopen then finds the library loaded.
+ * NULL on success, else the reason.
+ */
+const char *runxl_seccomp_preload(void);
+
 /* SCMP_ACT_ERRNO(EPERM): an unlisted call fails, the process lives. */
 #define RUNXL_SECCOMP_DENY_EPERM 0x00050001U
 /* SCMP_ACT_LOG: an unlisted call is allowed and logged by the kernel (audit type 1326). */

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Section 6 of Tests/lab/bench-in-dom0.sh (sourced there: figure, median, ratio, elapsed, nap,
+# file_has, alive, hwm, rx, $work = dom0-local copies): share mode (rootfs and binds over Xen
+# 9pfs) against initramfs mode and runc, in the same boot. RUNXL_BENCH_GUESTS (default 50) is
+# how many share-mode guests 6e keeps running at once.
+
+# A bundle NAME around ROOTFS with ARGS (JSON), in MODE (share|initramfs), optional MOUNTS (JSON).
+share_bundle() {
+  mkdir -p "$work/$1"
+  "$runxl" spec --bundle "$work/$1"
+  /usr/bin/python3 - "$work/$1/config.json" "$2" "$3" "$4" "${5:-[]}" <<'PY'
+import json, sys
+path, rootfs, args, mode, mounts = sys.argv[1:6]
+config = json.load(open(path))
+config["root"] = {"path": rootfs, "readonly": False}
+config["process"]["terminal"] = False
+config["process"]["args"] = json.loads(args)
+config["mounts"] = config.get("mounts", []) + json.loads(mounts)
+config["annotations"] = {"org.runxl.rootfs": mode}
+json.dump(config, open(path, "w"), indent=1)
+PY
+}
+
+# launch_first BUNDLE TEXT: sets SAMPLE to the seconds from `runxl launch` to the line TEXT.
+launch_first() {
+  local start=$EPOCHREALTIME
+  SAMPLE=""
+  rm -f /tmp/bench-first
+  timeout 300 "$runxl" --root "$root" launch "$1" 2>/tmp/bench-rx.err |
+    { while IFS= read -r line; do [ "$line" = "$2" ] && { echo "$EPOCHREALTIME" >/tmp/bench-first; break; }; done; cat >/dev/null; }
+  [ -f /tmp/bench-first ] && SAMPLE=$(elapsed "$start" "$(</tmp/bench-first)") || note "launch $1 failed: $(tail -c 300 /tmp/bench-rx.err)"
+}
+
+echo "== 6a. runxl launch to first output: share mode vs initramfs mode (busybox, $samples alternating samples)"
+share_bundle hello-share "$work/busybox-rootfs" '["echo", "hello from a Xen guest"]' share
+share_bundle hello-initramfs "$work/busybox-rootfs" '["echo", "hello from a Xen guest"]' initramfs
+launch_first "$work/hello-share" "$hello"; note "warm-up share: ${SAMPLE:-failed} s"
+launch_first "$work/hello-initramfs" "$hello"; note "warm-up initramfs: ${SAMPLE:-failed} s"
+share_t=(); initramfs_t=()
+for ((n = 1; n <= samples; n++)); do
+  if ((n % 2)); then order="share initramfs"; else order="initramfs share"; fi
+  for mode in $order; do
+    launch_first "$work/hello-$mode" "$hello"
+    [ -n "$SAMPLE" ] && { [ "$mode" = share ] && share_t+=("$SAMPLE") || initramfs_t+=("$SAMPLE"); }
+  done
+done
+figure "6a launch to first output, share mode, median of ${#share_t[@]} (s)" "$(median "${share_t[@]}")"
+figure "6a launch to first output, initramfs mode, median of ${#initramfs_t[@]} (s)" "$(median "${initramfs_t[@]}")"
+figure "6a ratio share/initramfs" "$(ratio "$(median "${share_t[@]}")" "$(median "${initramfs_t[@]}")")x"
+
+echo "== 6b. podman run --rm IMG echo to first output: share, initramfs, runc ($samples samples each, rotating)"
+# podman-setup.sh reports through pass/fail, which the benchmark only prints.
+declare -F pass >/dev/null || { pass() { echo "  ok: $*"; }; fail() { echo "  FAILED: $*"; }; }
+. "$(dirname "${BASH_SOURCE[0]}")/podman-setup.sh"
+# podman_first RUNTIME [FLAGS...]: SAMPLE = seconds from podman run to its output line.
+podman_first() {
+  local runtime=$1 start=$EPOCHREALTIME
+  shift
+  SAMPLE=""
+  rm -f /tmp/bench-first
+  timeout -k 5 180 podman --runtime "$runtime" --root "$clients/podman-graph" --runroot "$clients/podman-run" \
+    run --rm "$@" "$image" echo podman-first 2>/tmp/bench-pm.err |
+    { IFS= read -r line; [ "$line" = podman-first ] && echo "$EPOCHREALTIME" >/tmp/bench-first; cat >/dev/null; }
+  [ -f /tmp/bench-first ] && SAMPLE=$(elapsed "$start" "$(</tmp/bench-first)") || note "podman ($runtime $*) failed: $(tail -c 300 /tmp/bench-pm.err)"
+}
+podman_first runxl; podman_first runc
+pm_share=(); pm_initramfs=(); pm_runc=()
+for ((n = 1; n <= samples; n++)); do
+  for side in share initramfs runc; do
+    case $side in
+      share) podman_first runxl; [ -n "$SAMPLE" ] && pm_share+=("$SAMPLE") ;;
+      initramfs) podman_first runxl --annotation org.runxl.rootfs=initramfs; [ -n "$SAMPLE" ] && pm_initramfs+=("$SAMPLE") ;;
+      runc) podman_first runc; [ -n "$SAMPLE" ] && pm_runc+=("$SAMPLE") ;;
+    esac
+  done
+done
+figure "6b podman run to first output, runxl share, median of ${#pm_share[@]} (s)" "$(median "${pm_share[@]}")"
+figure "6b podman run to first output, runxl initramfs, median of ${#pm_initramfs[@]} (s)" "$(median "${pm_initramfs[@]}")"
+figure "6b podman run to first output, runc, median of ${#pm_runc[@]} (s)" "$(median "${pm_runc[@]}")"
+figure "6b ratio share/runc" "$(ratio "$(median "${pm_share[@]}")" "$(median "${pm_runc[@]}")")x"
+figure "6b ratio initramfs/runc" "$(ratio "$(median "${pm_initramfs[@]}")" "$(median "${pm_runc[@]}")")x"
+
+echo "== 6c. create time by image size: busybox, Debian minbase, busybox + 1 GiB of files; share vs initramfs"
+# The 1 GiB image: busybox and 64 files of 16 MiB, sparse (dom0 has no RAM to spare for them;
+# initramfs mode reads every byte all the same).
+rm -rf "$work/gig-rootfs" && cp -a "$work/busybox-rootfs" "$work/gig-rootfs" && mkdir -p "$work/gig-rootfs/data"
+for ((i = 0; i < 64; i++)); do truncate -s 16M "$work/gig-rootfs/data/blob-$i"; done
+images="busybox:$work/busybox-rootfs gig:$work/gig-rootfs"
+[ -d "$RUNXL_LAB_WORK/minbase/rootfs" ] && images="busybox:$work/busybox-rootfs minbase:$RUNXL_LAB_WORK/minbase/rootfs gig:$work/gig-rootfs"
+for entry in $images; do
+  name=${entry%%:*}
+  for mode in share initramfs; do
+    # initramfs mode copies the whole image into guest RAM: the 1 GiB one cannot fit 3 GiB of Xen memory next to dom0.
+    [ "$mode" = initramfs ] && [ "$name" = gig ] && { figure "6c create, $name, initramfs (s)" "not run: the image must fit in guest RAM"; continue; }
+    share_bundle "create-$name-$mode" "${entry#*:}" '["true"]' "$mode"
+    times=()
+    for ((n = 1; n <= 3; n++)); do
+      # The first create of an initramfs fills its cache: every sample counts, as a user meets them.
+      [ "$mode" = initramfs ] && rm -rf /var/lib/runxl/cache/initramfs
+      t0=$EPOCHREALTIME
+      if timeout 600 "$runxl" --root "$root" create --bundle "$work/create-$name-$mode" "c-$name-$mode" </dev/null >/dev/null 2>/tmp/bench-c.err; then
+        times+=("$(elapsed "$t0" "$EPOCHREALTIME")")
+      else
+        note "create $name $mode: $(tail -c 300 /tmp/bench-c.err)"
+      fi
+      rx delete --force "c-$name-$mode" 2>/dev/null
+    done
+    figure "6c create, $name, $mode, uncached initramfs in initramfs mode, median of ${#times[@]} (s)" "$(median "${times[@]}")"
+  done
+done
+rm -rf "$work/gig-rootfs"
+
+echo "== 6d. file throughput in the guest: 256 MiB write and read, untar + find; 9p rootfs and 9p volume vs runc in dom0"
+rm -rf "$work/tp-rootfs" "$work/tp-volume" && cp -a "$work/busybox-rootfs" "$work/tp-rootfs" && mkdir -p "$work/tp-volume"
+tar -C "$work/busybox-rootfs" -cf "$work/tp-rootfs/tree.tar" .
+# Times with the shell's clock: dd's and tar's own stats differ between busybox and GNU.
+job='t() { s=$(cut -d" " -f1 /proc/uptime); "$@" >/dev/null 2>&1; e=$(cut -d" " -f1 /proc/uptime); echo "$e $s" | awk "{ printf \"%.2f\", \$1 - \$2 }"; }
+for dir in /tp /data; do
+  w=$(t dd if=/dev/zero of=$dir/big bs=1M count=256 conv=fsync)
+  echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
+  r=$(t dd if=$dir/big of=/dev/null bs=1M)
+  rm -f $dir/big; mkdir -p $dir/untar
+  u=$(t tar -C $dir/untar -xf /tree.tar)
+  f=$(t find $dir/untar)
+  rm -rf $dir/untar
+  echo "$dir write=$w read=$r untar=$u find=$f"
+done'
+share_bundle tp-share "$work/tp-rootfs" "$(python3 -c 'import json,sys; print(json.dumps(["sh", "-c", "mkdir -p /tp; " + sys.argv[1]]))' "$job")" share \
+  "[{\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"$work/tp-volume\", \"options\": [\"rbind\", \"rw\"]}]"
+timeout 900 "$runxl" --root "$root" launch "$work/tp-share" >/tmp/bench-tp.out 2>/tmp/bench-tp.err || note "throughput guest: $(tail -c 300 /tmp/bench-tp.err)"
+# The same job with runc in dom0, on the same directories.
+mkdir -p "$work/tp-runc" && cp "$work/tp-share/config.json" "$work/tp-runc/config.json"
+timeout 900 runc --root /run/runc-bench run --bundle "$work/tp-runc" tp-runc >/tmp/bench-tp-runc.out 2>/tmp/bench-tp-runc.err </dev/null || note "runc job: $(tail -c 300 /tmp/bench-tp-runc.err)"
+while read -r dir rest; do figure "6d runxl share, $dir (rootfs /tp, volume /data), seconds" "$rest"; done </tmp/bench-tp.out
+while read -r dir rest; do figure "6d runc in dom0, $dir, seconds" "$rest"; done </tmp/bench-tp-runc.out
+rm -rf "$work/tp-rootfs" "$work/tp-volume" "$work/tp-runc"
+
+echo "== 6e. ${RUNXL_BENCH_GUESTS:-50} share-mode guests running at once: create time 1st vs last, dom0 memory per guest"
+guests=${RUNXL_BENCH_GUESTS:-50}
+share_bundle idle-share "$work/busybox-rootfs" '["sleep", "3600"]' share
+python3 - "$work/idle-share/config.json" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config["annotations"]["org.runxl.memory"] = "64"
+json.dump(config, open(sys.argv[1], "w"), indent=1)
+PY
+mem_before=$(awk '/MemAvailable/ { print $2 }' /proc/meminfo)
+create_times=(); made=0
+for ((n = 1; n <= guests; n++)); do
+  t0=$EPOCHREALTIME
+  if timeout 300 "$runxl" --root "$root" run --detach --bundle "$work/idle-share" "idle-$n" </dev/null >/dev/null 2>/tmp/bench-idle.err; then
+    create_times+=("$(elapsed "$t0" "$EPOCHREALTIME")"); made=$n
+  else
+    note "guest $n: $(tail -c 300 /tmp/bench-idle.err)"; rx delete --force "idle-$n" 2>/dev/null; break
+  fi
+done
+mem_after=$(awk '/MemAvailable/ { print $2 }' /proc/meminfo)
+backend_rss=0; for pid in $(pgrep -f "xen-qemu-system-i386.*-xen-domid"); do backend_rss=$((backend_rss + $(awk '/VmRSS/ { print $2 }' /proc/$pid/status))); done
+super_rss=0; for pid in $(pgrep -f -- "--root $root .*supervise"); do super_rss=$((super_rss + $(awk '/VmRSS/ { print $2 }' /proc/$pid/status))); done
+figure "6e guests running at once (of $guests asked)" "$made"
+figure "6e run --detach, 1st guest (s)" "${create_times[0]:-n/a}"
+figure "6e run --detach, last guest (s)" "${create_times[-1]:-n/a}"
+figure "6e ratio last/1st" "$(ratio "${create_times[-1]:-0}" "${create_times[0]:-0}")x"
+figure "6e dom0 MemAvailable drop per guest (MiB)" "$(awk -v a="$mem_before" -v b="$mem_after" -v n="$made" 'BEGIN { if (n) printf "%.1f", (a - b) / n / 1024 }')"
+figure "6e 9pfs backend (QEMU) RSS per guest (MiB)" "$(awk -v a="$backend_rss" -v n="$made" 'BEGIN { if (n) printf "%.1f", a / n / 1024 }')"
+figure "6e supervisor RSS per guest (MiB)" "$(awk -v a="$super_rss" -v n="$made" 'BEGIN { if (n) printf "%.1f", a / n / 1024 }')"
+for ((n = 1; n <= made; n++)); do rx delete --force "idle-$n" 2>/dev/null; done
