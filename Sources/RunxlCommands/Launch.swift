@@ -20,6 +20,7 @@ struct Launch: Verb {
             FlagSpec("memory", value: "MIB", help: "guest memory in MiB"),
             FlagSpec("vcpus", value: "N", help: "virtual CPUs"),
             FlagSpec("kernel", value: "PATH", help: "guest kernel (ELF or bzImage)"),
+            FlagSpec("rootfs", value: "share|initramfs", help: "share the rootfs live over 9pfs, or copy it into the guest"),
             FlagSpec("name", value: "ID", help: "container id (default: launch-PID)"),
             FlagSpec("keep", help: "keep the container's state after it exits"),
         ])
@@ -39,7 +40,10 @@ struct Launch: Verb {
         source = ContainerEngine.absolutePath(sourceArgument)
         try arguments.expectPositionals(atMost: 1)
         args = arguments.passthrough
-        annotations = GuestFlags.annotations(arguments)
+        var annotations = GuestFlags.annotations(arguments)
+        // image convert always builds a self-contained guest; only launch chooses.
+        annotations[RunxlAnnotations.rootfs] = arguments.value("rootfs")
+        self.annotations = annotations
         id = try ContainerID(arguments.value("name") ?? "launch-\(getpid())")
         keep = arguments.isSet("keep")
     }

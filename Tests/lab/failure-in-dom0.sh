@@ -34,26 +34,28 @@ backends() { pgrep -fc "xen-qemu-system-i386.*-xen-domid" || true; }
 clean_after() {
   for _ in $(seq 1 60); do [ "$(supervisors_of)" = 0 ] && break; sleep 0.5; done
   for _ in $(seq 1 20); do [ "$(backends)" = 0 ] && break; sleep 0.25; done
-  only_dom0 && froot_empty && [ "$(supervisors_of)" = 0 ] && [ "$(backends)" = 0 ] && pass "$1 leaves nothing" \
-    || fail "$1 left: $(xl list | tail -n +3) files: $(find "$froot" -mindepth 1 2>/dev/null | head) supervisors: $(supervisors_of) backends: $(backends)"
+  local nodes
+  nodes=$(xenstore-list /local/domain/0/backend/9pfs 2>/dev/null)
+  only_dom0 && froot_empty && [ "$(supervisors_of)" = 0 ] && [ "$(backends)" = 0 ] && [ -z "$nodes" ] && pass "$1 leaves nothing" \
+    || fail "$1 left: $(xl list | tail -n +3) files: $(find "$froot" -mindepth 1 2>/dev/null | head) supervisors: $(supervisors_of) backends: $(backends) 9pfs nodes: [$nodes]"
 }
 mkdir -p "$froot"
 
 if [[ " $sections " == *" kill "* ]]; then
-  echo "== failure: runxl killed inside create and delete, then delete --force or gc (real libxl)"
+  echo "== failure: runxl killed inside create and delete, then delete --force or gc (real libxl, share mode)"
   for case in "create after-prepare gc" "create after-domain-create delete" "create after-supervisor-spawn gc" "create before-save gc" \
               "delete after-destroy delete" "delete before-remove gc"; do
     read -r verb point recovery <<<"$case"
     id=kill-${point}
     if [ "$verb" = create ]; then
-      RUNXL_INJECT_KILL=$point fx create --bundle "$failure_work/sleeper" "$id" >/dev/null 2>/tmp/fail.err </dev/null
+      RUNXL_INJECT_KILL=$point fx create --bundle "$failure_work/sleeper-share" "$id" >/dev/null 2>/tmp/fail.err </dev/null
       expect "create killed at $point" 137 "$?"
       case "$point" in after-domain-create|after-supervisor-spawn|before-save)
         xl list "runxl-$id" >/dev/null 2>&1 && pass "the domain exists after the kill at $point" \
           || fail "no domain after the kill at $point" ;;
       esac
     else
-      fx run --detach --bundle "$failure_work/sleeper" "$id" >/dev/null 2>/tmp/fail.err </dev/null
+      fx run --detach --bundle "$failure_work/sleeper-share" "$id" >/dev/null 2>/tmp/fail.err </dev/null
       expect "run --detach before the delete kill" 0 "$?"
       RUNXL_INJECT_KILL=$point fx delete --force "$id" 2>/tmp/fail.err
       expect "delete killed at $point" 137 "$?"

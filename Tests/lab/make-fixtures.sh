@@ -32,6 +32,8 @@ PY
 bundle stdio '{"process": {"args": ["sh", "-c", "echo out; echo err >&2; exit 7"]}}'
 bundle identity '{"process": {"args": ["sh", "-c", "echo $FOO; pwd; id -u; id -g; hostname"], "env": ["PATH=/bin", "FOO=bar baz"], "cwd": "/tmp", "user": {"uid": 1000, "gid": 1000}}, "hostname": "lab-host"}'
 bundle sleeper '{"process": {"args": ["sh", "-c", "trap \"echo got-term; exit 42\" TERM; echo ready; while true; do sleep 1; done"]}}'
+# The same in share mode (the lab's host config makes initramfs mode the suites' default).
+bundle sleeper-share '{"process": {"args": ["sh", "-c", "trap \"echo got-term; exit 42\" TERM; echo ready; while true; do sleep 1; done"]}, "annotations": {"org.runxl.rootfs": "share"}}'
 bundle selfkill '{"process": {"args": ["sh", "-c", "kill -TERM $$"]}}'
 bundle hello '{"process": {"args": ["echo", "hello from a Xen guest"]}}'
 bundle pvh '{"process": {"args": ["sh", "-c", "echo pvh-out; exit 3"]}, "annotations": {"org.runxl.guest.type": "pvh"}}'

@@ -34,13 +34,18 @@ config["root"] = {"path": rootfs, "readonly": readonly == "true"}
 config["process"]["terminal"] = False
 config["process"]["args"] = ["sh", "-c", script]
 config["mounts"] = config.get("mounts", []) + json.loads(mounts)
+# Share mode by name: the lab's host config makes initramfs the other suites' default.
+config["annotations"] = {"org.runxl.rootfs": "share"}
+# Every capability (runc's without the list), so the guest may mknod for the containment check.
+config["process"].pop("capabilities", None)
 json.dump(config, open(path, "w"), indent=1)
 PY
 }
 script='echo rootfs-write >/written-by-guest; echo bind-write >/data/new; cat /ro/greeting; '
 script+='if touch /ro/nope 2>/dev/null; then echo ro-writable; else echo ro-refused; fi; cat /etc/hostfile; echo ready; '
 script+='for i in $(seq 1 240); do grep -q v2 /etc/hostfile && break; sleep 0.5; done; cat /etc/hostfile; '
-script+='ln -s /tmp/shares-dom0-secret /escape-link; echo pwned >/escape-link; '
+script+='ln -s /tmp/shares-dom0-secret /escape-link; echo pwned >/escape-link; mknod /host-memory c 1 1; '
+script+='ln /data/new /hardlink-across 2>/dev/null && echo linked-across || echo link-refused; '
 script+='cat /../../../../shares-dom0-marker 2>/dev/null || echo no-climb; '
 script+='mv /data/new /moved-across 2>/dev/null; cat /moved-across; '
 script+='grep -c " / 9p " /proc/mounts; echo done'
@@ -81,9 +86,18 @@ expect "shares: the file bind holds the host's file" "v1" "$(sed -n 3p /tmp/shar
 expect "shares: a host-side change to the file bind is seen by the running guest" "v2" "$(sed -n 5p /tmp/shares.out)"
 expect "shares: a symlink to an absolute path stays in the rootfs (dom0's file untouched)" "untouched" "$(cat /tmp/shares-dom0-secret)"
 expect "shares: ... and the write landed in the container's own /tmp" "pwned" "$(cat "$shares_rootfs/tmp/shares-dom0-secret" 2>/dev/null)"
-expect "shares: .. above / does not climb out" "no-climb" "$(sed -n 6p /tmp/shares.out)"
+expect "shares: .. above / does not climb out" "no-climb" "$(sed -n 7p /tmp/shares.out)"
 expect "shares: a rename across binds copies within the shares" "bind-write" "$(cat "$shares_rootfs/moved-across" 2>/dev/null)"
-expect "shares: / is the 9p share" "1" "$(sed -n 8p /tmp/shares.out)"
+expect "shares: a hard link across shares is refused" "link-refused" "$(sed -n 6p /tmp/shares.out)"
+expect "shares: / is the 9p share" "1" "$(sed -n 9p /tmp/shares.out)"
+# The guest made a device node in its rootfs; through the backend's mounts (nodev) dom0 never opens it.
+if [ -n "$qemu" ] && [ -e "$shares_rootfs/host-memory" ]; then
+  nsenter --mount="/proc/$qemu/ns/mnt" head -c 1 "$root/shares/share/root/host-memory" >/dev/null 2>/tmp/shares-nodev.err \
+    && fail "shares: the backend could open a device node the guest made" \
+    || pass "shares: a device node the guest made cannot be opened through the share ($(tr -d '\n' </tmp/shares-nodev.err | tail -c 80))"
+else
+  fail "shares: no device node to try (backend ${qemu:-gone}, node: $(ls -l "$shares_rootfs/host-memory" 2>&1))"
+fi
 grep -q done /tmp/shares.out || echo "shares output: $(cat /tmp/shares.out) / $(tail -c 800 /tmp/shares.err)"
 rx delete shares
 xl list runxl-shares >/dev/null 2>&1 && fail "shares: domain left after delete" || pass "shares: no domain after delete"
@@ -123,13 +137,19 @@ only_dom0 && root_empty && pass "shares: a failed guest leaves nothing" || fail 
 echo "== shares: a Debian minbase image runs with the default guest memory"
 if [ -d "$work/minbase/rootfs" ]; then
   start=$(now)
-  rx launch "$work/minbase" -- sh -c 'cat /etc/debian_version; dpkg-query -W -f="\${Package}\n" dpkg' >/tmp/minbase.out 2>/tmp/minbase.err
+  rx launch --rootfs share "$work/minbase" -- sh -c 'cat /etc/debian_version; dpkg-query -W -f="\${Package}\n" dpkg' >/tmp/minbase.out 2>/tmp/minbase.err
   status=$?
   echo "FIGURE launch of Debian minbase (share mode, default memory) to exit (s): $(since "$start")"
   expect "shares: Debian minbase exit status" 0 "$status"
   grep -q "^12" /tmp/minbase.out && grep -q "^dpkg$" /tmp/minbase.out && pass "shares: Debian minbase runs dpkg" \
     || fail "shares: minbase: $(cat /tmp/minbase.out) / $(tail -c 600 /tmp/minbase.err)"
   start=$(now)
+  python3 - "$work/minbase/config.json" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config.setdefault("annotations", {})["org.runxl.rootfs"] = "share"
+json.dump(config, open(sys.argv[1], "w"))
+PY
   rx create --bundle "$work/minbase" minbase </dev/null >/dev/null 2>/tmp/minbase.err
   echo "FIGURE share-mode create of Debian minbase (s): $(since "$start")"
   rx delete --force minbase
@@ -146,7 +166,7 @@ rm -rf /tmp/shares-volume && mkdir -p /tmp/shares-volume
 start=$(now)
 # The image's user is uid 1000 (Tests/images/make-archives.sh): the volume is its to write.
 chown 1000:1000 /tmp/shares-volume
-pm run --rm -v /tmp/shares-volume:/data "$image" sh -c 'echo written-in-guest >/data/f; echo first-output' >/tmp/pm.out 2>/tmp/pm.err
+pm run --rm --annotation org.runxl.rootfs=share -v /tmp/shares-volume:/data "$image" sh -c 'echo written-in-guest >/data/f; echo first-output' >/tmp/pm.out 2>/tmp/pm.err
 status=$?
 echo "FIGURE podman run --rm -v share mode whole run (s): $(since "$start")"
 expect "shares: podman run -v exit status" 0 "$status"
@@ -158,13 +178,13 @@ grep -q written-in-guest /tmp/shares-volume/f 2>/dev/null || echo "  podman run 
 echo "== shares: a named volume keeps data from one container to the next"
 pm volume rm -f sharesvol >/dev/null 2>&1
 pm volume create sharesvol >/dev/null 2>&1
-pm run --rm -v sharesvol:/data "$image" sh -c 'echo kept-in-volume >/data/k' >/dev/null 2>/tmp/pm.err
-pm run --rm -v sharesvol:/data "$image" cat /data/k >/tmp/pm.out 2>/tmp/pm.err
+pm run --rm --annotation org.runxl.rootfs=share -v sharesvol:/data "$image" sh -c 'echo kept-in-volume >/data/k' >/dev/null 2>/tmp/pm.err
+pm run --rm --annotation org.runxl.rootfs=share -v sharesvol:/data "$image" cat /data/k >/tmp/pm.out 2>/tmp/pm.err
 expect "shares: the second container reads the volume" "kept-in-volume" "$(cat /tmp/pm.out)"
 pm volume rm -f sharesvol >/dev/null 2>&1
 
 echo "== shares: podman cp and podman diff see what a running container wrote"
-pm run -d --user 0 --name sharescp "$image" sh -c 'echo made-inside >/tmp/out; mkdir /new-dir; echo ready; sleep 600' >/dev/null 2>/tmp/pm.err
+pm run -d --annotation org.runxl.rootfs=share --user 0 --name sharescp "$image" sh -c 'echo made-inside >/tmp/out; mkdir /new-dir; echo ready; sleep 600' >/dev/null 2>/tmp/pm.err
 for _ in $(seq 1 240); do pm logs sharescp 2>/dev/null | grep -q ready && break; sleep 0.5; done
 pm logs sharescp 2>/dev/null | grep -q ready && pass "shares: the podman container is running" || fail "shares: no ready: $(tail -c 600 /tmp/pm.err)"
 rm -rf /tmp/shares-cp && mkdir -p /tmp/shares-cp
