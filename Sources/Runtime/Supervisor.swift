@@ -94,6 +94,13 @@ public struct Supervisor {
         let domain = attached.domain
         let reported = ReportedExit()
         if !attached.unikernel && attached.pumpDone >= 0 { endAtExitReport(attached, into: reported) }
+        if !attached.unikernel {
+            let (log, errors, id) = (self.log, attached.errors, self.id)
+            ShareBackendWatch.start(domain: domain, hypervisor: engine.hypervisor, isEnding: { reported.status != nil }) { message in
+                log("supervisor of \(id): \(message)")
+                ConsolePump.writeAll(errors, Array("runxl: container \(id): \(message)\n".utf8))
+            }
+        }
         let end: DomainEnd
         do {
             end = try engine.hypervisor.waitForEnd(domain, timeoutSeconds: nil)
