@@ -125,6 +125,23 @@ expect "shares: create with a fifo source fails" 1 "$?"
 grep -q "neither a file nor a directory" /tmp/shares-bad.err && pass "shares: the error says why" || fail "shares: error: $(cat /tmp/shares-bad.err)"
 only_dom0 && [ ! -e "$root/sharesbad" ] && pass "shares: nothing left after a failed create" || fail "shares: left: $(xl list; ls -A "$root")"
 
+echo "== shares: a backend that dies under a running guest is reported; delete leaves nothing"
+shares_bundle shares-die "$shares_rootfs" false \
+  'echo ready; while true; do cat /etc/hostname >/dev/null 2>&1 || { echo io-error; sleep 5; }; sleep 0.5; done' '[]'
+rx create --bundle /tmp/shares-die sharesdie </dev/null >/tmp/shares-die.out 2>/tmp/shares-die.err
+rx start sharesdie
+for _ in $(seq 1 240); do grep -q ready /tmp/shares-die.out && break; sleep 0.25; done
+domid=$(xl domid runxl-sharesdie 2>/dev/null)
+qemu=$(pgrep -f "xen-qemu-system-i386.*-xen-domid $domid( |$)" | head -n 1)
+[ -n "$qemu" ] && kill -9 "$qemu"
+for _ in $(seq 1 60); do grep -q "9pfs backend.*has exited" /tmp/shares-die.err && break; sleep 0.5; done
+grep -q "9pfs backend.*has exited" /tmp/shares-die.err && pass "shares: the backend's death is reported on the container's stderr" \
+  || fail "shares: no report of the backend's death: $(tail -c 600 /tmp/shares-die.err)"
+echo "  the guest after its backend died: $(grep -c io-error /tmp/shares-die.out) io-error lines (a 9p request without a backend may also hang)"
+rx delete --force sharesdie
+only_dom0 && [ ! -e "$root/sharesdie" ] && [ -z "$(xenstore-list /local/domain/0/backend/9pfs 2>/dev/null)" ] \
+  && pass "shares: delete after the backend died leaves nothing" || fail "shares: left: $(xl list; ls -A "$root"; xenstore-list /local/domain/0/backend/9pfs 2>&1)"
+
 echo "== shares: a guest whose init fails before the process says why on stderr"
 shares_bundle shares-initfail "$shares_rootfs" false 'echo never' \
   '[{"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=not-a-size"]}]'
