@@ -51,7 +51,11 @@ figure "6a ratio share/initramfs" "$(ratio "$(median "${share_t[@]}")" "$(median
 echo "== 6b. podman run --rm IMG echo to first output: share, initramfs, runc ($samples samples each, rotating)"
 # podman-setup.sh reports through pass/fail, which the benchmark only prints.
 declare -F pass >/dev/null || { pass() { echo "  ok: $*"; }; fail() { echo "  FAILED: $*"; }; }
+# podman-setup.sh loads the image from the lab's share ($work is the bench's local copy here).
+bench_work=$work
+work=$RUNXL_LAB_WORK
 . "$(dirname "${BASH_SOURCE[0]}")/podman-setup.sh"
+work=$bench_work
 # podman_first RUNTIME [FLAGS...]: SAMPLE = seconds from podman run to its output line.
 podman_first() {
   local runtime=$1 start=$EPOCHREALTIME
@@ -86,7 +90,10 @@ echo "== 6c. create time by image size: busybox, Debian minbase, busybox + 1 GiB
 rm -rf "$work/gig-rootfs" && cp -a "$work/busybox-rootfs" "$work/gig-rootfs" && mkdir -p "$work/gig-rootfs/data"
 for ((i = 0; i < 64; i++)); do truncate -s 16M "$work/gig-rootfs/data/blob-$i"; done
 images="busybox:$work/busybox-rootfs gig:$work/gig-rootfs"
-[ -d "$RUNXL_LAB_WORK/minbase/rootfs" ] && images="busybox:$work/busybox-rootfs minbase:$RUNXL_LAB_WORK/minbase/rootfs gig:$work/gig-rootfs"
+# minbase too from dom0's own file system, as a Xen host keeps its images.
+if [ -d "$RUNXL_LAB_WORK/minbase/rootfs" ] && cp -a "$RUNXL_LAB_WORK/minbase/rootfs" "$work/minbase-rootfs"; then
+  images="busybox:$work/busybox-rootfs minbase:$work/minbase-rootfs gig:$work/gig-rootfs"
+fi
 for entry in $images; do
   name=${entry%%:*}
   for mode in share initramfs; do
@@ -108,7 +115,7 @@ for entry in $images; do
     figure "6c create, $name, $mode, uncached initramfs in initramfs mode, median of ${#times[@]} (s)" "$(median "${times[@]}")"
   done
 done
-rm -rf "$work/gig-rootfs"
+rm -rf "$work/gig-rootfs" "$work/minbase-rootfs"
 
 echo "== 6d. file throughput in the guest: 256 MiB write and read, untar + find; 9p rootfs and 9p volume vs runc in dom0"
 rm -rf "$work/tp-rootfs" "$work/tp-volume" && cp -a "$work/busybox-rootfs" "$work/tp-rootfs" && mkdir -p "$work/tp-volume"
@@ -146,7 +153,11 @@ json.dump(config, open(sys.argv[1], "w"), indent=1)
 PY
 mem_before=$(awk '/MemAvailable/ { print $2 }' /proc/meminfo)
 create_times=(); made=0
+# Bounded in time as well (RUNXL_BENCH_GUESTS_SECONDS, default 900): the figure is then for as
+# many guests as were made, which the first figure line says.
+guests_deadline=$(awk -v now="$EPOCHREALTIME" -v budget="${RUNXL_BENCH_GUESTS_SECONDS:-900}" 'BEGIN { printf "%d", now + budget }')
 for ((n = 1; n <= guests; n++)); do
+  [ "${EPOCHREALTIME%.*}" -lt "$guests_deadline" ] || { note "stopped at $made guests: time budget spent"; break; }
   t0=$EPOCHREALTIME
   if timeout 300 "$runxl" --root "$root" run --detach --bundle "$work/idle-share" "idle-$n" </dev/null >/dev/null 2>/tmp/bench-idle.err; then
     create_times+=("$(elapsed "$t0" "$EPOCHREALTIME")"); made=$n
