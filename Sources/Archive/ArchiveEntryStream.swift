@@ -53,20 +53,29 @@ public final class ArchiveEntryStream {
     private let archive: OpaquePointer
     private let decompressor: DecompressionThread?
     private var entry: OpaquePointer?
+    /// Set once `uncompressedDigest()` has read the stream to its end: the tar reader's last
+    /// block was handed back then, so it must not read again.
+    private var drained = false
 
     /// Only tar formats and the gzip and zstd filters are enabled: an image layer is never
     /// anything else, and every other parser libarchive has would only add attack surface.
-    public init(tarAt path: String, decompressOnSeparateThread: Bool = true) throws(RunxlError) {
+    ///
+    /// `uncompressedDigester` hashes every byte the decompressor produces (the layer's diff_id,
+    /// see `verifyUncompressedDigest`); it needs the decompression thread, which is then used
+    /// whatever `decompressOnSeparateThread` says.
+    public init(
+        tarAt path: String, decompressOnSeparateThread: Bool = true, uncompressedDigester: (any StreamDigester)? = nil
+    ) throws(RunxlError) {
         try ArchiveLibraries.load()
         self.path = path
         guard let archive = rx_archive_read_new() else {
             throw RunxlError(.internal, "libarchive could not allocate a reader")
         }
         rx_archive_read_support_format_tar(archive)
-        if decompressOnSeparateThread {
+        if decompressOnSeparateThread || uncompressedDigester != nil {
             let decompressor: DecompressionThread
             do {
-                decompressor = try DecompressionThread(path: path)
+                decompressor = try DecompressionThread(path: path, digester: uncompressedDigester)
             } catch {
                 rx_archive_read_free(archive)
                 throw error
@@ -107,6 +116,7 @@ public final class ArchiveEntryStream {
     /// The next entry's header, or nil at the end of the archive. Data of the previous entry that
     /// was not read is skipped.
     public func nextHeader() throws(RunxlError) -> ArchiveEntryHeader? {
+        try refuseAfterDrain()
         let status = rx_archive_read_next_header(archive, &entry)
         if status == ARCHIVE_EOF {
             // A stream that ends early reaches the tar reader as an end of input; only the
@@ -140,6 +150,7 @@ public final class ArchiveEntryStream {
     public func readData(
         _ body: (_ offset: Int64, _ bytes: UnsafeRawBufferPointer) throws(RunxlError) -> Void
     ) throws(RunxlError) {
+        try refuseAfterDrain()
         while true {
             var block: UnsafeRawPointer?
             var size = 0
@@ -152,6 +163,46 @@ public final class ArchiveEntryStream {
             }
             if size > 0, let block { try body(offset, UnsafeRawBufferPointer(start: block, count: size)) }
         }
+    }
+
+    /// The digest (`sha256:HEX`) of the whole uncompressed stream, for a stream opened with an
+    /// `uncompressedDigester`. Reads whatever the tar reader left: the rest of an archive the
+    /// caller stopped reading, and any bytes after the tar end-of-archive blocks, which belong
+    /// to the diff_id too (a layer could otherwise carry data no check covers). The entries can
+    /// no longer be read afterwards.
+    public func uncompressedDigest() throws(RunxlError) -> String {
+        guard !drained else { throw RunxlError(.internal, "layer \(path): its uncompressed digest was asked for twice") }
+        guard let decompressor, decompressor.isDigesting else {
+            throw RunxlError(.internal, "layer \(path) was opened without a digester: its uncompressed digest is unknown")
+        }
+        drained = true
+        decompressor.drainToEnd()
+        try throwDecompressorFailure()
+        guard let digest = decompressor.finalizeDigest() else {
+            throw RunxlError(.internal, "layer \(path): the decompressor kept no digest")
+        }
+        return digest
+    }
+
+    /// Reads the stream to its end (see `uncompressedDigest`) and compares its digest with
+    /// `diffID`, the image config's `rootfs.diff_ids` entry for this layer. A compressed blob
+    /// is checked against its descriptor when it enters the store, but that says nothing about
+    /// what it inflates to: the diff_id is the image's claim about the tar, and the config's
+    /// digest (hence the manifest's) covers it. The message does not name the layer: callers do.
+    public func verifyUncompressedDigest(diffID: String) throws(RunxlError) {
+        guard diffID.hasPrefix("sha256:") else {
+            throw RunxlError(.invalidImage, "layer \(path): diff_id \(diffID) is not sha256, the only digest runxl checks layers with")
+        }
+        let actual = try uncompressedDigest()
+        guard actual == diffID else {
+            // Callers name the layer (a blob path says little to a user).
+            throw RunxlError(
+                .digestMismatch, "it decompresses to content with digest \(actual), but the image config's diff_id is \(diffID)")
+        }
+    }
+
+    private func refuseAfterDrain() throws(RunxlError) {
+        if drained { throw RunxlError(.internal, "layer \(path) was read after its uncompressed digest was taken") }
     }
 
     private func throwDecompressorFailure() throws(RunxlError) {
@@ -213,8 +264,10 @@ private final class DecompressionThread: @unchecked Sendable {
     private var producerExited = false
     private var producerFailure: String?
     private let reader: OpaquePointer
+    /// Fed by the producer only; read by the consumer after `drainToEnd` saw the producer exit.
+    private var digester: (any StreamDigester)?
 
-    init(path: String) throws(RunxlError) {
+    init(path: String, digester: (any StreamDigester)?) throws(RunxlError) {
         guard let reader = rx_archive_read_new() else {
             throw RunxlError(.internal, "libarchive could not allocate a reader")
         }
@@ -234,6 +287,7 @@ private final class DecompressionThread: @unchecked Sendable {
             throw RunxlError(.invalidImage, "cannot read layer \(path)", cause: failure)
         }
         self.reader = reader
+        self.digester = digester
         self.compression = rx_archive_filter_name(reader, 0).map { String(cString: $0) } ?? "none"
         buffers = (0..<Self.bufferCount).map { _ in
             UnsafeMutableRawPointer.allocate(byteCount: Self.bufferSize, alignment: 4096)
@@ -265,6 +319,34 @@ private final class DecompressionThread: @unchecked Sendable {
         pthread_mutex_lock(lock)
         defer { pthread_mutex_unlock(lock) }
         return producerFailure
+    }
+
+    var isDigesting: Bool { digester != nil }
+
+    /// The consumer side, instead of `nextBlock` once the tar reader is done: hands every
+    /// filled buffer straight back until the producer has read the input to its end, so that
+    /// the digester has seen all of it.
+    func drainToEnd() {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        if let previous = consumerBuffer {
+            freeBuffers.append(previous)
+            consumerBuffer = nil
+        }
+        while true {
+            freeBuffers += filledBuffers.map(\.index)
+            filledBuffers.removeAll()
+            pthread_cond_broadcast(changed)
+            if producerExited { break }
+            pthread_cond_wait(changed, lock)
+        }
+    }
+
+    /// The digest of everything produced, once: nil without a digester or when taken already.
+    /// Only after `drainToEnd`.
+    func finalizeDigest() -> String? {
+        defer { digester = nil }
+        return digester?.finalizeDigest()
     }
 
     /// Stops the producer and waits until it no longer touches the reader or the buffers.
@@ -302,6 +384,7 @@ private final class DecompressionThread: @unchecked Sendable {
             pthread_mutex_unlock(lock)
             guard let index else { break }
             let count = rx_archive_read_data(reader, buffers[index], Self.bufferSize)
+            if count > 0 { digester?.update(UnsafeRawBufferPointer(start: buffers[index], count: count)) }
             pthread_mutex_lock(lock)
             if count > 0 {
                 filledBuffers.append((index, count))

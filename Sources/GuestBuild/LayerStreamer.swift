@@ -28,8 +28,15 @@ import RunxlBase
 /// `LayerLimits` bound the work as they bound the unpacker's (`layerLimitExceeded`): layers per
 /// image, entries per layer, path length and depth, and bytes of file contents per layer and in
 /// all, counted by the files' sizes since a cpio archive spells out a sparse file's holes.
+///
+/// With diff_ids, every read of a layer that goes to the archive (the second pass, and the
+/// re-read for hard links) hashes the whole uncompressed stream and fails with
+/// `digestMismatch` at its end, before the archive is kept; the first pass, which only notes
+/// names, is not hashed (the second pass reads the same layers).
 final class LayerStreamer {
     private let layers: [String]
+    private let diffIDs: [String]?
+    private let makeDigester: StreamDigesterFactory
     private let writer: CpioWriter?
     private let limits: LayerLimits
     private var totalFileBytes: Int64 = 0
@@ -85,8 +92,10 @@ final class LayerStreamer {
     private static let capturedLimit = 16 << 20
 
     /// `writer` nil: only the listing is made (no archive).
-    init(layers: [String], writer: CpioWriter?, limits: LayerLimits = .standard) {
-        self.layers = layers
+    init(layers: ImageLayers, writer: CpioWriter?, limits: LayerLimits = .standard) {
+        self.layers = layers.paths
+        self.diffIDs = layers.diffIDs
+        self.makeDigester = layers.makeDigester
         self.writer = writer
         self.limits = limits
     }
@@ -94,6 +103,9 @@ final class LayerStreamer {
     /// Runs both passes; returns the listing of the tree written.
     func run() throws(RunxlError) -> RootfsListing {
         try limits.checkLayerCount(layers.count, image: "the image")
+        if let diffIDs, diffIDs.count != layers.count {
+            throw RunxlError(.invalidImage, "the image config lists \(diffIDs.count) diff_ids for \(layers.count) layers")
+        }
         if layers.count > 1 {
             for layer in 1..<layers.count { try scan(layer: layer) }
         }
@@ -108,7 +120,7 @@ final class LayerStreamer {
     // MARK: - First pass
 
     private func scan(layer: Int) throws(RunxlError) {
-        let stream = try openLayer(layer)
+        let stream = try openLayer(layer, checked: false)
         var ordinal = 0
         while let header = try stream.nextHeader() {
             ordinal += 1
@@ -168,7 +180,7 @@ final class LayerStreamer {
     // MARK: - Second pass
 
     private func stream(layer: Int) throws(RunxlError) {
-        let stream = try openLayer(layer)
+        let stream = try openLayer(layer, checked: true)
         var ordinal = 0
         var layerFileBytes: Int64 = 0
         while let header = try stream.nextHeader() {
@@ -185,6 +197,7 @@ final class LayerStreamer {
                 throw RunxlError(error.code, "layer \(layers[layer]): \(error.message)", cause: error.cause)
             }
         }
+        try verify(stream, layer: layer)
     }
 
     private func apply(
@@ -337,7 +350,7 @@ final class LayerStreamer {
         let byLayer = Dictionary(grouping: deferred, by: \.layer)
         for layer in byLayer.keys.sorted() {
             var wanted = Dictionary(uniqueKeysWithValues: (byLayer[layer] ?? []).map { ($0.ordinal, $0) })
-            let stream = try openLayer(layer)
+            let stream = try openLayer(layer, checked: true)
             var ordinal = 0
             while !wanted.isEmpty, let header = try stream.nextHeader() {
                 ordinal += 1
@@ -358,13 +371,27 @@ final class LayerStreamer {
             guard wanted.isEmpty else {
                 throw RunxlError(.invalidImage, "layer \(layers[layer]) changed while it was read: it ended early")
             }
+            // The data just copied must be the data the second pass checked: reading on to the
+            // end costs the rest of the layer's inflation, once per layer with such links.
+            try verify(stream, layer: layer)
         }
     }
 
     // MARK: - Helpers
 
-    private func openLayer(_ index: Int) throws(RunxlError) -> ArchiveEntryStream {
-        try ArchiveEntryStream(tarAt: layers[index])
+    /// `checked`: the stream is hashed for `verify` (when there are diff_ids).
+    private func openLayer(_ index: Int, checked: Bool) throws(RunxlError) -> ArchiveEntryStream {
+        try ArchiveEntryStream(tarAt: layers[index], uncompressedDigester: checked && diffIDs != nil ? makeDigester() : nil)
+    }
+
+    /// Reads the rest of a `checked` stream and compares it with the layer's diff_id.
+    private func verify(_ stream: ArchiveEntryStream, layer: Int) throws(RunxlError) {
+        guard let diffIDs else { return }
+        do {
+            try stream.verifyUncompressedDigest(diffID: diffIDs[layer])
+        } catch {
+            throw RunxlError(error.code, "layer \(layers[layer]): \(error.message)", cause: error.cause)
+        }
     }
 
     private static func place(_ data: UnsafeRawBufferPointer, at offset: Int64, in bytes: inout [UInt8]) {

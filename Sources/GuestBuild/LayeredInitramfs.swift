@@ -8,15 +8,28 @@ import Musl
 #endif
 
 /// An image's root file system as its layer blobs, converted without being unpacked.
-public struct ImageLayers: Sendable, Equatable {
+public struct ImageLayers: Sendable {
     /// Layer blobs, bottom first (gzip, zstd or plain tar, told apart by content).
     public var paths: [String]
+    /// The image config's `rootfs.diff_ids`, one per path: what each layer's uncompressed
+    /// stream must hash to. The identity below covers them (manifest → config → diff_ids), but
+    /// only these checks tie the blobs' contents to them. nil: not checked (hand-made layers
+    /// in tests).
+    public var diffIDs: [String]?
     /// A content address of everything the layers hold: the image's manifest digest.
     public var identity: String
+    /// Hashes the uncompressed streams. GuestBuild cannot load libcrypto itself (Registry owns
+    /// it), so the image store's caller passes its digester; the portable one otherwise.
+    public var makeDigester: StreamDigesterFactory
 
-    public init(paths: [String], identity: String) {
+    public init(
+        paths: [String], diffIDs: [String]?, identity: String,
+        makeDigester: @escaping StreamDigesterFactory = { PortableStreamDigester() }
+    ) {
         self.paths = paths
+        self.diffIDs = diffIDs
         self.identity = identity
+        self.makeDigester = makeDigester
     }
 }
 
@@ -66,7 +79,8 @@ extension InitramfsBuilder {
         let started = Clock.monotonicSeconds()
         try request.limits.checkLayerCount(request.layers.paths.count, image: "image \(request.layers.identity)")
         var hasher = SHA256()
-        hasher.update("runxl-initramfs-layers-v1\0\(request.compression.rawValue)\0\(request.layers.identity)\0")
+        // v2: layers are checked against their diff_ids; a v1 archive may hold one that fails.
+        hasher.update("runxl-initramfs-layers-v2\0\(request.compression.rawValue)\0\(request.layers.identity)\0")
         hasher.update("process-inputs\0\(request.processInputs.count)\0")
         hasher.update(request.processInputs)
         var ownBytes = try hashFileIdentity(request.initBinary, role: "runxl-init binary", into: &hasher)
@@ -98,7 +112,7 @@ extension InitramfsBuilder {
         let temporary = "\(path).\(getpid())\(FileSystem.temporarySuffix)"
         do throws(RunxlError) {
             let writer = try CpioWriter(path: temporary, compression: request.compression)
-            let listing = try LayerStreamer(layers: request.layers.paths, writer: writer, limits: request.limits).run()
+            let listing = try LayerStreamer(layers: request.layers, writer: writer, limits: request.limits).run()
             let rootfsBytes = writer.contentBytes
             let process = try processFile(listing)
             try Self.appendOwnFiles(
@@ -126,7 +140,7 @@ extension InitramfsBuilder {
     /// files): for checks when no initramfs is built from the image.
     public static func listing(of layers: ImageLayers, limits: LayerLimits = .standard) throws(RunxlError) -> RootfsListing {
         try limits.checkLayerCount(layers.paths.count, image: "image \(layers.identity)")
-        return try LayerStreamer(layers: layers.paths, writer: nil, limits: limits).run()
+        return try LayerStreamer(layers: layers, writer: nil, limits: limits).run()
     }
 
     /// `CONTENT-BYTES\n` then the process file.

@@ -31,7 +31,7 @@ public struct UnpackReport: Sendable, Equatable {
 ///                              setuid binaries included, and must not be reachable by users)
 /// ROOT/snapshots/KEY/chain     the layer digests, one a line (for people and gc messages)
 /// ```
-/// KEY is the SHA-256 of "runxl-snapshot-v1\n" and each compressed layer digest followed by a
+/// KEY is the SHA-256 of "runxl-snapshot-v2\n" and each compressed layer digest followed by a
 /// newline (see `key(for:)`). A snapshot is built in the operation's staging directory and
 /// renamed into place whole, after a syncfs, so a crash leaves only staging directories that
 /// garbage collection removes, never a partial or unflushed snapshot under its name.
@@ -43,16 +43,17 @@ extension ContentStore {
     var snapshotsDirectory: String { root + "/snapshots" }
 
     /// Bumped when the unpacker's output for the same layers changes (a fix in how a layer is
-    /// applied), so that old snapshots stop matching and gc removes them.
-    static let snapshotFormat = "runxl-snapshot-v1"
+    /// applied), so that old snapshots stop matching and gc removes them. v2: layers are
+    /// checked against the config's diff_ids; a v1 snapshot may hold a layer that fails that.
+    static let snapshotFormat = "runxl-snapshot-v2"
 
     /// The key of the tree after `layers` (compressed blob digests, bottom first).
     ///
     /// Keyed by the compressed digests, not the OCI ChainID over diff_ids: the store verified
-    /// each blob's digest when it came in, while diff_ids (digests of the uncompressed tars) are
-    /// only claims of the config that the unpack does not check. A key over what was verified
-    /// names exactly the bytes that were applied. The cost is that the same layer compressed
-    /// twice (gzip and zstd) gets two keys. Without root, owners are not applied, so such
+    /// each blob's digest when it came in, so a key over them names exactly the bytes that
+    /// were applied, and each layer's uncompressed stream was checked against its diff_id while
+    /// it was applied (a snapshot is only stored after that). The cost is that the same layer
+    /// compressed twice (gzip and zstd) gets two keys. Without root, owners are not applied, so such
     /// trees get keys of their own.
     public static func snapshotKey(for layers: some Collection<String>) -> String {
         var text = snapshotFormat + "\n"
@@ -113,7 +114,10 @@ extension ContentStore {
     func unpackThroughSnapshots(
         _ image: StoredImage, into rootfs: String, sharing: RootfsSharing, operation: StoreOperation
     ) throws(RunxlError) -> UnpackReport {
-        let chain = try manifest(of: image).layers.map(\.digest)
+        let manifest = try manifest(of: image)
+        let chain = manifest.layers.map(\.digest)
+        // Read (and its layer count checked against the manifest's) before any layer is applied.
+        let diffIDs = try config(of: image, manifest: manifest).rootfs.diffIDs
         let keys = (0...chain.count).map { Self.snapshotKey(for: chain.prefix($0)) }
         var report = UnpackReport(layers: chain.count, reusedLayers: 0, snapshotsStored: 0, snapshotKey: nil)
         if chain.isEmpty {
@@ -142,7 +146,7 @@ extension ContentStore {
             if let key = report.snapshotKey {
                 try TreeReplicator(sharing: .copies).replicate(from: snapshotRootfs(key), to: rootfs)
             }
-            try apply(chain, from: report.reusedLayers, of: image, to: LayerUnpacker(rootfs: rootfs))
+            try apply(chain, diffIDs: diffIDs, from: report.reusedLayers, of: image, to: LayerUnpacker(rootfs: rootfs))
             return report
         }
 
@@ -155,7 +159,7 @@ extension ContentStore {
         }
         let wanted = wantedSnapshotPrefixes(try storedLayerChains() + [chain])
         let unpacker = try LayerUnpacker(rootfs: workRootfs)
-        try apply(chain, from: report.reusedLayers, of: image, to: unpacker) { length in
+        try apply(chain, diffIDs: diffIDs, from: report.reusedLayers, of: image, to: unpacker) { length in
             if length < chain.count, wanted.contains(keys[length]), !hasSnapshot(keys[length]) {
                 if publishLinkedCopy(of: workRootfs, chain: chain.prefix(length), key: keys[length], operation: operation) {
                     report.snapshotsStored += 1
@@ -170,15 +174,20 @@ extension ContentStore {
         return report
     }
 
-    /// Applies `chain[start...]`; `applied` hears the chain length reached after each layer.
+    /// Applies `chain[start...]`, each layer checked against its diff_id; `applied` hears the
+    /// chain length reached after each layer, so a snapshot is only ever taken of checked layers.
     private func apply(
-        _ chain: [String], from start: Int, of image: StoredImage, to unpacker: LayerUnpacker, applied: (Int) -> Void = { _ in }
+        _ chain: [String], diffIDs: [String], from start: Int, of image: StoredImage, to unpacker: LayerUnpacker,
+        applied: (Int) -> Void = { _ in }
     ) throws(RunxlError) {
         try unpacker.limits.checkLayerCount(chain.count, image: image.name)
+        guard diffIDs.count == chain.count else {
+            throw RunxlError(.invalidImage, "\(image.name): the config lists \(diffIDs.count) diff_ids for \(chain.count) layers")
+        }
         for index in start..<chain.count {
             let digest = chain[index]
             do {
-                try unpacker.apply(layerAt: try blobPath(digest))
+                try unpacker.apply(layerAt: try blobPath(digest), diffID: diffIDs[index])
             } catch {
                 throw RunxlError(error.code, "layer \(digest) of \(image.name): \(error.message)", cause: error.cause)
             }

@@ -23,10 +23,15 @@ public struct LayerUnpacker: Sendable {
 
     /// Applies one layer blob (compression detected from content: gzip, zstd or none), streaming.
     ///
+    /// With a `diffID` (the image config's `rootfs.diff_ids` entry), the whole uncompressed
+    /// stream is hashed as it is inflated and must match it, or the layer fails with
+    /// `digestMismatch` after its entries were written. nil only where no image config exists
+    /// (`runxl unpack-layers`, which times the unpacker alone).
+    ///
     /// A refused entry stops the layer with `unsafeLayerEntry` (or `layerLimitExceeded`) naming
     /// it; nothing outside `rootfs` has been touched, but the rootfs holds the entries before it,
     /// so callers unpack into a directory they discard on failure.
-    public func apply(layerAt path: String) throws(RunxlError) {
-        try LayerApplication(layerPath: path, rootfs: rootfs, limits: limits).run()
+    public func apply(layerAt path: String, diffID: String?) throws(RunxlError) {
+        try LayerApplication(layerPath: path, diffID: diffID, rootfs: rootfs, limits: limits).run()
     }
 }

@@ -10,6 +10,8 @@ import Musl
 /// One layer applied to a rootfs: the state that lives as long as one `LayerUnpacker.apply`.
 final class LayerApplication {
     private let layerPath: String
+    /// What the layer's uncompressed stream must hash to; nil: not checked.
+    private let diffID: String?
     private let limits: UnpackLimits
     private let directories: UnpackDirectories
     /// Everything this layer put in place (and the directories above it). image-spec: a whiteout
@@ -24,18 +26,21 @@ final class LayerApplication {
     /// caller, as tar does for ordinary users.
     private let ownershipRequired = geteuid() == 0
 
-    init(layerPath: String, rootfs: String, limits: UnpackLimits) throws(RunxlError) {
+    init(layerPath: String, diffID: String?, rootfs: String, limits: UnpackLimits) throws(RunxlError) {
         self.layerPath = layerPath
+        self.diffID = diffID
         self.limits = limits
         self.directories = try UnpackDirectories(rootfs: rootfs)
     }
 
     func run() throws(RunxlError) {
-        let stream = try ArchiveEntryStream(tarAt: layerPath)
+        let stream = try ArchiveEntryStream(
+            tarAt: layerPath, uncompressedDigester: diffID.map { _ in ContentStore.makeLayerDigester() })
         while let header = try stream.nextHeader() {
             directories.trim()
             try apply(header, from: stream)
         }
+        if let diffID { try stream.verifyUncompressedDigest(diffID: diffID) }
         applyDirectoryTimes()
     }
 

@@ -1,5 +1,5 @@
 internal import CCurl
-import RunxlBase
+public import RunxlBase
 
 /// SHA-256 of blob contents as they stream: libcrypto's when it loads (SHA-NI: about 1.7 GB/s
 /// here), RunxlBase's portable one otherwise (about 150 MB/s).
@@ -90,3 +90,6 @@ public final class Digester {
         return String(decoding: text, as: UTF8.self)
     }
 }
+
+/// The image store lends it to Archive to check layers' diff_ids at libcrypto's speed.
+extension Digester: StreamDigester {}

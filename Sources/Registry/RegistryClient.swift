@@ -14,6 +14,9 @@ public struct RegistryOptions: Sendable {
     public var credentials: RegistryCredentials?
     /// nil: `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`.
     public var dockerConfigPath: String?
+    /// Where credential helpers are looked for, in PATH's form; nil: `$PATH`. Tests give their
+    /// own directory rather than change the process's PATH under other threads.
+    public var credentialHelperSearchPath: String?
     /// Connect timeout and stall timeout of every request, in seconds.
     public var timeoutSeconds: Int
     /// Tries of a blob download that keeps dropping mid-way (each resumes where the last stopped).
@@ -21,11 +24,12 @@ public struct RegistryOptions: Sendable {
 
     public init(
         insecure: Bool = false, credentials: RegistryCredentials? = nil, dockerConfigPath: String? = nil,
-        timeoutSeconds: Int = RegistryOptions.timeoutFromEnvironment(), attempts: Int = 4
+        credentialHelperSearchPath: String? = nil, timeoutSeconds: Int = RegistryOptions.timeoutFromEnvironment(), attempts: Int = 4
     ) {
         self.insecure = insecure
         self.credentials = credentials
         self.dockerConfigPath = dockerConfigPath
+        self.credentialHelperSearchPath = credentialHelperSearchPath
         self.timeoutSeconds = timeoutSeconds
         self.attempts = attempts
     }
@@ -256,7 +260,10 @@ public final class RegistryClient {
         if !credentialsLooked {
             credentialsLooked = true
             if let path = options.dockerConfigPath ?? RegistryCredentials.defaultDockerConfigPath {
-                credentials = try RegistryCredentials.fromDockerConfig(path: path, domain: reference.domain)
+                // A helper may go to the network (ECR, gcloud): it gets twice a request's timeout.
+                credentials = try RegistryCredentials.fromDockerConfig(
+                    path: path, domain: reference.domain, helperSearchPath: options.credentialHelperSearchPath,
+                    helperTimeoutSeconds: Double(options.timeoutSeconds * 2))
             }
         }
         return credentials

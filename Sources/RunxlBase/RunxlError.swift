@@ -101,6 +101,9 @@ extension RunxlError.Code {
     public static let registryFailed = Self(rawValue: 504)
     /// A layer goes past an unpack limit (entries, bytes written, path length): a bomb or a broken layer.
     public static let layerLimitExceeded = Self(rawValue: 505)
+    /// A docker credential helper (`credsStore`, `credHelpers`) is missing, failed or printed
+    /// something that is not its JSON answer.
+    public static let credentialHelperFailed = Self(rawValue: 506)
 
     /// A bug in runxl: an invariant did not hold. Reported instead of crashing.
     public static let `internal` = Self(rawValue: 900)
@@ -132,6 +135,7 @@ extension RunxlError.Code {
         ("guestBootFailed", .guestBootFailed), ("unsupported", .unsupported), ("xenstoreFailed", .xenstoreFailed),
         ("timeout", .timeout), ("imageNotFound", .imageNotFound), ("invalidImage", .invalidImage),
         ("digestMismatch", .digestMismatch), ("unsafeLayerEntry", .unsafeLayerEntry),
-        ("registryFailed", .registryFailed), ("layerLimitExceeded", .layerLimitExceeded), ("internal", .internal),
+        ("registryFailed", .registryFailed), ("layerLimitExceeded", .layerLimitExceeded),
+        ("credentialHelperFailed", .credentialHelperFailed), ("internal", .internal),
     ]
 }

@@ -11,12 +11,16 @@ public struct ToolRun: Sendable {
     public var arguments: [String]
     /// A bound, so a wedged tool cannot hang the verb that ran it.
     public var timeoutSeconds: Double
+    /// Keeps stderr out of `output` (in `errorOutput`), for a tool whose stdout is a document
+    /// to parse (a docker credential helper's JSON) while it may still print warnings.
+    public var separatesErrorOutput = false
 
     /// Exit status (128+N for a signal), stdout and stderr together (the first MiB), and
-    /// whether the timeout killed it.
+    /// whether the timeout killed it. With `separatesErrorOutput`, stderr is in `errorOutput`.
     public struct Outcome: Sendable {
         public var status: Int32
         public var output: String
+        public var errorOutput = ""
         public var timedOut: Bool
 
         /// The last lines of the output, for an error message.
@@ -68,51 +72,60 @@ public struct ToolRun: Sendable {
         guard input.count <= Self.maximumInputBytes else {
             throw RunxlError(.internal, "\(commandLine) was given \(input.count) bytes of input, more than a pipe holds")
         }
-        let inputPipe = try Processes.makePipe()
-        let outputPipe: (read: Int32, write: Int32)
+        var pipes: [(read: Int32, write: Int32)] = []
         do {
-            outputPipe = try Processes.makePipe()
+            for _ in 0..<(separatesErrorOutput ? 3 : 2) { pipes.append(try Processes.makePipe()) }
         } catch {
-            close(inputPipe.read)
-            close(inputPipe.write)
+            for pipe in pipes { close(pipe.read); close(pipe.write) }
             throw error
         }
+        let inputPipe = pipes[0], outputPipe = pipes[1], errorPipe = pipes.count > 2 ? pipes[2] : pipes[1]
         let pid: Int32
         do {
-            pid = try Processes.spawn(path, arguments, standardDescriptors: [inputPipe.read, outputPipe.write, outputPipe.write])
+            pid = try Processes.spawn(path, arguments, standardDescriptors: [inputPipe.read, outputPipe.write, errorPipe.write])
         } catch {
-            for fd in [inputPipe.read, inputPipe.write, outputPipe.read, outputPipe.write] { close(fd) }
+            for pipe in pipes { close(pipe.read); close(pipe.write) }
             throw error
         }
         close(inputPipe.read)
-        close(outputPipe.write)
+        for pipe in pipes.dropFirst() { close(pipe.write) }
         // Within a pipe's buffer (checked above): the write cannot block.
         signal(SIGPIPE, SIG_IGN)
         _ = input.withUnsafeBytes { write(inputPipe.write, $0.baseAddress, $0.count) }
         close(inputPipe.write)
 
         let deadline = Clock.monotonicSeconds() + timeoutSeconds
-        var output: [UInt8] = []
+        // One buffer per descriptor still open: stdout (with stderr, unless kept apart), stderr.
+        var open = pipes.dropFirst().map(\.read)
+        var collected: [Int32: [UInt8]] = [:]
         var buffer = [UInt8](repeating: 0, count: 16 << 10)
         var timedOut = false
-        while true {
+        while !open.isEmpty {
             let remaining = deadline - Clock.monotonicSeconds()
             if remaining <= 0 {
                 timedOut = true
                 break
             }
-            var poller = pollfd(fd: outputPipe.read, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, Int32(min(remaining, 1) * 1000))
+            var pollers = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let ready = poll(&pollers, nfds_t(pollers.count), Int32(min(remaining, 1) * 1000))
             if ready < 0 && errno != EINTR { break }
             if ready <= 0 { continue }
-            let count = buffer.withUnsafeMutableBytes { read(outputPipe.read, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            if output.count < 1 << 20 { output += buffer[0..<count] }
+            for poller in pollers where poller.revents != 0 {
+                let count = buffer.withUnsafeMutableBytes { read(poller.fd, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 {
+                    open.removeAll { $0 == poller.fd }
+                    continue
+                }
+                if collected[poller.fd, default: []].count < 1 << 20 { collected[poller.fd, default: []] += buffer[0..<count] }
+            }
         }
-        close(outputPipe.read)
+        for pipe in pipes.dropFirst() { close(pipe.read) }
         if timedOut { kill(pid, SIGKILL) }
         let status = Processes.waitForExit(pid)
-        return Outcome(status: status, output: String(decoding: output, as: UTF8.self), timedOut: timedOut)
+        var outcome = Outcome(
+            status: status, output: String(decoding: collected[outputPipe.read] ?? [], as: UTF8.self), timedOut: timedOut)
+        if separatesErrorOutput { outcome.errorOutput = String(decoding: collected[errorPipe.read] ?? [], as: UTF8.self) }
+        return outcome
     }
 }

@@ -66,7 +66,9 @@ struct ImageConvert: ImageAction {
         let config = try store.config(of: image, manifest: manifest)
         let hints = UnikernelImageHints.annotations(manifest: manifest, config: config)
         if !hints.isEmpty { return try convertUnikernel(image, store: store, hints: hints) }
-        let layers = ImageLayers(paths: try store.layerPaths(of: image, manifest: manifest), identity: image.manifest.digest)
+        let layers = ImageLayers(
+            paths: try store.layerPaths(of: image, manifest: manifest), diffIDs: config.rootfs.diffIDs,
+            identity: image.manifest.digest, makeDigester: ContentStore.makeLayerDigester)
         func spec(_ users: ImageUserDatabases?) throws(RunxlError) -> Spec {
             try ImageBundle.spec(for: config, image: image.name, rootfsPath: "rootfs", args: [], terminal: false, users: users)
         }

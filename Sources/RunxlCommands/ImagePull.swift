@@ -8,7 +8,7 @@ struct ImagePull: ImageAction {
     static let usage = "REF [--platform OS/ARCH[/VARIANT]] [--creds USER:PASSWORD] [--insecure] [--quiet]"
     static let flags = [
         FlagSpec("platform", value: "OS/ARCH", help: "pull, import: the platform to take from a multi-platform image (default linux/amd64)"),
-        FlagSpec("creds", value: "USER:PASSWORD", help: "pull: registry credentials (default: ~/.docker/config.json auths)"),
+        FlagSpec("creds", value: "USER:PASSWORD", help: "pull: registry credentials (default: the Docker config: credHelpers, credsStore, auths)"),
         FlagSpec("insecure", help: "pull: plain http to the registry (always so for localhost and 127.0.0.1)"),
         FlagSpec("quiet", short: "q", help: "pull, import: no progress output"),
         ImageVerb.storeFlag,

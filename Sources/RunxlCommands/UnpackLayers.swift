@@ -21,7 +21,7 @@ struct UnpackLayers: Verb {
     func run() throws(RunxlError) -> Int32 {
         let unpacker = try LayerUnpacker(rootfs: rootfs)
         try unpacker.limits.checkLayerCount(layers.count, image: "the layers given")
-        for layer in layers { try unpacker.apply(layerAt: layer) }
+        for layer in layers { try unpacker.apply(layerAt: layer, diffID: nil) }
         return 0
     }
 }

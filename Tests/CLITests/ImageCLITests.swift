@@ -114,6 +114,33 @@ struct ImageCLITests {
         let again = try world.run(["image", "unpack", "--store", store(world), "localhost/layout", target])
         #expect(again.status == 1 && again.stderr.contains("not empty"))
     }
+
+    /// A layer blob that matches its descriptor but not the config's diff_id
+    /// (Tests/images/make-tampered-layer.py): `image unpack` exits 1 with code 502 and leaves
+    /// neither DIR nor anything in the store; the good image of the same layout unpacks.
+    @Test func unpackRefusesALayerThatDoesNotInflateToItsDiffID() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let layout = world.directory + "/layout"
+        let script = ImageCLIFixtures.repository + "/Tests/images/make-tampered-layer.py"
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = ["python3", script, layout]
+        try python.run()
+        python.waitUntilExit()
+        #expect(python.terminationStatus == 0)
+        #expect(try world.run(["image", "import", "-q", "--store", store(world), layout]).status == 0)
+        let before = listing(store(world))
+        let target = world.directory + "/rootfs"
+        let refused = try world.run(
+            ["image", "unpack", "--store", store(world), "localhost/layout:tampered", target], globalFirst: ["--log-format", "json"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("diff_id") && refused.stderr.contains(#""code":502"#), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: target))
+        #expect(listing(store(world)) == before)
+        let good = try world.run(["image", "unpack", "--store", store(world), "localhost/layout:good", target])
+        #expect(good.status == 0, "\(good.stderr)")
+    }
 }
 
 enum ImageCLIFixtures {

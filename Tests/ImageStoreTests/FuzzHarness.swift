@@ -68,7 +68,7 @@ enum ImageStoreFuzzHarness {
         }
         let before = outsideSnapshot(scratch, rootfs: rootfs)
         do {
-            try LayerUnpacker(rootfs: rootfs).apply(layerAt: scratch + "/layer")
+            try LayerUnpacker(rootfs: rootfs).apply(layerAt: scratch + "/layer", diffID: nil)
         } catch {}
         let after = outsideSnapshot(scratch, rootfs: rootfs)
         // Owner write permission first, so that removeTree can enter what the layer made read-only.

@@ -39,7 +39,7 @@ struct SnapshotTests {
         func fromScratch(_ tag: String) throws -> String {
             let target = scratch.path + "/scratch-\(tag)-\(UUID().uuidString)"
             let unpacker = try LayerUnpacker(rootfs: target)
-            for digest in try layers(tag) { try unpacker.apply(layerAt: try store.blobPath(digest)) }
+            for digest in try layers(tag) { try unpacker.apply(layerAt: try store.blobPath(digest), diffID: nil) }
             return target
         }
     }
@@ -254,7 +254,7 @@ struct SnapshotTests {
         for (image, result) in [(latest, "latest"), (gzip, "gzip"), (latest, "latest-again")] {
             let reference = scratch.path + "/scratch-\(result)"
             let unpacker = try LayerUnpacker(rootfs: reference)
-            for layer in try store.manifest(of: image).layers { try unpacker.apply(layerAt: try store.blobPath(layer.digest)) }
+            for layer in try store.manifest(of: image).layers { try unpacker.apply(layerAt: try store.blobPath(layer.digest), diffID: nil) }
             let comparison = try Self.differences(reference, scratch.path + "/" + result)
             #expect(comparison.contains(": 0 differences"), "\(result): \(comparison)")
         }

@@ -219,7 +219,7 @@ struct StreamFixture {
     func unpackedArchive(_ layers: [String]) throws -> String {
         let rootfs = scratch.path + "/rootfs-\(UUID().uuidString)"
         let unpacker = try LayerUnpacker(rootfs: rootfs)
-        for layer in layers { try unpacker.apply(layerAt: layer) }
+        for layer in layers { try unpacker.apply(layerAt: layer, diffID: nil) }
         let request = InitramfsRequest(
             rootfs: rootfs, initBinary: initBinary, processFile: Array("{}\n".utf8), compression: ArchiveCompression.none)
         return try InitramfsBuilder(cacheDirectory: scratch.path + "/unpack-cache-\(UUID().uuidString)").build(request).path
@@ -231,7 +231,7 @@ struct StreamFixture {
         imageUser: String? = nil
     ) throws -> (path: String, initramfs: Initramfs, processFile: [UInt8], listing: RootfsListing) {
         let request = LayeredInitramfsRequest(
-            layers: ImageLayers(paths: layers, identity: identity), initBinary: initBinary,
+            layers: ImageLayers(paths: layers, diffIDs: nil, identity: identity), initBinary: initBinary,
             processInputs: Array((args ?? []).joined(separator: "\0").utf8), compression: ArchiveCompression.none)
         var seen: RootfsListing?
         let (initramfs, processFile) = try InitramfsBuilder(cacheDirectory: cache).build(request) {

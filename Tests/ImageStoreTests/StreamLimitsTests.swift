@@ -37,7 +37,7 @@ import Glibc
 
         func build(limits: LayerLimits) throws(RunxlError) -> Initramfs {
             let request = LayeredInitramfsRequest(
-                layers: ImageLayers(paths: layers, identity: "sha256:" + String(repeating: "c", count: 64)),
+                layers: ImageLayers(paths: layers, diffIDs: nil, identity: "sha256:" + String(repeating: "c", count: 64)),
                 initBinary: initBinary, processInputs: [], compression: ArchiveCompression.none, limits: limits)
             return try InitramfsBuilder(cacheDirectory: cache).build(request) { _ in Array("{}\n".utf8) }.initramfs
         }
@@ -103,7 +103,7 @@ import Glibc
         // The listing-only path (an image booted with a given initrd) checks the count too.
         let streamed = try Streamed("many-layers")
         #expect(throws: RunxlError.self) {
-            try InitramfsBuilder.listing(of: ImageLayers(paths: streamed.layers, identity: "sha256:x"), limits: limits)
+            try InitramfsBuilder.listing(of: ImageLayers(paths: streamed.layers, diffIDs: nil, identity: "sha256:x"), limits: limits)
         }
     }
 

@@ -37,7 +37,7 @@ private struct HostileCase {
     func unpack(limits: UnpackLimits = .standard) -> RunxlError? {
         do {
             let unpacker = try LayerUnpacker(rootfs: rootfs, limits: limits)
-            for layer in layers { try unpacker.apply(layerAt: layer) }
+            for layer in layers { try unpacker.apply(layerAt: layer, diffID: nil) }
             return nil
         } catch {
             return error

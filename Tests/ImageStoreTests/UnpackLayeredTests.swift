@@ -29,7 +29,7 @@ struct UnpackLayeredTests {
 
         let rootfs = scratch.path + "/rootfs"
         let unpacker = try LayerUnpacker(rootfs: rootfs)
-        for layer in layers { try unpacker.apply(layerAt: layer.path) }
+        for layer in layers { try unpacker.apply(layerAt: layer.path, diffID: nil) }
 
         let comparison = try UnpackFixtures.run(
             "python3", [UnpackFixtures.imagesDirectory + "/compare-rootfs.py", scratch.path + "/umoci/rootfs", rootfs])
