@@ -34,9 +34,12 @@ cat >/etc/runxl/config.json <<JSON
 JSON
 # The fixtures' rootfs from the 9p share to dom0's own file system, as a Xen host keeps its
 # containers' trees on local storage: a share-mode guest would otherwise reach it through two
-# 9p hops (Xen's, then the lab's virtio one), and every initramfs key walk through one.
-if [ ! -d /var/tmp/lab-rootfs ] && [ -d "$work/busybox-rootfs" ]; then
+# 9p hops (Xen's, then the lab's virtio one), and every initramfs key walk through one. The
+# share keeps a symlink in its place, so every script's "$work/busybox-rootfs" is the local copy.
+if [ ! -L "$work/busybox-rootfs" ] && [ -d "$work/busybox-rootfs" ]; then
+  rm -rf /var/tmp/lab-rootfs
   cp -a "$work/busybox-rootfs" /var/tmp/lab-rootfs
-  sed -i "s#\"$work/busybox-rootfs\"#\"/var/tmp/lab-rootfs\"#" "$work"/*/config.json
+  mv "$work/busybox-rootfs" "$work/busybox-rootfs.share"
+  ln -s /var/tmp/lab-rootfs "$work/busybox-rootfs"
 fi
 lab_common_loaded=1
