@@ -61,14 +61,6 @@ public enum DirectoryBinds {
         "shared", "rshared", "slave", "rslave", "unbindable", "runbindable",
     ]
 
-    /// True for a bind mount, whatever its source: runc's reading of `type` and the `bind` and
-    /// `rbind` options. Binds of files are copied into the initramfs (`GuestBuilder.fileBindMounts`),
-    /// binds of directories become disks here.
-    static func isBind(_ mount: OCI.Mount) -> Bool {
-        let options = mount.options ?? []
-        return mount.type == "bind" || options.contains("bind") || options.contains("rbind")
-    }
-
     /// Destinations that name kernel objects of the guest, where the host's directory means
     /// nothing: init mounts its own /dev/shm, /proc and /sys belong to the guest's kernel.
     static func isGuestKernelPath(_ destination: String) -> Bool {
@@ -94,7 +86,7 @@ public enum DirectoryBinds {
     /// the guest kernel's own trees (/proc, /sys, /dev/shm) are left out.
     static func checkedBinds(_ spec: Spec) throws(RunxlError) -> [CheckedBind] {
         var binds: [CheckedBind] = []
-        for (index, mount) in (spec.mounts ?? []).enumerated() where isBind(mount) {
+        for (index, mount) in (spec.mounts ?? []).enumerated() where mount.isBind {
             let name = "mounts[\(index)] (\(mount.destination))"
             guard let source = mount.source, source.hasPrefix("/") else {
                 throw RunxlError(.invalidConfig, "bind mount \(name) needs an absolute source, not '\(mount.source ?? "")'")
@@ -145,16 +137,11 @@ public enum DirectoryBinds {
             let (usedBytes, entries) = try measure(directory, mountName: name)
             let options = mount.options ?? []
             binds.append(DirectoryBind(
-                mountIndex: index, source: directory, destination: mount.destination, readOnly: isReadOnly(options),
+                mountIndex: index, source: directory, destination: mount.destination, readOnly: mount.isReadOnly,
                 guestOptions: options.filter { flagOptions.contains($0) },
                 virtualDevice: virtualDevice(binds.count), usedBytes: usedBytes, entries: entries))
         }
         return binds
-    }
-
-    /// runc's reading: the last of `ro` and `rw` wins.
-    static func isReadOnly(_ options: [String]) -> Bool {
-        options.last { $0 == "ro" || $0 == "rw" } == "ro"
     }
 
     /// `xvdb` for the first bind, `xvdc` for the second, ...

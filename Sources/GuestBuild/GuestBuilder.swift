@@ -300,7 +300,7 @@ public struct GuestBuilder: Sendable {
     static func fileBindMounts(_ spec: Spec) -> [GuestFile] {
         (spec.mounts ?? []).compactMap { mount in
             let options = mount.options ?? []
-            guard DirectoryBinds.isBind(mount), let source = mount.source, source.hasPrefix("/"), mount.destination.hasPrefix("/")
+            guard mount.isBind, let source = mount.source, source.hasPrefix("/"), mount.destination.hasPrefix("/")
             else { return nil }
             var info = stat()
             guard stat(source, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }

@@ -97,7 +97,7 @@ extension GuestBuilder {
             guestMounts[bind.mountIndex] = ProcessDescription.Mount(
                 destination: bind.mount.destination, type: "bind", source: GuestShares.bindSource(position), options: options)
             hostMounts.append(HostMount(
-                source: bind.source, target: layout.bind(position), readOnly: DirectoryBinds.isReadOnly(options),
+                source: bind.source, target: layout.bind(position), readOnly: bind.mount.isReadOnly,
                 recursive: options.contains("rbind")))
         }
         let process = try ProcessDescription(spec: spec, lookup: RootfsLookup(rootfs: rootfs), guestMounts: guestMounts)

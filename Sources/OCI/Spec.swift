@@ -268,6 +268,20 @@ public struct Mount: Codable, Sendable, Equatable {
     }
 }
 
+extension Mount {
+    /// A bind mount, whatever its source: runc's reading of `type` and the `bind` and `rbind`
+    /// options.
+    public var isBind: Bool {
+        let options = options ?? []
+        return type == "bind" || options.contains("bind") || options.contains("rbind")
+    }
+
+    /// runc's reading: the last of `ro` and `rw` wins.
+    public var isReadOnly: Bool {
+        (options ?? []).last { $0 == "ro" || $0 == "rw" } == "ro"
+    }
+}
+
 public struct Hook: Codable, Sendable, Equatable {
     public var path: String
     public var args: [String]?

@@ -35,10 +35,8 @@ public struct ContainerView: Sendable, Equatable {
         var binds: [Bind] = []
         var guestOnly: [String] = []
         for mount in spec.mounts ?? [] {
-            let options = mount.options ?? []
-            let isBind = mount.type == "bind" || options.contains("bind") || options.contains("rbind")
             let destination = normalized(mount.destination)
-            guard isBind else {
+            guard mount.isBind else {
                 guestOnly.append(destination)
                 continue
             }
@@ -49,7 +47,7 @@ public struct ContainerView: Sendable, Equatable {
             guard stat(source, &info) == 0, [S_IFREG, S_IFDIR].contains(info.st_mode & S_IFMT) else { continue }
             binds.append(Bind(
                 source: source, destination: destination,
-                readOnly: options.last { $0 == "ro" || $0 == "rw" } == "ro", recursive: options.contains("rbind")))
+                readOnly: mount.isReadOnly, recursive: (mount.options ?? []).contains("rbind")))
         }
         return ContainerView(rootfs: rootfs, binds: binds)
     }
