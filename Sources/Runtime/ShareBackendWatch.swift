@@ -6,19 +6,20 @@ import Glibc
 #endif
 
 /// The 9pfs backend of a share-mode guest is a QEMU process libxl started in dom0. If it dies
-/// while the guest runs (killed, out of memory), the guest's kernel answers every file operation
-/// on the rootfs and the binds with I/O errors and nothing else on the host notices: the
-/// supervisor watches it and says so on the container's stderr and in its log, so the user
-/// learns why the container's programs fail.
+/// while the guest runs (killed, out of memory), the guest has lost its rootfs and binds, and
+/// Linux's Xen 9p transport has no way to fail the requests already on the ring: the container's
+/// processes would wait on their next file access forever, with nothing on the host saying why.
+/// The supervisor watches the backend and, as Kata's shim does when virtiofsd dies, ends the
+/// container with the reason, so the user sees a stopped container and an error, not a hang.
 enum ShareBackendWatch {
     static let pollSeconds: UInt32 = 1
 
-    /// Starts watching the backend of `domain`, if it has one; `report` gets the message once.
+    /// Starts watching the backend of `domain`, if it has one; `died` gets the reason once.
     /// `isEnding` tells that the container is ending anyway (its exit was reported): the
     /// backend then goes with the guest's power-off or the domain's destroy.
     static func start(
         domain: DomainID, hypervisor: any Hypervisor, isEnding: @escaping @Sendable () -> Bool,
-        report: @escaping @Sendable (String) -> Void
+        died: @escaping @Sendable (String) -> Void
     ) {
         guard let backend = backendPID(of: domain) else { return }
         try? startDetachedThread {
@@ -28,10 +29,10 @@ enum ShareBackendWatch {
             sleep(2)
             guard !isEnding(), let info = try? hypervisor.domainInfo(domain), info.state == .running || info.state == .paused
             else { return }
-            report(
-                "the 9pfs backend of domain \(domain) (QEMU, pid \(backend)) has exited: the container's rootfs and "
-                    + "bind mounts are gone from the guest, whose file operations now fail with I/O errors; "
-                    + "stop the container (runxl kill/delete) and start it again")
+            died(
+                "the 9pfs backend of domain \(domain) (QEMU, pid \(backend)) exited while the container ran: its rootfs and "
+                    + "bind mounts were gone from the guest, whose file accesses would have waited forever, so runxl stopped it; "
+                    + "start the container again (the host's files are intact)")
         }
     }
 

@@ -95,10 +95,13 @@ public struct Supervisor {
         let reported = ReportedExit()
         if !attached.unikernel && attached.pumpDone >= 0 { endAtExitReport(attached, into: reported) }
         if !attached.unikernel {
-            let (log, errors, id) = (self.log, attached.errors, self.id)
-            ShareBackendWatch.start(domain: domain, hypervisor: engine.hypervisor, isEnding: { reported.status != nil }) { message in
+            let (log, id, hypervisor) = (self.log, self.id, engine.hypervisor)
+            ShareBackendWatch.start(domain: domain, hypervisor: hypervisor, isEnding: { reported.status != nil }) { message in
                 log("supervisor of \(id): \(message)")
-                ConsolePump.writeAll(errors, Array("runxl: container \(id): \(message)\n".utf8))
+                // The reason becomes the exit status (explained on stderr below); the destroy
+                // ends the wait for the domain.
+                reported.status = .failed(message)
+                try? hypervisor.destroy(domain)
             }
         }
         let end: DomainEnd
