@@ -74,7 +74,7 @@ public final class ContainerEngine {
             guard options.consoleSocket != nil else {
                 throw RunxlError(
                     .invalidConfig,
-                    "process.terminal is true but no --console-socket was given: the pty master has nowhere to go")
+                    "process.terminal is true but no --console-socket was given: the pty master has nowhere to go (only a foreground `runxl run` keeps it itself)")
             }
         }
         try store.claim(record, id: id)

@@ -285,14 +285,28 @@ enum UnixSocket {
     static func receiveRequest(_ socketFD: Int32, maxLength: Int) -> ([UInt8], [Int32])? {
         var received: [UInt8] = []
         var descriptors: [Int32] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        var control = [UInt8](repeating: 0, count: 256)
         while true {
             if received.count >= 4 {
                 let length = Int(received[0]) | Int(received[1]) << 8 | Int(received[2]) << 16 | Int(received[3]) << 24
                 if length > maxLength { break }
                 if received.count >= 4 + length { return (Array(received[4..<(4 + length)]), descriptors) }
             }
+            let (bytes, more) = receive(socketFD, maxBytes: 65536)
+            descriptors += more
+            if bytes.isEmpty { break }
+            received += bytes
+        }
+        for descriptor in descriptors { close(descriptor) }
+        return nil
+    }
+
+    /// One recvmsg: the bytes (empty at the end of the stream or on an error) and the
+    /// descriptors that came with them (SCM_RIGHTS, close-on-exec), which the caller owns.
+    static func receive(_ socketFD: Int32, maxBytes: Int) -> ([UInt8], [Int32]) {
+        var buffer = [UInt8](repeating: 0, count: maxBytes)
+        var control = [UInt8](repeating: 0, count: 256)
+        var descriptors: [Int32] = []
+        while true {
             let count = buffer.withUnsafeMutableBytes { bufferRaw in
                 control.withUnsafeMutableBytes { controlRaw in
                     var vector = iovec(iov_base: bufferRaw.baseAddress, iov_len: bufferRaw.count)
@@ -318,10 +332,7 @@ enum UnixSocket {
                 }
             }
             if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            received += buffer[0..<count]
+            return (count > 0 ? Array(buffer[0..<count]) : [], descriptors)
         }
-        for descriptor in descriptors { close(descriptor) }
-        return nil
     }
 }

@@ -22,7 +22,7 @@ struct Exec: Verb {
             FlagSpec("process", short: "p", value: "FILE", help: "the process as a runtime-spec process JSON"),
             FlagSpec("detach", short: "d", help: "return once the process started; the pid file names its waiter"),
             FlagSpec("pid-file", value: "FILE", help: "write the pid that lives as long as the process"),
-            FlagSpec("tty", short: "t", help: "give the process a terminal (its master goes to --console-socket)"),
+            FlagSpec("tty", short: "t", help: "give the process a terminal (its master goes to --console-socket, or is bridged to this stdin/stdout)"),
             FlagSpec("console-socket", value: "SOCKET", help: "AF_UNIX socket that receives the pty master"),
             FlagSpec("cwd", value: "DIR", help: "working directory in the container"),
             FlagSpec("env", short: "e", value: "KEY=VALUE", help: "set an environment variable (repeatable)"),
@@ -60,28 +60,52 @@ struct Exec: Verb {
             throw RunxlError(.unsupported, "container \(id) takes no exec requests (its supervisor has no exec channel)")
         }
         let description = try processDescription(record)
+        let detach = arguments.isSet("detach")
         var descriptors: [Int32] = [0, 1, 2]
         var terminalPair: TerminalPair?
         defer { terminalPair?.close() }
+        // Without --console-socket, runc bridges the terminal to its own stdin and stdout.
+        var bridgedMaster: Int32 = -1
+        defer { if bridgedMaster >= 0 { close(bridgedMaster) } }
         if description.terminal {
-            guard let socket = arguments.value("console-socket") else {
-                throw RunxlError(.usage, "exec: --tty needs --console-socket to send the terminal's master to")
-            }
             let pair = try TerminalPair.open()
             terminalPair = pair
-            try pair.sendMaster(to: ContainerEngine.absolutePath(socket))
+            if let socket = arguments.value("console-socket") {
+                try pair.sendMaster(to: ContainerEngine.absolutePath(socket))
+            } else {
+                guard !detach else {
+                    throw RunxlError(.usage, "exec: --tty with --detach needs --console-socket: nothing would hold the terminal")
+                }
+                bridgedMaster = fcntl(pair.master, F_DUPFD_CLOEXEC, 3)
+                guard bridgedMaster >= 0 else {
+                    let code = errno
+                    throw RunxlError(.io, "cannot keep the exec's terminal", cause: SystemCallError("fcntl(F_DUPFD_CLOEXEC)", errno: code))
+                }
+            }
             descriptors = [pair.replica]
         }
         let connection = try ExecChannel.send(description, descriptors: descriptors, socketPath: socketPath)
-        if arguments.isSet("detach") {
+        // The supervisor holds the replica now: its close at the process's end is the master's EOF.
+        terminalPair?.close()
+        terminalPair = nil
+        if detach {
             defer { close(connection) }
+            // As with create, a terminal process keeps none of the caller's streams.
+            let detached = description.terminal ? open("/dev/null", O_RDWR | O_CLOEXEC) : -1
+            defer { if detached >= 0 { close(detached) } }
             let waiter = try Processes.spawn(
-                try Processes.currentExecutable(), ["exec-wait", "--fd", "3"], extraDescriptors: [connection])
+                try Processes.currentExecutable(), ["exec-wait", "--fd", "3"], extraDescriptors: [connection],
+                standardDescriptors: detached >= 0 ? [detached, detached, detached] : nil)
             try writePidFile(waiter)
             return 0
         }
         try writePidFile(getpid())
-        return ExecChannel.waitForExit(connection)
+        guard bridgedMaster >= 0 else { return ExecChannel.waitForExit(connection) }
+        let bridge = try TerminalBridge.start(master: bridgedMaster)
+        bridgedMaster = -1
+        let code = ExecChannel.waitForExit(connection)
+        bridge.finish()
+        return code
     }
 
     private func writePidFile(_ pid: Int32) throws(RunxlError) {

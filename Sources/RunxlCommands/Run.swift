@@ -27,17 +27,33 @@ struct Run: Verb {
 
     func run() throws(RunxlError) -> Int32 {
         let engine = try Backend.engine(global)
-        let record = try engine.create(id, options: options.engineOptions) { (id: ContainerID, terminal: Int32?) throws(RunxlError) -> Int32 in
+        var engineOptions = options.engineOptions
+        // runc runs a terminal process in the foreground without a console socket: the pty's
+        // master comes back to this process, which bridges it to its own stdin and stdout.
+        var receiver: ConsoleReceiver?
+        defer { receiver?.close() }
+        if !detach, engineOptions.consoleSocket == nil,
+            try ContainerEngine.loadSpec(bundle: ContainerEngine.absolutePath(engineOptions.bundle)).process?.terminal == true
+        {
+            let listening = try ConsoleReceiver.listen()
+            receiver = listening
+            engineOptions.consoleSocket = listening.path
+        }
+        let record = try engine.create(id, options: engineOptions) { (id: ContainerID, terminal: Int32?) throws(RunxlError) -> Int32 in
             try SupervisorLauncher.launch(global: global, id: id, terminal: terminal)
         }
+        var bridge: TerminalBridge?
         do {
+            if let receiver { bridge = try TerminalBridge.start(master: try receiver.receive()) }
             try engine.start(id)
         } catch {
             try? engine.delete(id, force: true)
+            bridge?.finish()
             throw error
         }
         if detach { return 0 }
         let code = record.pid.map(Processes.waitForExit) ?? 255
+        bridge?.finish()
         if !keep { try engine.delete(id, force: true) }
         return code
     }

@@ -105,4 +105,57 @@ import Testing
         #expect(try world.run(["state", "p2"]).status == 1, "a refused create leaves no container")
         #expect(try world.run(["create", "--preserve-fds", "0", "--bundle", bundle, "p3"]).status == 0)
     }
+
+    /// With a terminal, runc's create keeps none of the caller's descriptors: a caller that
+    /// reads create's output to its end (`out=$(runc create ...)`) gets EOF when create returns,
+    /// although the container lives on.
+    @Test func createWithATerminalLeavesTheCallersPipesClosed() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let bundle = try world.makeBundle("tty") { config in
+            var process = config["process"] as? [String: Any] ?? [:]
+            process["terminal"] = true
+            config["process"] = process
+        }
+        let listener = try ConsoleSocketListener(path: world.directory + "/console.sock")
+        defer { listener.close() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: RunxlProcess.binary)
+        process.arguments = ["--root", world.root, "create", "--bundle", bundle, "--console-socket", listener.path, "t1"]
+        process.environment = world.environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let master = listener.receiveDescriptor()
+        if master >= 0 { close(master) }
+        // Every writer gone means POLLHUP (and a read of 0) at once; a supervisor holding the
+        // pipe would leave poll waiting.
+        let descriptor = output.fileHandleForReading.fileDescriptor
+        var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&entry, 1, 3000) == 1 && entry.revents & Int16(POLLHUP) != 0, "create's supervisor kept the caller's pipe open")
+        #expect(try status(world, "t1") == "created")
+    }
+
+    /// runc runs a terminal process in the foreground without --console-socket, bridging the pty
+    /// to its own stdio; only a detached run needs the socket.
+    @Test func runWithATerminalInTheForegroundNeedsNoConsoleSocket() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let bundle = try world.makeBundle("fg", args: ["fake-exit", "3"]) { config in
+            var process = config["process"] as? [String: Any] ?? [:]
+            process["terminal"] = true
+            config["process"] = process
+        }
+        let result = try world.run(["run", "--bundle", bundle, "fg"])
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(world.filesUnderRoot().isEmpty)
+        let detached = try world.run(["run", "--detach", "--bundle", bundle, "fg2"])
+        #expect(detached.status != 0)
+        #expect(detached.stderr.contains("--console-socket"))
+        #expect(try world.run(["list", "--quiet"]).stdout.isEmpty, "a refused run leaves no container")
+    }
 }

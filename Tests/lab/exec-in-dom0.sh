@@ -32,6 +32,58 @@ waiter=$(cat /tmp/exec.pid 2>/dev/null)
 [ -n "$waiter" ] && kill -0 "$waiter" 2>/dev/null && pass "exec --detach: the pid file names a live waiter" || fail "no live waiter: $waiter $(cat /tmp/exec.err)"
 for _ in $(seq 1 300); do kill -0 "$waiter" 2>/dev/null || break; sleep 0.2; done
 kill -0 "$waiter" 2>/dev/null && fail "exec --detach: the waiter outlived the process" || pass "exec --detach: the waiter ended with the process"
+
+echo "== runc's terminal contract: exec -t and run without --console-socket bridge the pty to stdio"
+printf 'test -t 0 && echo exec-has-a-tty; stty size; exit 7\n' |
+  script -qec "stty rows 21 cols 71; timeout --foreground -k 5 120 $runxl --root $root exec -t execd sh" /dev/null >/tmp/exec.tty 2>&1
+expect "exec -t without --console-socket: exit status" 7 "$?"
+grep -q "^exec-has-a-tty" /tmp/exec.tty && pass "exec -t without --console-socket: a tty" || fail "exec -t: $(tail -c 600 /tmp/exec.tty)"
+grep -q "^21 71" /tmp/exec.tty && pass "exec -t without --console-socket: the caller's window size" || fail "exec -t size: $(tail -c 600 /tmp/exec.tty)"
+timeout 60 "$runxl" --root "$root" exec -t -d execd true </dev/null >/dev/null 2>/tmp/exec.err
+expect "exec -t -d without --console-socket is refused" 1 "$?"
+grep -q -- "--console-socket" /tmp/exec.err && pass "exec -t -d: the error names --console-socket" || fail "exec -t -d: $(cat /tmp/exec.err)"
+
+# runc's default spec: process.terminal true. In the foreground it needs no console socket.
+rm -rf /tmp/ttyrun && mkdir -p /tmp/ttyrun
+/usr/bin/python3 - "$work/sleeper/config.json" /tmp/ttyrun/config.json <<'PY2'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config["process"]["terminal"] = True
+config["process"]["args"] = ["sh", "-c", "test -t 0 && echo run-has-a-tty; stty size; exit 4"]
+json.dump(config, open(sys.argv[2], "w"))
+PY2
+script -qec "stty rows 29 cols 83; timeout --foreground -k 5 180 $runxl --root $root run --bundle /tmp/ttyrun ttyrun" /dev/null </dev/null >/tmp/run.tty 2>&1
+expect "run of a terminal process without --console-socket: exit status" 4 "$?"
+grep -q "^run-has-a-tty" /tmp/run.tty && pass "run without --console-socket: a tty" || fail "run tty: $(tail -c 600 /tmp/run.tty)"
+grep -q "^29 83" /tmp/run.tty && pass "run without --console-socket: the caller's window size" || fail "run size: $(tail -c 600 /tmp/run.tty)"
+[ ! -e "$root/ttyrun" ] && pass "run of a terminal process leaves no state" || fail "left: $(ls -A "$root")"
+
+# With a terminal, create keeps none of the caller's descriptors: the reader of its output sees
+# EOF when create returns, as with runc, while the container stays created.
+/usr/bin/python3 -c '
+import os, socket, sys, time
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind(sys.argv[1]); server.listen(1)
+connection, _ = server.accept()
+message, fds, _, _ = socket.recv_fds(connection, 64, 1)
+time.sleep(600)' /tmp/tty-console.sock &
+console_holder=$!
+for _ in $(seq 1 50); do [ -S /tmp/tty-console.sock ] && break; sleep 0.1; done
+{ rx create --bundle /tmp/ttyrun --console-socket /tmp/tty-console.sock ttycreate 2>&1; echo "create-status $?"; } | cat >/tmp/create.tty &
+reader=$!
+for _ in $(seq 1 360); do kill -0 "$reader" 2>/dev/null || break; sleep 0.5; done
+if kill -0 "$reader" 2>/dev/null; then
+  fail "create with a terminal: the caller's pipe is still open $(grep -c . /tmp/create.tty) lines later"
+  kill "$reader" 2>/dev/null
+else
+  pass "create with a terminal: the caller's pipe ends when create returns"
+fi
+expect "create with a terminal: status" "create-status 0" "$(tail -n 1 /tmp/create.tty)"
+expect "create with a terminal: the container is created" created "$(rx state ttycreate 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin)["status"])' 2>&1)"
+rx delete --force ttycreate
+kill "$console_holder" 2>/dev/null
+rm -f /tmp/tty-console.sock
+
 rx kill execd TERM
 for _ in $(seq 1 120); do [ "$(rx state execd 2>/dev/null | grep -c '"stopped"')" = 1 ] && break; sleep 0.5; done
 rx delete --force execd
