@@ -72,6 +72,9 @@ extension RunxlError.Code {
     /// The container's files cannot be shared with the guest over Xen 9pfs: QEMU's Xen backend
     /// (Debian's qemu-system-xen) is missing, or a bind mount for the backend was refused.
     public static let sharesUnavailable = Self(rawValue: 305)
+    /// runxl-init, the guest's PID 1, is missing or not a static executable (a plain `swift
+    /// build` makes a dynamically linked one, which cannot start in the guest).
+    public static let initBinaryInvalid = Self(rawValue: 306)
 
     // 4xx: the hypervisor.
     /// This host is not a Xen dom0 (libxl could not open the privileged interface).
@@ -129,7 +132,7 @@ extension RunxlError.Code {
         ("invalidDocument", .invalidDocument), ("invalidUnikernel", .invalidUnikernel), ("containerNotFound", .containerNotFound),
         ("containerExists", .containerExists), ("invalidState", .invalidState), ("io", .io),
         ("lockTimeout", .lockTimeout), ("spawnFailed", .spawnFailed), ("hookFailed", .hookFailed), ("networkFailed", .networkFailed),
-        ("sharesUnavailable", .sharesUnavailable),
+        ("sharesUnavailable", .sharesUnavailable), ("initBinaryInvalid", .initBinaryInvalid),
         ("notXenHost", .notXenHost), ("hypervisorFailed", .hypervisorFailed), ("domainNotFound", .domainNotFound),
         ("outOfMemory", .outOfMemory), ("invalidDomainConfig", .invalidDomainConfig),
         ("guestBootFailed", .guestBootFailed), ("unsupported", .unsupported), ("xenstoreFailed", .xenstoreFailed),

@@ -51,8 +51,9 @@ struct XenGuestPreparer: GuestPreparing {
     }
 }
 
-/// Where the static runxl-init binary is: `RUNXL_INIT`, then beside the runxl executable
-/// (how packages and `Scripts/build-init` lay it out), then /usr/lib/runxl.
+/// Where the static runxl-init binary is: `RUNXL_INIT`, then beside the runxl executable (how
+/// `Scripts/build-init` lays it out), then `../lib/runxl/` from it (how `Scripts/install` and the
+/// Debian package do), then /usr/lib/runxl. The one found must be a static executable.
 enum InitBinary {
     static func locate() throws(RunxlError) -> String {
         var candidates: [String] = []
@@ -60,11 +61,16 @@ enum InitBinary {
         if let executable = try? Processes.currentExecutable() {
             let directory = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
             candidates.append(directory + "/runxl-init")
+            candidates.append(directory + "/../lib/runxl/runxl-init")
         }
         candidates.append("/usr/lib/runxl/runxl-init")
-        for candidate in candidates where FileSystem.exists(candidate) { return candidate }
-        throw RunxlError(
-            .bundleNotFound,
-            "runxl-init is missing (looked in \(candidates.joined(separator: ", "))): build it with Scripts/build-init and set RUNXL_INIT to the path it prints")
+        guard let found = candidates.first(where: FileSystem.exists) else {
+            throw RunxlError(
+                .initBinaryInvalid,
+                "runxl-init is missing (looked in \(candidates.joined(separator: ", "))): install runxl with Scripts/install, "
+                    + "or build it with Scripts/build-init and set RUNXL_INIT to the path it prints")
+        }
+        try InitExecutable.check(found)
+        return found
     }
 }

@@ -176,3 +176,85 @@ figure "6e dom0 MemAvailable drop per guest (MiB)" "$(awk -v a="$mem_before" -v 
 figure "6e 9pfs backend (QEMU) RSS per guest (MiB)" "$(awk -v a="$backend_rss" -v n="$made" 'BEGIN { if (n) printf "%.1f", a / n / 1024 }')"
 figure "6e supervisor RSS per guest (MiB)" "$(awk -v a="$super_rss" -v n="$made" 'BEGIN { if (n) printf "%.1f", a / n / 1024 }')"
 for ((n = 1; n <= made; n++)); do rx delete --force "idle-$n" 2>/dev/null; done
+
+echo "== 6f. bind shape: staging (binds mounted on the host into the one control share) vs one share per source"
+# Staging is what runxl does: launch to first output with 0 and 8 directory binds shows what a
+# bind costs end to end (host mount, guest mount). One share per source would add a p9 device
+# per bind: xl create of runxl's own guest with 8 extra p9 devices (connected by the guest's
+# frontend, not mounted) against none gives that device's cost, a floor for the per-source shape.
+mkdir -p "$work/f-src"
+binds='['
+for ((i = 0; i < 8; i++)); do
+  mkdir -p "$work/f-src/$i"; echo "$i" >"$work/f-src/$i/file"
+  binds+="{\"destination\": \"/mnt/b$i\", \"type\": \"bind\", \"source\": \"$work/f-src/$i\", \"options\": [\"rbind\", \"rw\"]}"
+  ((i < 7)) && binds+=', '
+done
+binds+=']'
+share_bundle f-binds-0 "$work/busybox-rootfs" '["echo", "hello from a Xen guest"]' share
+share_bundle f-binds-8 "$work/busybox-rootfs" '["echo", "hello from a Xen guest"]' share "$binds"
+staged_0=(); staged_8=()
+for ((n = 1; n <= samples; n++)); do
+  launch_first "$work/f-binds-0" "$hello"; [ -n "$SAMPLE" ] && staged_0+=("$SAMPLE")
+  launch_first "$work/f-binds-8" "$hello"; [ -n "$SAMPLE" ] && staged_8+=("$SAMPLE")
+done
+figure "6f staging: launch to first output, 0 binds, median of ${#staged_0[@]} (s)" "$(median "${staged_0[@]}")"
+figure "6f staging: launch to first output, 8 directory binds, median of ${#staged_8[@]} (s)" "$(median "${staged_8[@]}")"
+figure "6f staging: cost per bind (s)" "$(awk -v a="$(median "${staged_8[@]}")" -v b="$(median "${staged_0[@]}")" 'BEGIN { printf "%.3f", (a - b) / 8 }')"
+
+# runxl's own share-mode guest, booted by xl: kernel, initramfs and command line from the created
+# domain, the control share copied out of the container's state before it is deleted.
+rm -rf /tmp/f-control && rx delete --force f-shape 2>/dev/null
+if rx create --bundle "$work/f-binds-0" f-shape </dev/null >/dev/null 2>/tmp/bench-f.err; then
+  cp -a "$root/f-shape/share/control" /tmp/f-control
+  xl list -l >/tmp/f-domains.json
+  rx delete --force f-shape
+  for extra in 0 8; do
+    /usr/bin/python3 - /tmp/f-domains.json "$work/busybox-rootfs" /tmp/f-control "$extra" "$work/f-src" >/tmp/f-xl-$extra.cfg <<'PY' || note "cannot write the xl.cfg: see above"
+import json, sys
+domains, rootfs, control, extra, sources = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+config = next(d["config"] for d in json.load(open(domains)) if d["config"]["c_info"]["name"] != "Domain-0")
+info, build = config["c_info"], config["b_info"]
+typed = build.get("type.pv") or build.get("type.pvh") or {}
+def q(text): return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+kernel = build.get("kernel") or typed.get("kernel")
+ramdisk = build.get("ramdisk") or typed.get("ramdisk")
+cmdline = build.get("cmdline") or typed.get("cmdline") or ""
+print(f"type = {q(info.get('type', 'pv'))}")
+print(f"memory = {build['target_memkb'] // 1024}")
+print(f"vcpus = {build.get('max_vcpus', 1)}")
+print(f"kernel = {q(kernel)}\nramdisk = {q(ramdisk)}\nextra = {q(cmdline)}")
+shares = [f"tag=runxl-root,path={rootfs},security_model=none", f"tag=runxl-control,path={control},security_model=none"]
+shares += [f"tag=extra-{i},path={sources}/{i},security_model=none" for i in range(extra)]
+print("p9 = [ " + ", ".join(q(s) for s in shares) + " ]")
+PY
+  done
+  sed 's/^/  /' /tmp/f-xl-8.cfg
+  p9_0=(); p9_8=()
+  for ((n = 1; n <= samples; n++)); do
+    for extra in 0 8; do
+      xl_count=$((xl_count + 1)); name=bench-p9-$xl_count; log=/var/log/xen/console/guest-$name.log
+      start=$EPOCHREALTIME; end=""
+      if xl create /tmp/f-xl-$extra.cfg "name=\"$name\"" >/tmp/bench-xl.log 2>&1; then
+        for ((i = 1; i <= 15000; i++)); do
+          file_has "$log" "$hello" && { end=$EPOCHREALTIME; break; }
+          ((i % 100 == 0)) && ! xl domid "$name" >/dev/null 2>&1 && break
+          nap 0.02
+        done
+        wait_domain_gone "$name" 60
+      else
+        note "xl create ($extra extra p9) failed: $(tail -c 300 /tmp/bench-xl.log)"
+      fi
+      if [ -n "$end" ]; then
+        [ "$extra" = 0 ] && p9_0+=("$(elapsed "$start" "$end")") || p9_8+=("$(elapsed "$start" "$end")")
+      else
+        note "xl guest $name ($extra extra p9) printed nothing: $(tail -c 300 "$log" 2>/dev/null)"
+      fi
+    done
+  done
+  figure "6f per source: xl create to first output, root + control shares, median of ${#p9_0[@]} (s)" "$(median "${p9_0[@]}")"
+  figure "6f per source: xl create to first output, 8 more p9 devices, median of ${#p9_8[@]} (s)" "$(median "${p9_8[@]}")"
+  figure "6f per source: cost per extra p9 device (s)" "$(awk -v a="$(median "${p9_8[@]}")" -v b="$(median "${p9_0[@]}")" 'BEGIN { printf "%.3f", (a - b) / 8 }')"
+else
+  note "create for the per-source shape failed: $(tail -c 300 /tmp/bench-f.err)"
+fi
+rm -rf /tmp/f-control "$work/f-src"
