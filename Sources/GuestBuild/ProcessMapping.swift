@@ -81,7 +81,10 @@ extension ProcessDescription {
             maskedPaths: spec.linux?.maskedPaths ?? [], readonlyPaths: spec.linux?.readonlyPaths ?? [],
             readonlyRoot: spec.root?.readonly ?? false,
             sysctl: (spec.linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map { Sysctl(key: $0.key, value: $0.value) },
-            seccomp: try spec.linux?.seccomp.map(Self.seccompProfile))
+            seccomp: try spec.linux?.seccomp.map(Self.seccompProfile),
+            // A path would join another process's namespace: inside a VM there is none to join,
+            // and the process keeps the guest's (today's behaviour, which a pod VM will change).
+            pidNamespace: spec.linux?.namespaces?.contains { $0.type == .pid && $0.path == nil } ?? false)
     }
 
     private static func seccompProfile(_ seccomp: LinuxSeccomp) throws(RunxlError) -> SeccompProfile {

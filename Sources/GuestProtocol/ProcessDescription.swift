@@ -35,13 +35,16 @@ public struct ProcessDescription: Sendable, Equatable {
     /// `linux.sysctl`, written under /proc/sys before the process starts.
     public var sysctl: [Sysctl]
     public var seccomp: SeccompProfile?
+    /// The spec asks for a pid namespace of its own: the process is PID 1 there, as under runc,
+    /// with runxl-init outside it and the spec's /proc showing that namespace.
+    public var pidNamespace: Bool
 
     public init(
         args: [String], env: [String] = [], cwd: String = "/", user: User = User(),
         rlimits: [Rlimit] = [], noNewPrivileges: Bool = false, hostname: String? = nil,
         terminal: Bool = false, mounts: [Mount] = [], capabilities: Capabilities? = nil,
         maskedPaths: [String] = [], readonlyPaths: [String] = [], readonlyRoot: Bool = false,
-        sysctl: [Sysctl] = [], seccomp: SeccompProfile? = nil
+        sysctl: [Sysctl] = [], seccomp: SeccompProfile? = nil, pidNamespace: Bool = false
     ) {
         self.args = args
         self.env = env
@@ -58,6 +61,7 @@ public struct ProcessDescription: Sendable, Equatable {
         self.readonlyRoot = readonlyRoot
         self.sysctl = sysctl
         self.seccomp = seccomp
+        self.pidNamespace = pidNamespace
     }
 
     public struct User: Sendable, Equatable {
@@ -242,6 +246,7 @@ extension ProcessDescription {
         members.append(("readonlyRoot", .bool(readonlyRoot)))
         members.append(("sysctl", .array(sysctl.map { .object([("key", .string($0.key)), ("value", .string($0.value))]) })))
         if let seccomp { members.append(("seccomp", seccomp.json)) }
+        if pidNamespace { members.append(("pidNamespace", .bool(true))) }
         var bytes = JSONWriter.write(.object(members))
         bytes.append(0x0A)
         return bytes
@@ -295,7 +300,8 @@ extension ProcessDescription {
                     return sysctl
                 }
             } ?? [],
-            seccomp: try root.optional("seccomp") { try SeccompProfile(try ObjectReader($0)) })
+            seccomp: try root.optional("seccomp") { try SeccompProfile(try ObjectReader($0)) },
+            pidNamespace: try root.optional("pidNamespace") { try $0.bool() } ?? false)
         try root.rejectUnknown()
         return description
     }

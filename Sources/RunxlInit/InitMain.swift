@@ -131,9 +131,20 @@ struct InitMain {
         }
         let user = description.user
         let alreadyThatUser = user.uid == getuid() && user.gid == getgid() && user.additionalGids.isEmpty
-        let launcher = Launcher(
+        var launcher = Launcher(
             description: description, stdio: stdio, switchUser: isGuest || getuid() == 0 || !alreadyThatUser,
             warn: { [console] in console.diagnostic($0) })
+        if description.pidNamespace && isGuest {
+            // Every process init starts from here on (the container's, then each exec's) is in
+            // the new namespace; the first one is its PID 1.
+            if c_unshare(Linux.cloneNewPID) == 0 {
+                launcher.firstOfPidNamespace = true
+            } else {
+                // A guest kernel built without CONFIG_PID_NS: the process still runs, as before.
+                console.diagnostic(
+                    "runxl-init: no pid namespace for the container (unshare: \(errnoText(errno))): its process is not PID 1")
+            }
+        }
         let child: pid_t
         do {
             child = try launcher.launch()

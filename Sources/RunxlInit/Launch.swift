@@ -20,6 +20,9 @@ struct Launcher {
     /// False in test mode when init is not root and runs as the requested ids anyway.
     let switchUser: Bool
     let warn: (String) -> Void
+    /// The child is the first process of a pid namespace init has just made: it mounts the
+    /// spec's /proc again, so that /proc shows that namespace (runc mounts it from inside too).
+    var firstOfPidNamespace = false
 
     /// The pid of the started process. Throws when it could not be started (the child is reaped).
     func launch() throws(InitFailure) -> pid_t {
@@ -82,6 +85,7 @@ struct Launcher {
         sigprocmask(SIG_SETMASK, &emptyMask, nil)
         signal(SIGPIPE, SIG_DFL)
 
+        if firstOfPidNamespace { try FileSystemSetup.mountProcForOwnPidNamespace(description) }
         try check(setsid(), "setsid")
         try setUpStdio()
 

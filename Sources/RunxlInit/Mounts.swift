@@ -209,6 +209,27 @@ enum FileSystemSetup {
         }
     }
 
+    /// In the first process of the container's pid namespace: each proc mount of the spec again,
+    /// on top of init's (a proc mount shows the mounter's namespace), with the masked and
+    /// read-only paths below it applied again, as they hide under the new mount.
+    static func mountProcForOwnPidNamespace(_ description: ProcessDescription) throws(InitFailure) {
+        let destinations = description.mounts.filter { $0.type == "proc" }.map(\.destination)
+        for mount in description.mounts where mount.type == "proc" {
+            let options = try parseOptions(mount.options)
+            let data = options.data.joined(separator: ",")
+            let result = data.isEmpty
+                ? Glibc.mount("proc", mount.destination, "proc", UInt(options.flags), nil)
+                : Glibc.mount("proc", mount.destination, "proc", UInt(options.flags), data)
+            if result == -1 {
+                let code = errno
+                throw InitFailure("mount proc on \(mount.destination) for the container's pid namespace: \(errnoText(code))")
+            }
+        }
+        func below(_ path: String) -> Bool { destinations.contains { path == $0 || path.hasPrefix($0 + "/") } }
+        for path in description.readonlyPaths where below(path) { try makeReadOnly(path) }
+        for path in description.maskedPaths where below(path) { try mask(path) }
+    }
+
     /// runc's readonlyPaths: a recursive bind onto itself, remounted read-only; missing paths are skipped.
     private static func makeReadOnly(_ path: String) throws(InitFailure) {
         if mount(path, path, "", UInt(MS_BIND | MS_REC), nil) == -1 {

@@ -8,6 +8,7 @@ import GuestProtocol
 @_silgen_name("signalfd") func c_signalfd(_ fd: Int32, _ mask: UnsafePointer<sigset_t>, _ flags: Int32) -> Int32
 @_silgen_name("capset") func c_capset(_ header: UnsafeMutableRawPointer, _ data: UnsafeMutableRawPointer) -> Int32
 @_silgen_name("reboot") func c_reboot(_ command: Int32) -> Int32
+@_silgen_name("unshare") func c_unshare(_ flags: Int32) -> Int32
 @_silgen_name("pipe2") func c_pipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
 
 enum Linux {
@@ -20,6 +21,7 @@ enum Linux {
     static let prCapAmbientRaise: UInt = 2
     static let prCapAmbientClearAll: UInt = 4
     static let capabilityVersion3: UInt32 = 0x2008_0522
+    static let cloneNewPID: Int32 = 0x2000_0000
 
     static func makeDevice(major: UInt64, minor: UInt64) -> dev_t {
         dev_t(((major & 0xFFF) << 8) | (minor & 0xFF) | ((minor & ~0xFF) << 12) | ((major & ~0xFFF) << 32))

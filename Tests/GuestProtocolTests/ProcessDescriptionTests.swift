@@ -30,7 +30,8 @@ import Testing
                     names: ["personality"], action: .allow,
                     args: [SeccompArgument(index: 0, value: 0xFFFF_FFFF_FFFF_FFFF, valueTwo: 8, op: .maskedEqual)]),
                 SeccompRule(names: ["mkdir"], action: .errno, errnoRet: 13),
-            ]))
+            ]),
+        pidNamespace: true)
 
     @Test func fullRoundTrip() throws {
         let bytes = Self.full.encoded()

@@ -33,6 +33,14 @@ waiter=$(cat /tmp/exec.pid 2>/dev/null)
 for _ in $(seq 1 300); do kill -0 "$waiter" 2>/dev/null || break; sleep 0.2; done
 kill -0 "$waiter" 2>/dev/null && fail "exec --detach: the waiter outlived the process" || pass "exec --detach: the waiter ended with the process"
 
+echo "== the container's process is PID 1 of its own pid namespace, as under runc"
+timeout 120 "$runxl" --root "$root" exec execd sh -c 'tr "\0" " " </proc/1/cmdline; echo; ls /proc | grep -c "^[0-9]"' </dev/null >/tmp/exec.pidns 2>&1
+grep -q "^sh -c trap" /tmp/exec.pidns && pass "pid namespace: /proc/1 is the container's process, not runxl-init" \
+  || fail "pid namespace: /proc/1 is $(head -n 1 /tmp/exec.pidns)"
+processes=$(sed -n 2p /tmp/exec.pidns)
+[ -n "$processes" ] && [ "$processes" -le 6 ] && pass "pid namespace: /proc lists only the container's processes ($processes)" \
+  || fail "pid namespace: /proc lists $processes processes: $(cat /tmp/exec.pidns)"
+
 echo "== runc's terminal contract: exec -t and run without --console-socket bridge the pty to stdio"
 printf 'test -t 0 && echo exec-has-a-tty; stty size; exit 7\n' |
   script -qec "stty rows 21 cols 71; timeout --foreground -k 5 120 $runxl --root $root exec -t execd sh" /dev/null >/tmp/exec.tty 2>&1
