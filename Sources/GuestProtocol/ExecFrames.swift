@@ -16,6 +16,9 @@ extension ConsoleStream {
     public static let execOutput = ConsoleStream(rawValue: 10)
     /// Guest to host: the session's `GuestExitStatus` text, its last frame.
     public static let execExit = ConsoleStream(rawValue: 11)
+    /// Host to guest: the session's terminal has a new size, rows then columns (u16 each,
+    /// little-endian); init sets it on the session's pty, and the kernel sends SIGWINCH.
+    public static let execResize = ConsoleStream(rawValue: 12)
 }
 
 public enum ExecFrames {
@@ -57,6 +60,18 @@ public enum ExecFrames {
             output += ConsoleFraming.encode(stream: .execOutput, payload: header(session) + [stream.rawValue] + chunk)
         }
         return output
+    }
+
+    public static func resize(session: UInt32, rows: UInt16, columns: UInt16) -> [UInt8] {
+        let size = [UInt8(rows & 0xFF), UInt8(rows >> 8), UInt8(columns & 0xFF), UInt8(columns >> 8)]
+        return ConsoleFraming.encode(stream: .execResize, payload: header(session) + size)
+    }
+
+    /// Rows and columns from the rest of an `execResize` payload; nil when it is not four bytes.
+    public static func size(_ rest: ArraySlice<UInt8>) -> (rows: UInt16, columns: UInt16)? {
+        guard rest.count == 4 else { return nil }
+        let bytes = Array(rest)
+        return (UInt16(bytes[0]) | UInt16(bytes[1]) << 8, UInt16(bytes[2]) | UInt16(bytes[3]) << 8)
     }
 
     public static func exit(session: UInt32, _ status: GuestExitStatus) -> [UInt8] {

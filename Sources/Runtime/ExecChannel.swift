@@ -154,6 +154,32 @@ final class ExecServer: @unchecked Sendable {
         } catch {
             log("exec session \(session): no input forwarding: \(error.message)")
         }
+        if isTerminal { followWindowSize(session: session, terminal: input) }
+    }
+
+    /// How often an exec's terminal size is compared with what the guest was last told.
+    static let windowSizePollMicroseconds: UInt32 = 200_000
+
+    /// The client resizes the exec's pty master (conmon, the shim, runxl's own bridge); the
+    /// replica is no controlling terminal of the supervisor, so no SIGWINCH says so: its size is
+    /// polled while the session lasts, and each change goes to the guest's pty of the session.
+    private func followWindowSize(session: UInt32, terminal: Int32) {
+        let console = self.console
+        do {
+            try startDetachedThread { [self] in
+                var last: (UInt16, UInt16) = (0, 0)
+                while sessions.withLock({ $0[session] != nil }) {
+                    var size = winsize()
+                    if ioctl(terminal, UInt(TIOCGWINSZ), &size) == 0, size.ws_row > 0, (size.ws_row, size.ws_col) != last {
+                        last = (size.ws_row, size.ws_col)
+                        console.write(ExecFrames.resize(session: session, rows: size.ws_row, columns: size.ws_col))
+                    }
+                    usleep(Self.windowSizePollMicroseconds)
+                }
+            }
+        } catch {
+            log("exec session \(session): no window-size forwarding: \(error.message)")
+        }
     }
 
     /// Output of a session, from the guest.

@@ -41,6 +41,13 @@ final class ExecSessions {
         case .execInput:
             guard let target = sessions[session]?.input, target >= 0 else { return }
             writeAll(target, Array(rest))
+        case .execResize:
+            // With a terminal the session's input is its pty master, which also carries output.
+            guard let entry = sessions[session], entry.input >= 0, entry.outputs.contains(entry.input),
+                let (rows, columns) = ExecFrames.size(rest)
+            else { return }
+            var size = winsize(ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0)
+            _ = ioctl(entry.input, UInt(TIOCSWINSZ), &size)
         case .execInputEnd:
             guard var entry = sessions[session] else { return }
             // A pty master carries the output too: only a pipe is closed at end-of-file.

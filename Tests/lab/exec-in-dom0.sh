@@ -42,11 +42,14 @@ processes=$(sed -n 2p /tmp/exec.pidns)
   || fail "pid namespace: /proc lists $processes processes: $(cat /tmp/exec.pidns)"
 
 echo "== runc's terminal contract: exec -t and run without --console-socket bridge the pty to stdio"
-printf 'test -t 0 && echo exec-has-a-tty; stty size; exit 7\n' |
-  script -qec "stty rows 21 cols 71; timeout --foreground -k 5 120 $runxl --root $root exec -t execd sh" /dev/null >/tmp/exec.tty 2>&1
+# The caller's terminal is resized 10 s in, while the exec'd shell sleeps: the second `stty size`
+# must see the new size (an exec's terminal follows window-size changes).
+printf 'test -t 0 && echo exec-has-a-tty; stty size; sleep 20; stty size; exit 7\n' |
+  script -qec "stty rows 21 cols 71; (sleep 10; stty rows 40 cols 100 </dev/tty) & timeout --foreground -k 5 120 $runxl --root $root exec -t execd sh" /dev/null >/tmp/exec.tty 2>&1
 expect "exec -t without --console-socket: exit status" 7 "$?"
 grep -q "^exec-has-a-tty" /tmp/exec.tty && pass "exec -t without --console-socket: a tty" || fail "exec -t: $(tail -c 600 /tmp/exec.tty)"
 grep -q "^21 71" /tmp/exec.tty && pass "exec -t without --console-socket: the caller's window size" || fail "exec -t size: $(tail -c 600 /tmp/exec.tty)"
+grep -q "^40 100" /tmp/exec.tty && pass "exec -t: the terminal follows a resize while the process runs" || fail "exec -t resize: $(tail -c 600 /tmp/exec.tty)"
 timeout 60 "$runxl" --root "$root" exec -t -d execd true </dev/null >/dev/null 2>/tmp/exec.err
 expect "exec -t -d without --console-socket is refused" 1 "$?"
 grep -q -- "--console-socket" /tmp/exec.err && pass "exec -t -d: the error names --console-socket" || fail "exec -t -d: $(cat /tmp/exec.err)"
