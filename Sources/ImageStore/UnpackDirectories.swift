@@ -10,8 +10,10 @@ import Musl
 /// descriptor with O_NOFOLLOW, and kept open by path.
 ///
 /// Every file the unpack creates is created with an `*at()` call relative to one of these
-/// descriptors, so no path the kernel resolves for us ever has more than one component and no
-/// component is ever a symlink: a symlink, whoever made it, can only end a walk with an error.
+/// descriptors, so no path the kernel resolves for us ever has more than one component. A
+/// symlink on the way (a usr-merged `/lib -> usr/lib` that a later layer writes below) is
+/// resolved by the kernel as umoci and containerd resolve it, inside the rootfs: openat2 with
+/// RESOLVE_IN_ROOT treats the rootfs as `/`, so neither an absolute target nor `..` leaves it.
 /// The cache turns the walk into one lookup for the next file of the same directory, which is
 /// how tar layers are ordered.
 final class UnpackDirectories {
@@ -78,6 +80,10 @@ final class UnpackDirectories {
                 }
                 fd = openDirectory(current, component)
             }
+            if fd < 0, errno == ELOOP || errno == ENOTDIR, isSymlink(current, component) {
+                fd = try resolveInRoot(prefix, entry: entry, missing: missing)
+                if fd < 0 { return nil }
+            }
             if fd < 0 {
                 let err = errno
                 let failure = walkFailure(err, parent: current, component: component, prefix: prefix, entry: entry)
@@ -110,6 +116,38 @@ final class UnpackDirectories {
     func closeCached() {
         for fd in open.values { close(fd) }
         open = [:]
+    }
+
+    private func isSymlink(_ parent: Int32, _ name: [UInt8]) -> Bool {
+        var info = stat()
+        return name.withCName { fstatat(parent, $0, &info, AT_SYMLINK_NOFOLLOW) } == 0 && info.st_mode & S_IFMT == S_IFLNK
+    }
+
+    /// The directory a symlink at `prefix` leads to, resolved inside the rootfs; -1 when it
+    /// leads nowhere and `missing` is `.absent` (nothing to act on there). A target that does
+    /// not exist, or is no directory, is a broken layer: it is not created through the link.
+    private func resolveInRoot(_ prefix: UnpackPath, entry: String, missing: Missing) throws(RunxlError) -> Int32 {
+        let path = Array(prefix.components.joined(separator: [UInt8(ascii: "/")]))
+        let fd = UnpackSystemCalls.openDirectoryInRoot(rootDescriptor, path)
+        if fd >= 0 { return fd }
+        let err = errno
+        switch err {
+        case ENOSYS:
+            throw RunxlError(
+                .unsafeLayerEntry,
+                "layer entry \(entry): \(prefix.display) is a symlink, and this kernel (before Linux 5.6, no openat2) "
+                    + "cannot resolve it inside the rootfs")
+        case ENOENT, ENOTDIR:
+            if case .absent = missing { return -1 }
+            throw RunxlError(
+                .invalidImage,
+                "layer entry \(entry): \(prefix.display) is a symlink to \(err == ENOENT ? "nothing" : "something that is not a directory") "
+                    + "inside the rootfs (its target is resolved with the rootfs as /)")
+        default:
+            throw RunxlError(
+                .io, "layer entry \(entry): cannot resolve the symlink \(prefix.display) inside \(rootfs)",
+                cause: SystemCallError("openat2", errno: err))
+        }
     }
 
     private func openDirectory(_ parent: Int32, _ name: [UInt8]) -> Int32 {

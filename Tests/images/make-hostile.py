@@ -57,6 +57,13 @@ layer("symlink-mkdir.tar", symlink("escape", "../sentinel"), directory("escape/n
 layer("symlink-layers.1.tar", symlink("escape", "../sentinel"))
 layer("symlink-layers.2.tar", entry("escape/pwned", data=pwned))
 layer("symlink-deep.tar", directory("d/"), symlink("d/up", "../.."), entry("d/up/sentinel/pwned", data=pwned))
+# The same links when their target exists inside the rootfs (a `sentinel` directory of the
+# image's own): resolved with the rootfs as `/`, the writes land there.
+layer("symlink-inside-write.tar", directory("sentinel/"), symlink("escape", "../sentinel"), entry("escape/pwned", data=pwned))
+layer("symlink-absolute-inside.tar", directory(sentinel.lstrip("/") + "/"), symlink("escape", sentinel), entry("escape/pwned", data=pwned))
+# A usr-merged base (`lib -> usr/lib`) and a later layer writing below `lib/`, as Debian images do.
+layer("usrmerge.1.tar", directory("usr/"), directory("usr/lib/"), symlink("lib", "usr/lib"))
+layer("usrmerge.2.tar", directory("lib/modules/"), entry("lib/modules/file", data=b"merged\n"))
 # A file entry where a symlink to an outside file stands: the symlink is replaced, never followed.
 layer("symlink-overwrite.tar", symlink("victim", "../sentinel/secret"), entry("victim", data=pwned))
 # Hard links to files outside: by `..`, by an absolute name, through a symlink.
