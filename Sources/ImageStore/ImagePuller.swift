@@ -1,12 +1,20 @@
 import OCI
 public import Registry
 public import RunxlBase
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `runxl image pull`: from an OCI distribution registry into the store, all or nothing.
 public struct ImagePuller {
     public var platform: PlatformSelector
     public var registry: RegistryOptions
     public var reporter: TransferReporter
+    /// How many layers download at once, each over a connection of its own (skopeo's
+    /// containers/image runs 6); bounded so that a registry sees a few streams, not dozens.
+    public var parallelLayers = 3
 
     public init(platform: PlatformSelector = .linuxAMD64, registry: RegistryOptions = RegistryOptions(), reporter: TransferReporter) {
         self.platform = platform
@@ -46,8 +54,17 @@ public struct ImagePuller {
         let config = try ImageDocuments.config(configBytes, manifest: manifest, source: manifestDocument.url)
         try platform.check(config, source: "\(reference) (\(manifestDocument.url))")
 
-        for layer in manifest.layers {
-            try fetch(layer, what: "layer", client: client, operation: operation)
+        var missing: [Descriptor] = []
+        for layer in manifest.layers where !operation.has(layer.digest) && !missing.contains(where: { $0.digest == layer.digest }) {
+            missing.append(layer)
+        }
+        for layer in manifest.layers where operation.has(layer.digest) {
+            if reporter.style == .lines { reporter.note("layer \(TransferReporter.short(layer.digest)): already in the store") }
+        }
+        if missing.count > 1 && parallelLayers > 1 {
+            try fetchInParallel(missing, client: client, operation: operation)
+        } else {
+            for layer in missing { try fetch(layer, what: "layer", client: client, operation: operation) }
         }
         let manifestDigest = try operation.stageBytes(manifestDocument.bytes)
         let descriptor = Descriptor(
@@ -61,6 +78,24 @@ public struct ImagePuller {
 
     /// The name an image is stored under: the reference as given, normalized.
     static func storedName(_ reference: ImageReference) -> String { reference.description }
+
+    /// Downloads `layers` over `parallelLayers` connections at once, each verified as it streams
+    /// (`fetchBlob`); they are staged only once all have arrived, so a failure leaves nothing.
+    private func fetchInParallel(_ layers: [Descriptor], client: RegistryClient, operation: StoreOperation) throws(RunxlError) {
+        let workers = min(parallelLayers, layers.count)
+        var clients = [client]
+        for _ in 1..<workers { clients.append(try client.sibling()) }
+        let paths = layers.map { _ in operation.newFilePath("layer") }
+        let pool = ParallelDownloads(layers: layers, paths: paths, clients: clients, reporter: reporter)
+        reporter.beginGroup(count: layers.count, size: layers.reduce(0) { $0 + $1.size }, what: "layer")
+        runOnThreads(workers) { worker in pool.work(as: worker) }
+        if let error = pool.firstError {
+            reporter.abandon()
+            throw error
+        }
+        reporter.end()
+        for (layer, path) in zip(layers, paths) { try operation.stageVerifiedFile(path, digest: layer.digest) }
+    }
 
     private func fetch(_ descriptor: Descriptor, what: String, client: RegistryClient, operation: StoreOperation) throws(RunxlError) {
         if operation.has(descriptor.digest) {
@@ -77,5 +112,65 @@ public struct ImagePuller {
         }
         reporter.end()
         try operation.stageVerifiedFile(path, digest: descriptor.digest)
+    }
+}
+
+/// The shared state of one parallel download: the next layer to take, the bytes received per
+/// layer (for one progress bar), the first error. Each worker thread owns one `RegistryClient`
+/// and touches no other; everything shared goes through the lock, the reporter included.
+private final class ParallelDownloads: @unchecked Sendable {
+    private struct Progress {
+        var next = 0
+        var received: [Int64]
+        var firstError: RunxlError?
+    }
+
+    private let layers: [Descriptor]
+    private let paths: [String]
+    private let clients: [RegistryClient]
+    private let reporter: TransferReporter
+    private let progress: Mutex<Progress>
+
+    init(layers: [Descriptor], paths: [String], clients: [RegistryClient], reporter: TransferReporter) {
+        self.layers = layers
+        self.paths = paths
+        self.clients = clients
+        self.reporter = reporter
+        progress = Mutex(Progress(received: Array(repeating: 0, count: layers.count)))
+    }
+
+    var firstError: RunxlError? { progress.withLock { $0.firstError } }
+
+    /// Takes layers until none is left or one has failed (the others then stop at their next).
+    func work(as worker: Int) {
+        let client = clients[worker]
+        while let index = take() {
+            let layer = layers[index]
+            let started = Clock.monotonicSeconds()
+            do {
+                try client.fetchBlob(layer, to: paths[index]) { [self] received in advance(index, received) }
+            } catch {
+                progress.withLock { if $0.firstError == nil { $0.firstError = error } }
+                return
+            }
+            progress.withLock { _ in
+                reporter.groupMemberDone(layer.digest, size: layer.size, what: "layer", seconds: Clock.monotonicSeconds() - started)
+            }
+        }
+    }
+
+    private func take() -> Int? {
+        progress.withLock { state -> Int? in
+            guard state.firstError == nil, state.next < layers.count else { return nil }
+            defer { state.next += 1 }
+            return state.next
+        }
+    }
+
+    private func advance(_ index: Int, _ received: Int64) {
+        progress.withLock { state in
+            state.received[index] = received
+            reporter.advance(state.received.reduce(0, +))
+        }
     }
 }

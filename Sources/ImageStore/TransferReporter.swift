@@ -63,6 +63,25 @@ public final class TransferReporter {
         }
     }
 
+    /// Several blobs downloading at once: one bar for all of them on a terminal, a line per
+    /// blob as each finishes otherwise. The caller serializes the calls.
+    public func beginGroup(count: Int, size: Int64, what: String) {
+        label = "\(count) \(what)s"
+        total = size
+        started = Clock.monotonicSeconds()
+        lastDraw = 0
+        switch style {
+        case .terminal: draw(0)
+        case .lines: emit("\(label): \(Self.megabytes(size)), in parallel ...\n")
+        case .quiet: break
+        }
+    }
+
+    public func groupMemberDone(_ digest: String, size: Int64, what: String, seconds: Double) {
+        guard style == .lines else { return }
+        emit("\(what) \(Self.short(digest)): \(Self.megabytes(size)) done in \(Self.formatSeconds(seconds))\n")
+    }
+
     /// Ends a bar that will not complete, so that the error starts on a line of its own.
     public func abandon() {
         if style == .terminal { emit("\n") }

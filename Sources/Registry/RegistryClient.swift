@@ -83,6 +83,17 @@ public final class RegistryClient {
         credentialsLooked = options.credentials != nil
     }
 
+    /// A second client for the same repository with a connection of its own, already holding
+    /// this one's answer to the registry's challenge: blobs download in parallel, one client
+    /// per thread (a libcurl easy handle is not shared between threads).
+    public func sibling() throws(RunxlError) -> RegistryClient {
+        let other = try RegistryClient(reference: reference, options: options)
+        other.authorization = authorization
+        other.credentials = credentials
+        other.credentialsLooked = credentialsLooked
+        return other
+    }
+
     private var smallTimeouts: HTTPTimeouts {
         HTTPTimeouts(connectSeconds: options.timeoutSeconds, stallSeconds: options.timeoutSeconds, totalSeconds: options.timeoutSeconds * 4)
     }

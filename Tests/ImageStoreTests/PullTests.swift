@@ -45,6 +45,31 @@ struct RegistryPullTests {
         #expect(byDigest.manifest.digest == image.manifest.digest)
     }
 
+    /// Four layers, three of them missing from the store: they download at once, one connection
+    /// each, and the image unpacks with every layer's files.
+    @Test(arguments: [1, 3]) func pullsALayeredImageOneOrSeveralLayersAtOnce(parallelLayers: Int) throws {
+        let fixtures = try StoreFixtures.directory()
+        let registry = try LocalRegistry()
+        defer { registry.stop() }
+        try registry.push("oci:\(fixtures)/layered:latest", as: "layered:latest")
+        let scratch = try StoreScratch()
+        let store = try scratch.store()
+        // The busybox layer is there already: only the three new ones travel.
+        _ = try ImageImporter(reporter: quiet).importImage(at: fixtures + "/layout", into: store)
+        var layeredPuller = puller()
+        layeredPuller.parallelLayers = parallelLayers
+        let image = try layeredPuller.pull(try ImageReference(parsing: "\(registry.host)/layered"), into: store)
+        let layers = try store.manifest(of: image).layers
+        #expect(layers.count == 4)
+        for layer in layers { #expect(store.hasBlob(layer.digest)) }
+        try store.unpack(image, into: scratch.path + "/rootfs")
+        for n in 1...3 {
+            let size = (try? FileManager.default.attributesOfItem(atPath: scratch.path + "/rootfs/layer-\(n).bin")[.size] as? Int) ?? 0
+            #expect(size == 200_000 * n)
+        }
+        #expect(try String(contentsOfFile: scratch.path + "/rootfs/etc/last-layer", encoding: .utf8) == "layer 3\n")
+    }
+
     @Test func tokenAuthWithCredentialsFromTheFlagOrDockerConfig() throws {
         let fixtures = try StoreFixtures.directory()
         let registry = try LocalRegistry(token: "alice:s3cret")
@@ -90,9 +115,11 @@ struct FaultyRegistryTests {
     }
 
     /// Runs a pull that must fail; returns its error after checking the store did not change.
-    func failingPull(_ path: String, timeout: Int = 10, credentials: RegistryCredentials? = nil) throws -> RunxlError {
+    func failingPull(
+        _ path: String, timeout: Int = 10, credentials: RegistryCredentials? = nil, layout: String = "layout"
+    ) throws -> RunxlError {
         let fixtures = try StoreFixtures.directory()
-        let registry = try LocalRegistry(fakeServing: fixtures + "/layout")
+        let registry = try LocalRegistry(fakeServing: fixtures + "/" + layout)
         defer { registry.stop() }
         let scratch = try StoreScratch()
         let store = try scratch.store()
@@ -110,6 +137,14 @@ struct FaultyRegistryTests {
 
     @Test func tamperedBlob() throws {
         let error = try failingPull("tamper/busybox:latest")
+        #expect(error.code == .digestMismatch)
+        #expect(error.message.contains("expected sha256:"), "\(error.message)")
+    }
+
+    /// Four layers downloading at once, every one tampered: the first mismatch fails the pull,
+    /// and nothing of the layers that did arrive is left in the store.
+    @Test func tamperedBlobAmongLayersDownloadingAtOnce() throws {
+        let error = try failingPull("tamper/layered:latest", layout: "layered")
         #expect(error.code == .digestMismatch)
         #expect(error.message.contains("expected sha256:"), "\(error.message)")
     }

@@ -36,6 +36,18 @@ build_image() { # LAYOUT TAG ARCH
 }
 
 build_image "$out/layout" latest amd64
+
+# The busybox image with three more layers (a file each, one also replacing a busybox file): for
+# pulls that download several layers at once.
+skopeo copy --quiet oci:"$out/layout":latest oci:"$out/layered":latest
+for n in 1 2 3; do
+  umoci unpack --image "$out/layered:latest" "$work/bundle-layered"
+  head -c $((200000 * n)) /dev/urandom >"$work/bundle-layered/rootfs/layer-$n.bin"
+  echo "layer $n" >"$work/bundle-layered/rootfs/etc/last-layer"
+  umoci repack --image "$out/layered:latest" "$work/bundle-layered"
+  rm -rf "$work/bundle-layered"
+done
+umoci gc --layout "$out/layered"
 skopeo copy --quiet oci:"$out/layout":latest oci-archive:"$out/busybox-oci.tar":latest
 skopeo copy --quiet oci:"$out/layout":latest docker-archive:"$out/busybox-docker.tar":busybox:latest
 
