@@ -36,10 +36,14 @@ public struct DomainInfo: Codable, Sendable, Equatable {
     public var shutdownReason: ShutdownReason?
     public var memoryKiB: UInt64
     public var vcpus: Int
+    /// The most memory the domain may have (its balloon's ceiling); nil where unknown.
+    public var maxMemoryKiB: UInt64?
+    /// CPU time the domain's vCPUs have used in total, in nanoseconds; nil where unknown.
+    public var cpuTimeNanoseconds: UInt64?
 
     public init(
         id: DomainID, name: String, state: DomainRunState, shutdownReason: ShutdownReason? = nil,
-        memoryKiB: UInt64 = 0, vcpus: Int = 0
+        memoryKiB: UInt64 = 0, vcpus: Int = 0, maxMemoryKiB: UInt64? = nil, cpuTimeNanoseconds: UInt64? = nil
     ) {
         self.id = id
         self.name = name
@@ -47,6 +51,8 @@ public struct DomainInfo: Codable, Sendable, Equatable {
         self.shutdownReason = shutdownReason
         self.memoryKiB = memoryKiB
         self.vcpus = vcpus
+        self.maxMemoryKiB = maxMemoryKiB
+        self.cpuTimeNanoseconds = cpuTimeNanoseconds
     }
 }
 

@@ -186,6 +186,19 @@ public final class ContainerEngine {
         }
     }
 
+    /// What the container's domain uses now, for `events`: CPU time and memory as Xen accounts
+    /// them (the guest's whole allocation, not what its processes touch).
+    public func stats(_ id: ContainerID) throws(RunxlError) -> DomainInfo {
+        let record = try state(id)
+        guard record.status == .running || record.status == .paused || record.status == .created else {
+            throw RunxlError(.invalidState, "container \(id) is \(record.status.rawValue): it has no domain to report on")
+        }
+        guard let info = try hypervisor.domainInfo(try domainID(of: record)) else {
+            throw RunxlError(.domainNotFound, "the domain of container \(id) is gone")
+        }
+        return info
+    }
+
     public func resume(_ id: ContainerID) throws(RunxlError) {
         try moveDomain(id, verb: "resume", from: .paused, to: .running) { (domain: DomainID) throws(RunxlError) in
             try hypervisor.unpause(domain)

@@ -219,7 +219,8 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
         return DomainInfo(
             id: DomainID(info.domid), name: name(of: info.domid), state: state,
             shutdownReason: info.shutdown ? Self.shutdownReason(Int(info.shutdown_reason.rawValue)) : nil,
-            memoryKiB: info.current_memkb, vcpus: Int(info.vcpu_online))
+            memoryKiB: info.current_memkb, vcpus: Int(info.vcpu_online), maxMemoryKiB: info.max_memkb,
+            cpuTimeNanoseconds: info.cpu_time)
     }
 
     private func name(of domid: UInt32) -> String {

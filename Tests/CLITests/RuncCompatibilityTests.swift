@@ -158,4 +158,31 @@ import Testing
         #expect(detached.stderr.contains("--console-socket"))
         #expect(try world.run(["list", "--quiet"]).stdout.isEmpty, "a refused run leaves no container")
     }
+
+    /// `events --stats` is runc's stats event, from the domain's accounting: the type, the id,
+    /// runc's members in runc's order, memory as Xen gives it to the guest.
+    @Test func eventsStatsPrintsRuncsStatsEvent() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let bundle = try world.makeBundle("ev")
+        #expect(try world.run(["run", "--detach", "--bundle", bundle, "ev1"]).status == 0)
+        let result = try world.run(["events", "--stats", "ev1"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["type"] as? String == "stats")
+        #expect(object["id"] as? String == "ev1")
+        let data = try #require(object["data"] as? [String: Any])
+        let memory = try #require((data["memory"] as? [String: Any])?["usage"] as? [String: Any])
+        #expect((memory["usage"] as? Int ?? 0) > 0, "the guest's memory: \(memory)")
+        #expect(result.stdout.hasPrefix(#"{"type":"stats","id":"ev1","data":{"cpu":{"usage":"#))
+        #expect(result.stdout.contains(#""intel_rdt":{},"network_interfaces":null}}"#))
+        #expect(try world.run(["kill", "ev1", "KILL"]).status == 0)
+        try waitUntil { try status(world, "ev1") == "stopped" }
+        let stopped = try world.run(["events", "--stats", "ev1"])
+        #expect(stopped.status == 1)
+        #expect(stopped.stderr.contains("stopped"))
+        // The stream form ends by itself once the container has.
+        #expect(try world.run(["events", "--interval", "100ms", "ev1"]).status == 0)
+        #expect(try world.run(["events", "--interval", "soon", "ev1"]).status == 1)
+    }
 }

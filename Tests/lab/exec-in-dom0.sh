@@ -33,6 +33,20 @@ waiter=$(cat /tmp/exec.pid 2>/dev/null)
 for _ in $(seq 1 300); do kill -0 "$waiter" 2>/dev/null || break; sleep 0.2; done
 kill -0 "$waiter" 2>/dev/null && fail "exec --detach: the waiter outlived the process" || pass "exec --detach: the waiter ended with the process"
 
+echo "== events --stats: runc's stats event from Xen's accounting of the domain"
+rx events --stats execd >/tmp/events.json 2>/tmp/events.err
+expect "events --stats exit status" 0 "$?"
+python3 - /tmp/events.json <<'PY2' && pass "events --stats: CPU time and the guest's memory" || fail "events --stats: $(cat /tmp/events.json /tmp/events.err)"
+import json, sys
+event = json.load(open(sys.argv[1]))
+data = event["data"]
+assert event["type"] == "stats", event
+assert data["cpu"]["usage"]["total"] > 0, data["cpu"]
+memory = data["memory"]["usage"]
+assert memory["usage"] >= 64 << 20 and memory["limit"] >= memory["usage"], memory
+print(f"  cpu total {data['cpu']['usage']['total']} ns, memory {memory['usage'] >> 20} MiB of {memory['limit'] >> 20} MiB")
+PY2
+
 echo "== the container's process is PID 1 of its own pid namespace, as under runc"
 timeout 120 "$runxl" --root "$root" exec execd sh -c 'tr "\0" " " </proc/1/cmdline; echo; ls /proc | grep -c "^[0-9]"' </dev/null >/tmp/exec.pidns 2>&1
 grep -q "^sh -c trap" /tmp/exec.pidns && pass "pid namespace: /proc/1 is the container's process, not runxl-init" \
