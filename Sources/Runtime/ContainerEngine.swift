@@ -97,6 +97,7 @@ public final class ContainerEngine {
                 domainSpec.vifs += plan.vifs
                 record.network = plan.attachment
             }
+            record.hostCgroup = HostCgroup.directory(for: spec.linux?.cgroupsPath)
             try store.save(record, id: id)
             trace.mark("create \(id): guest prepared")
             domain = try ShareMounts.withMounts(guest.hostMounts) { () throws(RunxlError) in
@@ -124,6 +125,13 @@ public final class ContainerEngine {
             trace.mark("create \(id): supervisor ready")
             record.pid = pid
             record.pidStartTime = Processes.startTime(of: pid)
+            // `launch` is its own supervisor: the user's shell process stays where it is.
+            if pid == getpid() { record.hostCgroup = nil }
+            if let cgroup = record.hostCgroup, let domain {
+                let backend = ShareBackendWatch.backendPID(of: domain).map { [$0] } ?? []
+                try HostCgroup.place(HostCgroup.withChildren(pid) + backend, in: cgroup)
+                trace.mark("create \(id): host processes in \(cgroup)")
+            }
             for phase in [HookRunner.Phase.prestart, .createRuntime, .createContainer] {
                 try hookRunner.run(record.hooks, phase: phase, state: record.ociState)
             }
@@ -139,6 +147,7 @@ public final class ContainerEngine {
             if let attachment = record.network { network.unwire(attachment) }
             // `launch` supervises in-process: its pid is this process.
             if let pid = record.pid, pid != getpid() { Glibc.kill(pid, SIGKILL) }
+            if let cgroup = record.hostCgroup { HostCgroup.remove(cgroup) }
             try? store.remove(id)
             throw error
         }
@@ -333,6 +342,7 @@ public final class ContainerEngine {
             // (`launch` is its own supervisor: it never kills itself.)
             Glibc.kill(pid, SIGKILL)
         }
+        if let cgroup = record?.hostCgroup { HostCgroup.remove(cgroup) }
         KillInjection.reached(.beforeRemove)
         try store.removeRecord(id)
         KillInjection.reached(.afterRecordRemove)

@@ -39,6 +39,9 @@ public struct ContainerRecord: Codable, Sendable {
     public var unikernel: String?
     /// What create changed in the container's network namespace, for delete to undo.
     public var network: NetworkAttachment?
+    /// The host cgroup create made for the container's host processes (`HostCgroup`), for
+    /// delete to remove. Recorded before it is made, so that no crash can leak it.
+    public var hostCgroup: String?
 
     public init(
         ociVersion: String, id: String, status: ContainerStatus, bundle: String, rootfs: String,

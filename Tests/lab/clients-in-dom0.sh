@@ -37,12 +37,29 @@ pm exec stopper sh -c 'echo exec-hi; echo exec-err >&2; exit 5' </dev/null >/tmp
 expect "podman exec exit status" 5 "$?"
 expect "podman exec stdout" "exec-hi" "$(cat /tmp/pm.exec)"
 expect "podman exec stderr" "exec-err" "$(cat /tmp/pm.exec.err)"
+echo "== the container's host cgroup (linux.cgroupsPath): the supervisor and the 9pfs backend"
+stopper_pid=$(pm inspect -f '{{.State.Pid}}' stopper 2>/dev/null)
+stopper_cgroup=$(awk -F: '$1 == "0" { print $3 }' "/proc/$stopper_pid/cgroup" 2>/dev/null)
+case "$stopper_cgroup" in
+  *libpod*) pass "the container's pid is in podman's cgroup ($stopper_cgroup)" ;;
+  *) fail "the container's pid $stopper_pid is in cgroup [$stopper_cgroup]" ;;
+esac
+stopper_domid=$(xl list | awk 'NR > 2 { print $2; exit }')
+stopper_backend=$(pgrep -f "xen-qemu-system-i386.*-xen-domid $stopper_domid( |$)" | head -n 1)
+if [ -n "$stopper_backend" ]; then
+  expect "the 9pfs backend shares the container's cgroup" "$stopper_cgroup" "$(awk -F: '$1 == "0" { print $3 }' "/proc/$stopper_backend/cgroup" 2>/dev/null)"
+fi
+[ -n "$stopper_cgroup" ] && [ -d "/sys/fs/cgroup$stopper_cgroup" ] && grep -q . "/sys/fs/cgroup$stopper_cgroup/memory.current" 2>/dev/null \
+  && pass "podman's stats files are there ($(cat "/sys/fs/cgroup$stopper_cgroup/memory.current") bytes in use on the host)" \
+  || fail "no cgroup directory /sys/fs/cgroup$stopper_cgroup"
 pm stop -t 30 stopper >/dev/null 2>/tmp/pm.err
 expect "podman stop" 0 "$?"
 expect "the TERM handler ran" "got-term" "$(pm logs stopper 2>/dev/null | grep got-term)"
 expect "podman reports the handler's exit code" 42 "$(pm inspect -f '{{.State.ExitCode}}' stopper 2>/dev/null)"
 pm rm -f stopper >/dev/null 2>&1
 expect "podman rm -f leaves no domain" 0 "$(podman_domains)"
+[ -n "$stopper_cgroup" ] && [ ! -d "/sys/fs/cgroup$stopper_cgroup" ] && pass "podman rm -f leaves no cgroup" \
+  || fail "cgroup left: /sys/fs/cgroup$stopper_cgroup"
 runxl_state_empty && pass "podman rm -f leaves no runxl state" || fail "runxl state left: $(ls -A /run/runxl 2>/dev/null)"
 
 echo "== podman run -i: stdin reaches the container, with its end-of-file"
