@@ -11,7 +11,7 @@ public struct GuestNetwork: Sendable, Equatable {
     public static let maxEncodedSize = 3072
 
     public struct Address: Sendable, Equatable {
-        /// Dotted quad.
+        /// Dotted quad, or an IPv6 address in its text form.
         public var address: String
         public var prefixLength: Int
         public init(address: String, prefixLength: Int) {
@@ -125,8 +125,9 @@ extension GuestNetwork.Address {
         self.init(
             address: try object.require("address") { try $0.string(noNUL: true) },
             prefixLength: try object.require("prefixLength") { try $0.int() })
-        guard (0...32).contains(prefixLength) else {
-            throw GuestProtocolError("\(object.path).prefixLength \(prefixLength) is not 0 to 32")
+        let maximum = address.contains(":") ? 128 : 32
+        guard (0...maximum).contains(prefixLength) else {
+            throw GuestProtocolError("\(object.path).prefixLength \(prefixLength) is not 0 to \(maximum)")
         }
         try object.rejectUnknown()
     }

@@ -86,7 +86,16 @@ public struct NamespaceNetwork: NetworkAttaching {
         guard lines.count == 2 else {
             throw RunxlError(.networkFailed, "cannot read network namespace \(namespacePath): ip printed \(lines.count) JSON documents, not 2")
         }
-        let guest = try Self.guestNetwork(addresses: Array(lines[0].utf8), routes: Array(lines[1].utf8), namespacePath: namespacePath)
+        var guest = try Self.guestNetwork(addresses: Array(lines[0].utf8), routes: Array(lines[1].utf8), namespacePath: namespacePath)
+        // IPv6 routes are another family's table: read only when an interface has an IPv6 address.
+        if guest.interfaces.contains(where: { $0.addresses.contains { $0.address.contains(":") } }) {
+            let routes6 = try Self.inNamespace(namespacePath, "ip", options: ["-json", "-6"])
+                .output(input: Array("route show\n".utf8), failing: .networkFailed)
+            guard let line = routes6.split(separator: "\n").first(where: { $0.hasPrefix("[") }) else {
+                throw RunxlError(.networkFailed, "cannot read the IPv6 routes of network namespace \(namespacePath)")
+            }
+            guest.routes += try Self.guestRoutes(Array(line.utf8), interfaces: guest.interfaces, namespacePath: namespacePath)
+        }
         let links = guest.interfaces.map { NetworkAttachment.Link(interface: $0.name, vif: Self.vifName(id: id, interface: $0.name)) }
         var vifs: [VifSpec] = []
         for (interface, link) in zip(guest.interfaces, links) {
@@ -159,6 +168,7 @@ public struct NamespaceNetwork: NetworkAttaching {
         var family: String?
         var local: String?
         var prefixlen: Int?
+        var scope: String?
     }
 
     private struct IPRoute: Decodable {
@@ -170,8 +180,9 @@ public struct NamespaceNetwork: NetworkAttaching {
     }
 
     /// The guest's network from `ip -json addr show` and `ip -json route show` in the namespace:
-    /// every Ethernet interface with its IPv4 addresses, and the routes through them that the
-    /// kernel does not add by itself with an address (the default route, above all).
+    /// every Ethernet interface with its IPv4 addresses and global IPv6 ones (the guest's kernel
+    /// makes the link-local one from the same MAC), and the routes through them that the kernel
+    /// does not add by itself with an address (the default route, above all).
     static func guestNetwork(addresses: [UInt8], routes: [UInt8], namespacePath: String) throws(RunxlError) -> GuestNetwork {
         let links: [IPLink]
         let routeList: [IPRoute]
@@ -185,11 +196,29 @@ public struct NamespaceNetwork: NetworkAttaching {
         for link in links where link.link_type == "ether" && link.ifname != "lo" {
             guard let mac = link.address?.lowercased(), Self.isUnicastMAC(mac) else { continue }
             let addresses = (link.addr_info ?? []).compactMap { info -> GuestNetwork.Address? in
-                guard info.family == "inet", let local = info.local, let length = info.prefixlen else { return nil }
+                guard info.family == "inet" || (info.family == "inet6" && info.scope == "global"),
+                    let local = info.local, let length = info.prefixlen
+                else { return nil }
                 return GuestNetwork.Address(address: local, prefixLength: length)
             }
             interfaces.append(GuestNetwork.Interface(name: link.ifname, mac: mac, mtu: link.mtu ?? 1500, addresses: addresses))
         }
+        return GuestNetwork(
+            interfaces: interfaces, routes: try usableRoutes(routeList, interfaces: interfaces, namespacePath: namespacePath))
+    }
+
+    /// The routes of `ip -json [-6] route show` that the guest needs.
+    static func guestRoutes(_ json: [UInt8], interfaces: [GuestNetwork.Interface], namespacePath: String) throws(RunxlError) -> [GuestNetwork.Route] {
+        let routeList: [IPRoute]
+        do {
+            routeList = try JSONDecoder().decode([IPRoute].self, from: Data(json))
+        } catch {
+            throw RunxlError(.networkFailed, "cannot read network namespace \(namespacePath): ip printed JSON runxl does not understand", cause: error)
+        }
+        return try usableRoutes(routeList, interfaces: interfaces, namespacePath: namespacePath)
+    }
+
+    private static func usableRoutes(_ routeList: [IPRoute], interfaces: [GuestNetwork.Interface], namespacePath: String) throws(RunxlError) -> [GuestNetwork.Route] {
         let names = Set(interfaces.map(\.name))
         var guestRoutes: [GuestNetwork.Route] = []
         for route in routeList {
@@ -200,12 +229,13 @@ public struct NamespaceNetwork: NetworkAttaching {
                 destination: destination == "default" ? nil : try Self.address(destination, namespacePath: namespacePath),
                 gateway: route.gateway, interface: device))
         }
-        return GuestNetwork(interfaces: interfaces, routes: guestRoutes)
+        return guestRoutes
     }
 
     private static func address(_ text: String, namespacePath: String) throws(RunxlError) -> GuestNetwork.Address {
         let parts = text.split(separator: "/")
-        guard let address = parts.first, parts.count <= 2, let length = parts.count == 2 ? Int(parts[1]) : 32 else {
+        let hostLength = text.contains(":") ? 128 : 32
+        guard let address = parts.first, parts.count <= 2, let length = parts.count == 2 ? Int(parts[1]) : hostLength else {
             throw RunxlError(.networkFailed, "network namespace \(namespacePath) has a route to '\(text)', which runxl cannot read")
         }
         return GuestNetwork.Address(address: String(address), prefixLength: length)

@@ -2,8 +2,9 @@ import Glibc
 import GuestProtocol
 
 /// Gives the guest the network the host read from the container's namespace (`GuestNetwork`):
-/// the vif whose MAC is the namespace interface's gets that interface's name, MTU, IPv4 address
-/// and routes. ioctls, not netlink: a few fixed-size requests are all PID 1 needs.
+/// the vif whose MAC is the namespace interface's gets that interface's name, MTU, IPv4 address,
+/// IPv6 addresses and routes. ioctls, not netlink: a few fixed-size requests are all PID 1 needs
+/// (an AF_INET6 socket takes `in6_ifreq` and `in6_rtmsg` for the IPv6 ones).
 enum GuestNetworkSetup {
     /// netfront registers the interface while probing, which starts when its module loads; a
     /// missing interface after this long means the kernel has no netfront or no vif was given.
@@ -38,7 +39,7 @@ enum GuestNetworkSetup {
             var mtu = InterfaceRequest(interface.name)
             mtu.setInt32(Int32(interface.mtu))
             try mtu.perform(setMTU, socket: socket, "set the MTU of \(interface.name) to \(interface.mtu)")
-            if let address = interface.addresses.first {
+            if let address = interface.addresses.first(where: { !$0.address.contains(":") }) {
                 var request = InterfaceRequest(interface.name)
                 request.setAddress(try ipv4(address.address))
                 try request.perform(setAddress, socket: socket, "set address \(address.address) on \(interface.name)")
@@ -46,11 +47,95 @@ enum GuestNetworkSetup {
                 mask.setAddress(netmask(address.prefixLength))
                 try mask.perform(setNetmask, socket: socket, "set the netmask /\(address.prefixLength) on \(interface.name)")
             }
+            let ipv6 = interface.addresses.filter { $0.address.contains(":") }
+            if !ipv6.isEmpty {
+                // The namespace already owns these addresses: no duplicate detection to wait for.
+                try writeIPv6Setting("accept_dad", "0", interface: interface.name)
+            }
             try setUp(interface.name, socket: socket)
+            for address in ipv6 { try addIPv6(address, interface: interface.name) }
         }
         for route in network.routes {
-            try add(route, socket: socket)
+            if route.gateway?.contains(":") == true || route.destination?.address.contains(":") == true {
+                try addIPv6(route)
+            } else {
+                try add(route, socket: socket)
+            }
         }
+    }
+
+    private static let addIPv6Route: UInt = 0x890B  // SIOCADDRT on an AF_INET6 socket: in6_rtmsg
+
+    private static func ipv6Socket() throws(InitFailure) -> Int32 {
+        let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else {
+            let code = errno
+            throw InitFailure("the container's namespace has IPv6 addresses, and the guest kernel has no IPv6: \(errnoText(code))")
+        }
+        return fd
+    }
+
+    private static func writeIPv6Setting(_ key: String, _ value: String, interface: String) throws(InitFailure) {
+        let path = "/proc/sys/net/ipv6/conf/\(interface)/\(key)"
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            throw InitFailure("cannot set \(path) (does the guest kernel have IPv6?): \(errnoText(code))")
+        }
+        defer { close(fd) }
+        _ = writeAll(fd, Array(value.utf8))
+    }
+
+    /// struct in6_ifreq: the address (16 bytes), the prefix length (u32), the interface index.
+    private static func addIPv6(_ address: GuestNetwork.Address, interface: String) throws(InitFailure) {
+        let fd = try ipv6Socket()
+        defer { close(fd) }
+        var request = [UInt8](repeating: 0, count: 24)
+        request.replaceSubrange(0..<16, with: try ipv6(address.address))
+        withUnsafeBytes(of: UInt32(address.prefixLength).littleEndian) { request.replaceSubrange(16..<20, with: $0) }
+        withUnsafeBytes(of: Int32(bitPattern: if_nametoindex(interface)).littleEndian) { request.replaceSubrange(20..<24, with: $0) }
+        let result = request.withUnsafeMutableBytes { buffer -> Int32 in
+            guard let base = buffer.baseAddress else { return -1 }
+            return ioctl(fd, setAddress, base)
+        }
+        if result != 0 && errno != EEXIST {
+            let code = errno
+            throw InitFailure("cannot add \(address.address)/\(address.prefixLength) to \(interface): \(errnoText(code))")
+        }
+    }
+
+    /// struct in6_rtmsg on LP64: dst at 0, src at 16, gateway at 32, type at 48, dst_len at 52,
+    /// src_len at 54, metric at 56, info at 64, flags at 72, ifindex at 76; 80 bytes.
+    private static func addIPv6(_ route: GuestNetwork.Route) throws(InitFailure) {
+        let fd = try ipv6Socket()
+        defer { close(fd) }
+        var message = [UInt8](repeating: 0, count: 80)
+        if let destination = route.destination {
+            message.replaceSubrange(0..<16, with: try ipv6(destination.address))
+            message[52] = UInt8(min(destination.prefixLength, 128))
+        }
+        var flags: UInt32 = 0x1  // RTF_UP
+        if let gateway = route.gateway {
+            message.replaceSubrange(32..<48, with: try ipv6(gateway))
+            flags |= 0x2  // RTF_GATEWAY
+        }
+        withUnsafeBytes(of: flags.littleEndian) { message.replaceSubrange(72..<76, with: $0) }
+        withUnsafeBytes(of: Int32(bitPattern: if_nametoindex(route.interface)).littleEndian) { message.replaceSubrange(76..<80, with: $0) }
+        let result = message.withUnsafeMutableBytes { buffer -> Int32 in
+            guard let base = buffer.baseAddress else { return -1 }
+            return ioctl(fd, addIPv6Route, base)
+        }
+        if result != 0 && errno != EEXIST {
+            let code = errno
+            let what = (route.destination.map { "\($0.address)/\($0.prefixLength)" } ?? "default") + (route.gateway.map { " via \($0)" } ?? "")
+            throw InitFailure("cannot add the IPv6 route to \(what) on \(route.interface): \(errnoText(code))")
+        }
+    }
+
+    private static func ipv6(_ text: String) throws(InitFailure) -> [UInt8] {
+        var address = in6_addr()
+        guard inet_pton(AF_INET6, text, &address) == 1 else { throw InitFailure("'\(text)' is not an IPv6 address") }
+        return withUnsafeBytes(of: address) { Array($0) }
     }
 
     private static func controlSocket() throws(InitFailure) -> Int32 {

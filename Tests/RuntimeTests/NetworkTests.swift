@@ -29,6 +29,31 @@ private let podmanRoutes = #"""
         ])
     }
 
+    /// A dual-stack namespace (podman's with an IPv6 subnet): the global IPv6 address is carried,
+    /// the link-local one is not (the guest's kernel makes it from the same MAC), and `ip -6
+    /// route`'s default route and static routes are, its kernel and multicast routes are not.
+    @Test func carriesGlobalIPv6AddressesAndRoutes() throws {
+        let addresses = #"[{"ifname":"eth0","mtu":1500,"link_type":"ether","address":"6a:1b:2c:3d:4e:5f","addr_info":["#
+            + #"{"family":"inet","local":"10.88.0.7","prefixlen":16,"scope":"global"},"#
+            + #"{"family":"inet6","local":"fd77::2","prefixlen":64,"scope":"global"},"#
+            + #"{"family":"inet6","local":"fe80::681b:2cff:fe3d:4e5f","prefixlen":64,"scope":"link"}]}]"#
+        let network = try NamespaceNetwork.guestNetwork(
+            addresses: Array(addresses.utf8), routes: Array(podmanRoutes.utf8), namespacePath: "/run/netns/x")
+        #expect(network.interfaces.first?.addresses == [.init(address: "10.88.0.7", prefixLength: 16), .init(address: "fd77::2", prefixLength: 64)])
+        let routes6 = #"[{"dst":"fd77::/64","dev":"eth0","protocol":"kernel","metric":256,"flags":[],"pref":"medium"},"#
+            + #"{"dst":"fe80::/64","dev":"eth0","protocol":"kernel","metric":256,"flags":[],"pref":"medium"},"#
+            + #"{"type":"multicast","dst":"ff00::/8","dev":"eth0","table":"local","protocol":"kernel","metric":256,"flags":[]},"#
+            + #"{"dst":"fd99::1","gateway":"fd77::9","dev":"eth0","metric":1024,"flags":[]},"#
+            + #"{"dst":"default","gateway":"fe80::1","dev":"eth0","metric":1024,"flags":[],"pref":"medium"}]"#
+        let routes = try NamespaceNetwork.guestRoutes(Array(routes6.utf8), interfaces: network.interfaces, namespacePath: "/run/netns/x")
+        #expect(routes == [
+            GuestNetwork.Route(destination: .init(address: "fd99::1", prefixLength: 128), gateway: "fd77::9", interface: "eth0"),
+            GuestNetwork.Route(destination: nil, gateway: "fe80::1", interface: "eth0"),
+        ])
+        let both = GuestNetwork(interfaces: network.interfaces, routes: network.routes + routes)
+        #expect(try GuestNetwork.decode(both.encoded()) == both)
+    }
+
     @Test func refusesOutputItCannotRead() {
         do {
             _ = try NamespaceNetwork.guestNetwork(addresses: Array("{".utf8), routes: Array("[]".utf8), namespacePath: "/run/netns/x")

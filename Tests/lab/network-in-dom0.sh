@@ -25,8 +25,13 @@ ip -n rxlab addr add 10.77.0.2/24 dev eth0
 ip -n rxlab link set eth0 up
 ip -n rxlab link set lo up
 ip -n rxlab route add default via 10.77.0.1
+# Dual stack, as a podman network with an IPv6 subnet: a ULA on both ends and a default route.
+ip addr add fd77::1/64 dev rxhost nodad
+ip -n rxlab addr add fd77::2/64 dev eth0 nodad
+ip -n rxlab -6 route add default via fd77::1
 mkdir -p /tmp/www
 echo net-hello >/tmp/www/hello
+echo net-hello6 >/tmp/www/hello6
 busybox httpd -f -p 8080 -h /tmp/www &
 httpd=$!
 # dom0's HTTP client: the static busybox's wget crashes in dom0 (glibc's resolver in a static binary).
@@ -50,7 +55,7 @@ json.dump(config, open(target, "w"), indent=1)
 PY
 }
 
-net_bundle netguest /run/netns/rxlab 'ip -o -4 addr show eth0; ip route; wget -q -O- http://10.77.0.1:8080/hello; nc -l -p 9000 -e echo tcp-hello & echo ready; trap "exit 0" TERM; while true; do sleep 1; done'
+net_bundle netguest /run/netns/rxlab 'ip -o -4 addr show eth0; ip route; ip -o -6 addr show eth0 scope global; ip -6 route show default; wget -q -O- http://10.77.0.1:8080/hello; wget -q -O- "http://[fd77::1]:8080/hello6"; nc -l -p 9000 -e echo tcp-hello & echo ready; trap "exit 0" TERM; while true; do sleep 1; done'
 start=$(now)
 rx create --bundle "$work/netguest" netguest </dev/null >/tmp/net.out 2>/tmp/net.err
 expect "network: create" 0 "$?"
@@ -63,10 +68,18 @@ grep -q "default via 10.77.0.1 dev eth0" /tmp/net.out && pass "network: the gues
   fail "network: guest routes: $(head -c 600 /tmp/net.out)"
 grep -q net-hello /tmp/net.out && pass "network: the guest reaches dom0 over the vif" ||
   fail "network: no reply from dom0's httpd: $(cat /tmp/net.out) $(tail -c 600 /tmp/net.err)"
+grep -q "inet6 fd77::2/64" /tmp/net.out && pass "network: the guest's eth0 has the namespace's IPv6 address" ||
+  fail "network: guest IPv6 address: $(head -c 800 /tmp/net.out)"
+grep -q "default via fd77::1 dev eth0" /tmp/net.out && pass "network: the guest has the namespace's IPv6 default route" ||
+  fail "network: guest IPv6 routes: $(head -c 800 /tmp/net.out)"
+grep -q net-hello6 /tmp/net.out && pass "network: the guest reaches dom0 over IPv6" ||
+  fail "network: no IPv6 reply from dom0's httpd: $(cat /tmp/net.out)"
 vif=$(ip -n rxlab -o link show | awk -F': ' '$2 ~ /^rxv/ { sub(/@.*/, "", $2); print $2 }')
 [ -n "$vif" ] && pass "network: the vif ($vif) lives in the container's namespace" || fail "network: no rxv* link in the namespace: $(ip -n rxlab -o link show)"
 busybox ping -c 3 -W 5 10.77.0.2 >/tmp/net.ping 2>&1 && pass "network: dom0 reaches the guest's address" ||
   fail "network: ping 10.77.0.2: $(tail -n 3 /tmp/net.ping)"
+busybox ping -6 -c 3 -W 5 fd77::2 >/tmp/net.ping6 2>&1 && pass "network: dom0 reaches the guest's IPv6 address" ||
+  fail "network: ping fd77::2: $(tail -n 3 /tmp/net.ping6)"
 expect "network: dom0 opens a TCP connection to the guest" tcp-hello "$(echo | timeout 20 busybox nc 10.77.0.2 9000)"
 rx kill netguest TERM
 for _ in $(seq 1 120); do [ "$(rx state netguest 2>/dev/null | grep -c '"stopped"')" = 1 ] && break; sleep 0.5; done
