@@ -220,8 +220,8 @@ public struct GuestBuilder: Sendable {
                 }()
                 throw RunxlError(
                     code,
-                    "guest memory \(memoryMiB) MiB (from \(settings.memorySource)) is too small for this rootfs: "
-                        + "its initramfs needs at least \(neededMiB) MiB")
+                    "guest memory \(memoryMiB) MiB (from \(settings.memorySource)) is too small: the guest needs at least "
+                        + "\(neededMiB) MiB (its initramfs, unpacked and compressed, and the kernel's own)")
             }
         }
 

@@ -148,7 +148,7 @@ share_bundle idle-share "$work/busybox-rootfs" '["sleep", "3600"]' share
 python3 - "$work/idle-share/config.json" <<'PY'
 import json, sys
 config = json.load(open(sys.argv[1]))
-config["annotations"]["org.runxl.memory"] = "64"
+config["annotations"]["org.runxl.memory"] = "80"
 json.dump(config, open(sys.argv[1], "w"), indent=1)
 PY
 mem_before=$(awk '/MemAvailable/ { print $2 }' /proc/meminfo)
