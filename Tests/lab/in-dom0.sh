@@ -153,6 +153,7 @@ rx launch "$work/hello" | { read -r line; echo "FIGURE runxl launch to first out
 . "$(dirname "${BASH_SOURCE[0]}")/clients-in-dom0.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/network-in-dom0.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/installed-in-dom0.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/runtime-tools-in-dom0.sh"
 bash "$(dirname "${BASH_SOURCE[0]}")/unikernel-runxl-in-dom0.sh" && pass "unikernels through runxl" || fail "unikernels through runxl (see the FAIL: unikernel lines)"
 
 echo "== Swift LabTests (XenLight on real libxl)"

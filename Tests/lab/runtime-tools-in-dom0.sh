@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The OCI runtime-tools validation suite against runxl in the lab's dom0 (Tests/runtime-tools:
+# build.sh on the host put the test binaries and a busybox rootfs tarball in
+# $RUNXL_LAB_WORK/runtime-tools). Its sources are not in Debian and not in git: where the host
+# had none, this prints that it is skipped and why, and counts nothing. The results are
+# figures (which validations pass), not pass/fail checks: runc itself fails some of them.
+# Sourced by Tests/lab/in-dom0.sh; alone: `RUNXL_LAB_ONLY=runtime-tools Scripts/lab-tests`.
+if [ -z "${lab_common_loaded:-}" ]; then
+  . "$(dirname "${BASH_SOURCE[0]}")/lab-common.sh"
+  runtime_tools_standalone=1
+fi
+
+echo "== runtime-tools validation against runxl"
+rt=$RUNXL_LAB_WORK/runtime-tools
+if [ ! -x "$rt/bin/runtimetest" ] || [ ! -f "$rt/rootfs-amd64.tar.gz" ]; then
+  echo "  skipped: $(cat "$rt/skipped" 2>/dev/null || echo "the host built no runtime-tools binaries") (not counted)"
+else
+  # runxl as the tests call it: by path, with this lab's --root through a wrapper.
+  cat >/tmp/runxl-rt <<WRAP
+#!/bin/sh
+exec "$runxl" --root /run/runxl-rt "\$@"
+WRAP
+  chmod +x /tmp/runxl-rt
+  RT_TIMEOUT=${RUNXL_RT_TIMEOUT:-240} RT_TESTS=${RUNXL_RT_TESTS:-} RT_LOGDIR=/tmp/rt-logs \
+    "$(dirname "${BASH_SOURCE[0]}")/../runtime-tools/run.sh" /tmp/runxl-rt "$rt/bin" "$rt/rootfs-amd64.tar.gz" |
+    sed 's/^/  /' | tee /tmp/rt-summary
+  echo "FIGURE runtime-tools $(tail -n 1 /tmp/rt-summary | sed 's/^ *//')"
+  for dir in /run/runxl-rt/*; do [ -e "$dir" ] && "$runxl" --root /run/runxl-rt delete --force "$(basename "$dir")" 2>/dev/null; done
+  only_dom0 && pass "runtime-tools: no domain left" || fail "runtime-tools: domains left: $(xl list)"
+fi
+
+if [ -n "${runtime_tools_standalone:-}" ]; then finish_lab; fi
