@@ -15,8 +15,10 @@ hello="hello from a Xen guest"
 export RUNXL_INIT
 
 mkdir -p /etc/runxl /var/lib/runxl "$root"
+# initramfs mode by default: sections 1-5 compare runxl with `xl create` of the same kernel and
+# initramfs; section 6 names each bundle's mode (share is the runtime's own default).
 cat >/etc/runxl/config.json <<JSON
-{"kernel": "$RUNXL_LAB_KERNEL", "cacheDir": "/var/lib/runxl/cache"}
+{"kernel": "$RUNXL_LAB_KERNEL", "cacheDir": "/var/lib/runxl/cache", "rootfs": "initramfs"}
 JSON
 
 figure() { echo "FIGURE $1: $2"; }
@@ -370,7 +372,7 @@ fi
 
 fi
 
-if wanted 6; then
+if wanted 6 || [[ " ${RUNXL_BENCH_SECTIONS:-} " =~ \ 6[a-f]\  ]]; then
 . "$(dirname "${BASH_SOURCE[0]}")/shares-bench-in-dom0.sh"
 fi
 

@@ -4,6 +4,9 @@
 # 9pfs) against initramfs mode and runc, in the same boot. RUNXL_BENCH_GUESTS (default 50) is
 # how many share-mode guests 6e keeps running at once.
 
+# RUNXL_BENCH_SECTIONS may name sub-sections ("6e 6f"); "6" or nothing runs them all.
+wanted6() { [ -z "${RUNXL_BENCH_SECTIONS:-}" ] || [[ " $RUNXL_BENCH_SECTIONS " == *" 6 "* ]] || [[ " $RUNXL_BENCH_SECTIONS " == *" 6$1 "* ]]; }
+
 # A bundle NAME around ROOTFS with ARGS (JSON), in MODE (share|initramfs), optional MOUNTS (JSON).
 share_bundle() {
   mkdir -p "$work/$1"
@@ -31,6 +34,7 @@ launch_first() {
   [ -f /tmp/bench-first ] && SAMPLE=$(elapsed "$start" "$(</tmp/bench-first)") || note "launch $1 failed: $(tail -c 300 /tmp/bench-rx.err)"
 }
 
+if wanted6 a; then
 echo "== 6a. runxl launch to first output: share mode vs initramfs mode (busybox, $samples alternating samples)"
 share_bundle hello-share "$work/busybox-rootfs" '["echo", "hello from a Xen guest"]' share
 share_bundle hello-initramfs "$work/busybox-rootfs" '["echo", "hello from a Xen guest"]' initramfs
@@ -48,6 +52,9 @@ figure "6a launch to first output, share mode, median of ${#share_t[@]} (s)" "$(
 figure "6a launch to first output, initramfs mode, median of ${#initramfs_t[@]} (s)" "$(median "${initramfs_t[@]}")"
 figure "6a ratio share/initramfs" "$(ratio "$(median "${share_t[@]}")" "$(median "${initramfs_t[@]}")")x"
 
+fi
+
+if wanted6 b; then
 echo "== 6b. podman run --rm IMG echo to first output: share, initramfs, runc ($samples samples each, rotating)"
 # podman-setup.sh reports through pass/fail, which the benchmark only prints.
 declare -F pass >/dev/null || { pass() { echo "  ok: $*"; }; fail() { echo "  FAILED: $*"; }; }
@@ -84,6 +91,9 @@ figure "6b podman run to first output, runc, median of ${#pm_runc[@]} (s)" "$(me
 figure "6b ratio share/runc" "$(ratio "$(median "${pm_share[@]}")" "$(median "${pm_runc[@]}")")x"
 figure "6b ratio initramfs/runc" "$(ratio "$(median "${pm_initramfs[@]}")" "$(median "${pm_runc[@]}")")x"
 
+fi
+
+if wanted6 c; then
 echo "== 6c. create time by image size: busybox, Debian minbase, busybox + 1 GiB of files; share vs initramfs"
 # The 1 GiB image: busybox and 64 files of 16 MiB, sparse (dom0 has no RAM to spare for them;
 # initramfs mode reads every byte all the same).
@@ -117,6 +127,9 @@ for entry in $images; do
 done
 rm -rf "$work/gig-rootfs" "$work/minbase-rootfs"
 
+fi
+
+if wanted6 d; then
 echo "== 6d. file throughput in the guest: 256 MiB write and read, untar + find; 9p rootfs and 9p volume vs runc in dom0"
 rm -rf "$work/tp-rootfs" "$work/tp-volume" && cp -a "$work/busybox-rootfs" "$work/tp-rootfs" && mkdir -p "$work/tp-volume"
 tar -C "$work/busybox-rootfs" -cf "$work/tp-rootfs/tree.tar" .
@@ -142,6 +155,9 @@ while read -r dir rest; do figure "6d runxl share, $dir (rootfs /tp, volume /dat
 while read -r dir rest; do figure "6d runc in dom0, $dir, seconds" "$rest"; done </tmp/bench-tp-runc.out
 rm -rf "$work/tp-rootfs" "$work/tp-volume" "$work/tp-runc"
 
+fi
+
+if wanted6 e; then
 echo "== 6e. ${RUNXL_BENCH_GUESTS:-50} share-mode guests running at once: create time 1st vs last, dom0 memory per guest"
 guests=${RUNXL_BENCH_GUESTS:-50}
 share_bundle idle-share "$work/busybox-rootfs" '["sleep", "3600"]' share
@@ -177,6 +193,9 @@ figure "6e 9pfs backend (QEMU) RSS per guest (MiB)" "$(awk -v a="$backend_rss" -
 figure "6e supervisor RSS per guest (MiB)" "$(awk -v a="$super_rss" -v n="$made" 'BEGIN { if (n) printf "%.1f", a / n / 1024 }')"
 for ((n = 1; n <= made; n++)); do rx delete --force "idle-$n" 2>/dev/null; done
 
+fi
+
+if wanted6 f; then
 echo "== 6f. bind shape: staging (binds mounted on the host into the one control share) vs one share per source"
 # Staging is what runxl does: launch to first output with 0 and 8 directory binds shows what a
 # bind costs end to end (host mount, guest mount). One share per source would add a p9 device
@@ -197,9 +216,9 @@ for ((n = 1; n <= samples; n++)); do
   launch_first "$work/f-binds-0" "$hello"; [ -n "$SAMPLE" ] && staged_0+=("$SAMPLE")
   launch_first "$work/f-binds-8" "$hello"; [ -n "$SAMPLE" ] && staged_8+=("$SAMPLE")
 done
-figure "6f staging: launch to first output, 0 binds, median of ${#staged_0[@]} (s)" "$(median "${staged_0[@]}")"
-figure "6f staging: launch to first output, 8 directory binds, median of ${#staged_8[@]} (s)" "$(median "${staged_8[@]}")"
-figure "6f staging: cost per bind (s)" "$(awk -v a="$(median "${staged_8[@]}")" -v b="$(median "${staged_0[@]}")" 'BEGIN { printf "%.3f", (a - b) / 8 }')"
+figure "6f staging, launch to first output, 0 binds, median of ${#staged_0[@]} (s)" "$(median "${staged_0[@]}")"
+figure "6f staging, launch to first output, 8 directory binds, median of ${#staged_8[@]} (s)" "$(median "${staged_8[@]}")"
+figure "6f staging, cost per bind (s)" "$(awk -v a="$(median "${staged_8[@]}")" -v b="$(median "${staged_0[@]}")" 'BEGIN { printf "%.3f", (a - b) / 8 }')"
 
 # runxl's own share-mode guest, booted by xl: kernel, initramfs and command line from the created
 # domain, the control share copied out of the container's state before it is deleted.
@@ -251,10 +270,11 @@ PY
       fi
     done
   done
-  figure "6f per source: xl create to first output, root + control shares, median of ${#p9_0[@]} (s)" "$(median "${p9_0[@]}")"
-  figure "6f per source: xl create to first output, 8 more p9 devices, median of ${#p9_8[@]} (s)" "$(median "${p9_8[@]}")"
-  figure "6f per source: cost per extra p9 device (s)" "$(awk -v a="$(median "${p9_8[@]}")" -v b="$(median "${p9_0[@]}")" 'BEGIN { printf "%.3f", (a - b) / 8 }')"
+  figure "6f per source, xl create to first output, root + control shares, median of ${#p9_0[@]} (s)" "$(median "${p9_0[@]}")"
+  figure "6f per source, xl create to first output, 8 more p9 devices, median of ${#p9_8[@]} (s)" "$(median "${p9_8[@]}")"
+  figure "6f per source, cost per extra p9 device (s)" "$(awk -v a="$(median "${p9_8[@]}")" -v b="$(median "${p9_0[@]}")" 'BEGIN { printf "%.3f", (a - b) / 8 }')"
 else
   note "create for the per-source shape failed: $(tail -c 300 /tmp/bench-f.err)"
 fi
 rm -rf /tmp/f-control "$work/f-src"
+fi
