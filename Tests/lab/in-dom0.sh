@@ -37,6 +37,10 @@ expect "identity" "bar baz|/tmp|1000|1000|lab-host" "$(paste -sd'|' /tmp/out)"
 echo "== a process killed by a signal reports it"
 rx launch "$work/selfkill" >/tmp/out 2>/tmp/err
 expect "signal exit status (128+TERM)" 143 "$?"
+# With the spec's pid namespace the process is PID 1, which (as under runc) ignores a signal it
+# has no handler for, even its own.
+rx launch "$work/sleeper" -- sh -c 'kill -TERM $$; echo survived' >/tmp/out 2>/tmp/err
+expect "PID 1 survives its own TERM, as under runc" "0 survived" "$? $(cat /tmp/out)"
 
 echo "== SIGTERM to launch (as Ctrl-C) destroys the guest, exits 143, leaves nothing"
 # Not through rx(): a backgrounded function is a subshell, and $! would be its pid.
