@@ -164,7 +164,9 @@ share_bundle idle-share "$work/busybox-rootfs" '["sleep", "3600"]' share
 python3 - "$work/idle-share/config.json" <<'PY'
 import json, sys
 config = json.load(open(sys.argv[1]))
-config["annotations"]["org.runxl.memory"] = "80"
+# 128 MiB: at 80 MiB (above runxl's own estimate of 79) Xen's PV builder already refused the
+# init + modules initramfs ("segment module0 too large").
+config["annotations"]["org.runxl.memory"] = "128"
 json.dump(config, open(sys.argv[1], "w"), indent=1)
 PY
 mem_before=$(awk '/MemAvailable/ { print $2 }' /proc/meminfo)
