@@ -59,7 +59,7 @@ echo "== runc's terminal contract: exec -t and run without --console-socket brid
 # The caller's terminal is resized 10 s in, while the exec'd shell sleeps: the second `stty size`
 # must see the new size (an exec's terminal follows window-size changes).
 printf 'test -t 0 && echo exec-has-a-tty; stty size; sleep 20; stty size; exit 7\n' |
-  script -qec "stty rows 21 cols 71; (sleep 10; stty rows 40 cols 100 </dev/tty) & timeout --foreground -k 5 120 $runxl --root $root exec -t execd sh" /dev/null >/tmp/exec.tty 2>&1
+  script -qec "stty rows 21 cols 71; (sleep 10; stty rows 40 cols 100 </dev/tty) & timeout --foreground -k 5 60 $runxl --root $root exec -t execd sh" /dev/null >/tmp/exec.tty 2>&1
 # Shown, not counted: in the lab this exec sometimes gets no output from the guest at all until
 # its timeout (seen after another exec session; 1 in 8 tries in a loop, and in both whole-lab
 # runs), a bug under investigation (issue 19's note). Each line says what happened.
