@@ -1,9 +1,5 @@
 public import RunxlBase
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// runxl-init runs as the guest's PID 1 from an initramfs that holds no libraries, so it must be
 /// a static executable. A plain `swift build` puts a dynamically linked runxl-init beside runxl,
 /// and a guest booted with it dies before printing anything: the check refuses it on the host,
@@ -14,15 +10,12 @@ public enum InitExecutable {
     static let headerLimit = 65536
 
     public static func check(_ path: String) throws(RunxlError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let code = errno
-            throw RunxlError(.initBinaryInvalid, "cannot read runxl-init at \(path)", cause: SystemCallError("open", errno: code))
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readPrefix(path, count: headerLimit)
+        } catch {
+            throw RunxlError(.initBinaryInvalid, "cannot read runxl-init at \(path)", cause: error)
         }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: headerLimit)
-        let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
-        bytes = Array(bytes.prefix(max(count, 0)))
         if let problem = problem(in: bytes) {
             throw RunxlError(
                 .initBinaryInvalid,

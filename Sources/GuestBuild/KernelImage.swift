@@ -41,15 +41,11 @@ public struct KernelImage: Sendable, Equatable {
     }
 
     static func readPrefix(_ path: String, count: Int) throws(RunxlError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let err = errno
-            throw RunxlError(.invalidKernel, "cannot read guest kernel \(path)", cause: SystemCallError("open", errno: err))
+        do {
+            return try FileSystem.readPrefix(path, count: count)
+        } catch {
+            throw RunxlError(.invalidKernel, "cannot read guest kernel \(path)", cause: error)
         }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: count)
-        let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, 0) }
-        return got > 0 ? Array(bytes[0..<got]) : []
     }
 }
 

@@ -24,6 +24,17 @@ public enum FileSystem {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// The first `count` bytes of a file (fewer when it is shorter): for headers such as an
+    /// ELF's. The caller names what the file is in its own error.
+    public static func readPrefix(_ path: String, count: Int) throws(SystemCallError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemCallError("open", errno: errno) }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: count)
+        let got = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, 0) }
+        return got > 0 ? Array(bytes[0..<got]) : []
+    }
+
     /// Reads a whole file. Throws `.io` naming the path when it cannot.
     public static func read(_ path: String) throws(RunxlError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
