@@ -96,20 +96,7 @@ final class ExecServer: @unchecked Sendable {
     /// once `untilGuestReady` returns: before init has put the console in raw mode the guest's
     /// tty would mangle the frames. Requests made meanwhile wait in the listen queue.
     func listen(at path: String, untilGuestReady: @escaping @Sendable () -> Void = {}) throws(RunxlError) {
-        unlink(path)
-        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard listener >= 0 else { throw ExecChannel.failure("socket", path) }
-        do {
-            try UnixSocket.bind(listener, to: path)
-        } catch {
-            close(listener)
-            throw error
-        }
-        chmod(path, 0o600)
-        guard Glibc.listen(listener, 16) == 0 else {
-            close(listener)
-            throw ExecChannel.failure("listen", path)
-        }
+        let listener = try UnixSocket.listening(at: path, backlog: 16)
         try startDetachedThread { [self] in
             untilGuestReady()
             while true {
@@ -250,6 +237,28 @@ enum UnixSocket {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard result == 0 else { throw ExecChannel.failure("connect", path) }
+    }
+
+    /// A stream socket bound to `path` (replacing a stale one), listening, close-on-exec; only
+    /// its owner may connect (mode 0600).
+    static func listening(at path: String, backlog: Int32) throws(RunxlError) -> Int32 {
+        unlink(path)
+        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard listener >= 0 else { throw ExecChannel.failure("socket", path) }
+        do {
+            try bind(listener, to: path)
+        } catch {
+            close(listener)
+            throw error
+        }
+        chmod(path, 0o600)
+        guard Glibc.listen(listener, backlog) == 0 else {
+            let failure = ExecChannel.failure("listen", path)
+            close(listener)
+            unlink(path)
+            throw failure
+        }
+        return listener
     }
 
     static func bind(_ socketFD: Int32, to path: String) throws(RunxlError) {

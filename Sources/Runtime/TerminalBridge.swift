@@ -127,22 +127,12 @@ public final class ConsoleReceiver {
         }
         let directory = String(cString: made)
         let path = directory + "/console.sock"
-        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        do throws(RunxlError) {
-            guard listener >= 0 else {
-                let code = errno
-                throw RunxlError(.io, "cannot make the terminal's socket", cause: SystemCallError("socket", errno: code))
-            }
-            try UnixSocket.bind(listener, to: path)
-            guard Glibc.listen(listener, 1) == 0 else {
-                let code = errno
-                throw RunxlError(.io, "cannot listen on \(path)", cause: SystemCallError("listen", errno: code))
-            }
+        let listener: Int32
+        do {
+            listener = try UnixSocket.listening(at: path, backlog: 1)
         } catch {
-            if listener >= 0 { Glibc.close(listener) }
-            unlink(path)
             rmdir(directory)
-            throw error
+            throw RunxlError(.io, "cannot listen for the container's terminal on \(path)", cause: error)
         }
         return ConsoleReceiver(path: path, directory: directory, listener: listener)
     }
