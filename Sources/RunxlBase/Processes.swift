@@ -18,20 +18,24 @@ public enum Processes {
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// Starts `path` with `arguments`; fds 0-2 are inherited (or are `standardDescriptors`) and
-    /// `extraDescriptors` are moved to 3, 4, ... in order. Other inherited descriptors stay open
+    /// Starts `path` with `arguments`; fds 0-2 are inherited (or are `standardDescriptors`, or
+    /// /dev/null with `detachStandardStreams`: a child that outlives the caller and must not
+    /// hold its pipes) and `extraDescriptors` are moved to 3, 4, ... in order. Other inherited descriptors stay open
     /// unless marked close-on-exec: a child that must not hold them calls
     /// `closeDescriptors(from:)` first thing. `environment` nil inherits runxl's; `argumentZero`
     /// nil is `path` (a runtime-spec hook names its own argv[0]).
     public static func spawn(
         _ path: String, _ arguments: [String], extraDescriptors: [Int32] = [], standardDescriptors: [Int32]? = nil,
-        environment: [String]? = nil, argumentZero: String? = nil
+        detachStandardStreams: Bool = false, environment: [String]? = nil, argumentZero: String? = nil
     ) throws(RunxlError) -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         for (target, fd) in (standardDescriptors ?? []).enumerated() {
             posix_spawn_file_actions_adddup2(&actions, fd, Int32(target))
+        }
+        if detachStandardStreams {
+            for target: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_RDWR, 0) }
         }
         // Move the extra descriptors above any target slot first, so dup2 into 3... cannot clobber them.
         let parked = extraDescriptors.enumerated().map { (index, fd) in Int32(100 + index) }

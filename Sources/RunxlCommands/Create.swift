@@ -72,15 +72,13 @@ enum SupervisorLauncher {
         arguments += ["supervise", "--ready-fd", "3"]
         if terminal != nil { arguments += ["--tty-fd", "4"] }
         arguments.append(id.rawValue)
-        // With a terminal the process's streams are the pty: like runc, keep none of the
-        // caller's, so that a caller reading create's output sees its end when create returns.
-        let detached = terminal == nil ? -1 : open("/dev/null", O_RDWR | O_CLOEXEC)
-        defer { if detached >= 0 { close(detached) } }
         let pid: Int32
         do {
+            // With a terminal the process's streams are the pty: like runc, keep none of the
+            // caller's, so that a caller reading create's output sees its end when create returns.
             pid = try Processes.spawn(
                 try Processes.currentExecutable(), arguments, extraDescriptors: [ends.write] + (terminal.map { [$0] } ?? []),
-                standardDescriptors: detached >= 0 ? [detached, detached, detached] : nil)
+                detachStandardStreams: terminal != nil)
         } catch {
             close(ends.write)
             throw error

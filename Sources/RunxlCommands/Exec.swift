@@ -91,11 +91,9 @@ struct Exec: Verb {
         if detach {
             defer { close(connection) }
             // As with create, a terminal process keeps none of the caller's streams.
-            let detached = description.terminal ? open("/dev/null", O_RDWR | O_CLOEXEC) : -1
-            defer { if detached >= 0 { close(detached) } }
             let waiter = try Processes.spawn(
                 try Processes.currentExecutable(), ["exec-wait", "--fd", "3"], extraDescriptors: [connection],
-                standardDescriptors: detached >= 0 ? [detached, detached, detached] : nil)
+                detachStandardStreams: description.terminal)
             try writePidFile(waiter)
             return 0
         }
