@@ -32,15 +32,7 @@ public final class TransferReporter {
     }
 
     public func begin(_ digest: String, size: Int64, what: String) {
-        label = "\(what) \(Self.short(digest))"
-        total = size
-        started = Clock.monotonicSeconds()
-        lastDraw = 0
-        switch style {
-        case .terminal: draw(0)
-        case .lines: emit("\(label): \(Self.megabytes(size)) ...\n")
-        case .quiet: break
-        }
+        start(label: "\(what) \(Self.short(digest))", size: size, suffix: " ...")
     }
 
     public func advance(_ received: Int64) {
@@ -66,20 +58,25 @@ public final class TransferReporter {
     /// Several blobs downloading at once: one bar for all of them on a terminal, a line per
     /// blob as each finishes otherwise. The caller serializes the calls.
     public func beginGroup(count: Int, size: Int64, what: String) {
-        label = "\(count) \(what)s"
-        total = size
-        started = Clock.monotonicSeconds()
-        lastDraw = 0
-        switch style {
-        case .terminal: draw(0)
-        case .lines: emit("\(label): \(Self.megabytes(size)), in parallel ...\n")
-        case .quiet: break
-        }
+        start(label: "\(count) \(what)s", size: size, suffix: ", in parallel ...")
     }
 
     public func groupMemberDone(_ digest: String, size: Int64, what: String, seconds: Double) {
         guard style == .lines else { return }
         emit("\(what) \(Self.short(digest)): \(Self.megabytes(size)) done in \(Self.formatSeconds(seconds))\n")
+    }
+
+    /// A transfer of `size` bytes starts: a bar at zero, or the line `LABEL: SIZE` + `suffix`.
+    private func start(label: String, size: Int64, suffix: String) {
+        self.label = label
+        total = size
+        started = Clock.monotonicSeconds()
+        lastDraw = 0
+        switch style {
+        case .terminal: draw(0)
+        case .lines: emit("\(label): \(Self.megabytes(size))\(suffix)\n")
+        case .quiet: break
+        }
     }
 
     /// Ends a bar that will not complete, so that the error starts on a line of its own.
