@@ -82,11 +82,7 @@ import Testing
     @Test func terminalWithoutConsoleSocketIsRefused() throws {
         let world = try RunxlProcess()
         defer { world.cleanup() }
-        let bundle = try world.makeBundle("tty") { config in
-            var process = config["process"] as? [String: Any] ?? [:]
-            process["terminal"] = true
-            config["process"] = process
-        }
+        let bundle = try world.makeBundle("tty", terminal: true)
         let created = try world.run(["create", "--bundle", bundle, "tty"])
         #expect(created.status == 1)
         #expect(created.stderr.contains("--console-socket"), "\(created.stderr)")

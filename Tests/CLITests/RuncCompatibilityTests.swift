@@ -112,11 +112,7 @@ import Testing
     @Test func createWithATerminalLeavesTheCallersPipesClosed() throws {
         let world = try RunxlProcess()
         defer { world.cleanup() }
-        let bundle = try world.makeBundle("tty") { config in
-            var process = config["process"] as? [String: Any] ?? [:]
-            process["terminal"] = true
-            config["process"] = process
-        }
+        let bundle = try world.makeBundle("tty", terminal: true)
         let listener = try ConsoleSocketListener(path: world.directory + "/console.sock")
         defer { listener.close() }
         let process = Process()
@@ -145,11 +141,7 @@ import Testing
     @Test func runWithATerminalInTheForegroundNeedsNoConsoleSocket() throws {
         let world = try RunxlProcess()
         defer { world.cleanup() }
-        let bundle = try world.makeBundle("fg", args: ["fake-exit", "3"]) { config in
-            var process = config["process"] as? [String: Any] ?? [:]
-            process["terminal"] = true
-            config["process"] = process
-        }
+        let bundle = try world.makeBundle("fg", args: ["fake-exit", "3"], terminal: true)
         let result = try world.run(["run", "--bundle", bundle, "fg"])
         #expect(result.status == 3, "\(result.stderr)")
         #expect(world.filesUnderRoot().isEmpty)

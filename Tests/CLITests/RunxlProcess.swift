@@ -84,14 +84,16 @@ struct RunxlProcess {
         try start(arguments, globalFirst: globalFirst, extraEnvironment: extraEnvironment).wait()
     }
 
-    /// Writes a bundle with a rootfs directory and the given process args.
-    func makeBundle(_ name: String, args: [String] = ["sh"], mutate: (inout [String: Any]) -> Void = { _ in }) throws -> String {
+    /// Writes a bundle with a rootfs directory and the given process args (and `terminal`).
+    func makeBundle(
+        _ name: String, args: [String] = ["sh"], terminal: Bool = false, mutate: (inout [String: Any]) -> Void = { _ in }
+    ) throws -> String {
         let bundle = directory + "/" + name
         try FileManager.default.createDirectory(atPath: bundle + "/rootfs", withIntermediateDirectories: true)
         var config: [String: Any] = [
             "ociVersion": "1.2.0",
             "root": ["path": "rootfs"],
-            "process": ["args": args, "cwd": "/", "env": ["PATH=/bin"], "user": ["uid": 0, "gid": 0]],
+            "process": ["args": args, "cwd": "/", "env": ["PATH=/bin"], "user": ["uid": 0, "gid": 0], "terminal": terminal],
             "hostname": "test",
         ]
         mutate(&config)

@@ -59,6 +59,17 @@ private struct HostileCase {
         #expect(hostile.outside == before, "\(name) changed something outside the rootfs", sourceLocation: sourceLocation)
     }
 
+    /// The case is accepted and nothing outside the rootfs changed; the caller checks what
+    /// landed inside.
+    private func expectAccepted(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> HostileCase {
+        let hostile = try HostileCase(name)
+        let before = hostile.outside
+        let error = hostile.unpack()
+        #expect(error == nil, "\(name): \(error.map { "\($0.code) \($0)" } ?? "")", sourceLocation: sourceLocation)
+        #expect(hostile.outside == before, "\(name) changed something outside the rootfs", sourceLocation: sourceLocation)
+        return hostile
+    }
+
     @Test func dotDotLeavingTheRootfsIsRefused() throws {
         try expectRefused("dotdot", naming: "../sentinel/pwned")
     }
@@ -90,22 +101,16 @@ private struct HostileCase {
 
     @Test func aSymlinkClimbingWithDotDotStopsAtTheRootfs() throws {
         // `d/up -> ../..` is the rootfs itself: d/up/sentinel/pwned is <rootfs>/sentinel/pwned.
-        let hostile = try HostileCase("symlink-deep")
-        let before = hostile.outside
-        #expect(hostile.unpack() == nil)
+        let hostile = try expectAccepted("symlink-deep")
         #expect(unpackReadText(hostile.rootfs + "/sentinel/pwned") == "pwned\n")
-        #expect(hostile.outside == before)
     }
 
     @Test(arguments: ["symlink-inside-write", "symlink-absolute-inside"])
     func aSymlinkWhoseTargetIsInsideIsWrittenThrough(name: String) throws {
-        let hostile = try HostileCase(name)
-        let before = hostile.outside
-        #expect(hostile.unpack() == nil)
+        let hostile = try expectAccepted(name)
         let target = name == "symlink-inside-write" ? "/sentinel" : hostile.sentinel
         #expect(unpackReadText(hostile.rootfs + target + "/pwned") == "pwned\n")
         #expect(unpackFileKind(hostile.rootfs + "/escape") == S_IFLNK, "the link itself stays")
-        #expect(hostile.outside == before)
     }
 
     @Test func aLaterLayerWritesBelowAUsrMergedLink() throws {
@@ -146,11 +151,8 @@ private struct HostileCase {
     /// nothing at `<rootfs>/sentinel`, so the layer applies and the real sentinel keeps its file.
     @Test(arguments: ["whiteout-symlink", "opaque-symlink"])
     func whiteoutThroughASymlinkTouchesNothingOutside(name: String) throws {
-        let hostile = try HostileCase(name)
-        let before = hostile.outside
-        #expect(hostile.unpack() == nil)
+        let hostile = try expectAccepted(name)
         #expect(unpackReadText(hostile.sentinel + "/secret") == "secret\n")
-        #expect(hostile.outside == before)
     }
 
     @Test func replacingTheRootfsWithASymlinkIsRefused() throws {
@@ -194,30 +196,21 @@ private struct HostileCase {
     // Accepted cases: stored inside the rootfs, nothing written through a link.
 
     @Test func absolutePathLandsInsideTheRootfs() throws {
-        let hostile = try HostileCase("absolute")
-        let before = hostile.outside
-        #expect(hostile.unpack() == nil)
+        let hostile = try expectAccepted("absolute")
         #expect(unpackReadText(hostile.rootfs + hostile.sentinel + "/pwned") == "pwned\n")
-        #expect(hostile.outside == before)
     }
 
     @Test func fileEntryReplacesASymlinkInsteadOfWritingThroughIt() throws {
-        let hostile = try HostileCase("symlink-overwrite")
-        let before = hostile.outside
-        #expect(hostile.unpack() == nil)
+        let hostile = try expectAccepted("symlink-overwrite")
         #expect(unpackFileKind(hostile.rootfs + "/victim") == S_IFREG)
         #expect(unpackReadText(hostile.rootfs + "/victim") == "pwned\n")
-        #expect(hostile.outside == before)
     }
 
     @Test func hardLinkToASymlinkLinksTheSymlinkNotItsTarget() throws {
-        let hostile = try HostileCase("hardlink-to-symlink")
-        let before = hostile.outside
-        #expect(hostile.unpack() == nil)
+        let hostile = try expectAccepted("hardlink-to-symlink")
         #expect(unpackFileKind(hostile.rootfs + "/link") == S_IFLNK)
         var info = stat()
         #expect(lstat(hostile.sentinel + "/secret", &info) == 0 && info.st_nlink == 1)
-        #expect(hostile.outside == before)
     }
 
     @Test func whiteoutsHideOnlyLowerLayers() throws {
@@ -236,22 +229,16 @@ private struct HostileCase {
 
     @Test(.enabled(if: geteuid() == 0, "mknod needs root"))
     func deviceNodesAreMadeInsideTheRootfsOnly() throws {
-        let hostile = try HostileCase("device")
-        let before = hostile.outside
-        #expect(hostile.unpack() == nil)
+        let hostile = try expectAccepted("device")
         #expect(unpackFileKind(hostile.rootfs + "/dev/null") == S_IFCHR)
         #expect(unpackFileKind(hostile.rootfs + "/dev/disk") == S_IFBLK)
-        #expect(hostile.outside == before)
     }
 
     @Test func setuidFileKeepsItsModeInsideTheRootfs() throws {
-        let hostile = try HostileCase("setuid")
-        let before = hostile.outside
-        #expect(hostile.unpack() == nil)
+        let hostile = try expectAccepted("setuid")
         var info = stat()
         #expect(lstat(hostile.rootfs + "/bin/su", &info) == 0)
         if geteuid() == 0 { #expect(info.st_mode & 0o7777 == 0o4755) }
-        #expect(hostile.outside == before)
     }
 
     @Test func duplicateEntryLastOneWins() throws {
@@ -261,13 +248,10 @@ private struct HostileCase {
     }
 
     @Test func conflictingEntriesReplaceEachOtherWithoutFollowingLinks() throws {
-        let hostile = try HostileCase("conflict")
-        let before = hostile.outside
-        #expect(hostile.unpack() == nil)
+        let hostile = try expectAccepted("conflict")
         #expect(unpackReadText(hostile.rootfs + "/x/inside") == "inside\n")
         #expect(unpackReadText(hostile.rootfs + "/d") == "file now\n")
         #expect(unpackFileKind(hostile.rootfs + "/s") == S_IFDIR, "the directory replaces the symlink, not its target")
-        #expect(hostile.outside == before)
     }
 
     @Test func invalidUTF8NameIsKeptByteForByte() throws {
