@@ -95,12 +95,19 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         try update(domain) { info, world in
             guard info.state == .paused else { return }
             info.state = .running
-            let words = (world.store["/fake/\(domain)/cmdline"] ?? "").split(separator: " ")
-            if words.count == 2, words[0] == "fake-exit", let code = Int32(words[1]) {
-                world.store["/local/domain/\(domain)/data/runxl/exit"] = "exited:\(code)"
-                info.state = .shutdown
-                info.shutdownReason = .poweroff
-            }
+            // A guest booted by create holds its process until start opens the gate.
+            guard world.store["/local/domain/\(domain)/data/runxl/start"] != "wait" else { return }
+            Self.runFakeProcess(domain, &info, &world)
+        }
+    }
+
+    /// The simulated process: `fake-exit N` ends at once with N; anything else runs on.
+    private static func runFakeProcess(_ domain: DomainID, _ info: inout DomainInfo, _ world: inout World) {
+        let words = (world.store["/fake/\(domain)/cmdline"] ?? "").split(separator: " ")
+        if words.count == 2, words[0] == "fake-exit", let code = Int32(words[1]) {
+            world.store["/local/domain/\(domain)/data/runxl/exit"] = "exited:\(code)"
+            info.state = .shutdown
+            info.shutdownReason = .poweroff
         }
     }
 
@@ -153,6 +160,14 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     public func writeStore(_ path: String, _ value: String) throws(RunxlError) {
         try withWorld { (world: inout World) throws(RunxlError) in
             world.store[path] = value
+            if path.hasSuffix("/data/runxl/start"), value == "go",
+                let domain = UInt32(path.split(separator: "/").dropFirst(2).first ?? ""),
+                var info = world.domains[domain], info.state == .running
+            {
+                Self.runFakeProcess(DomainID(domain), &info, &world)
+                world.domains[domain] = info
+                return
+            }
             // The simulated init: a signal request ends the process with that signal.
             guard path.hasSuffix("/data/runxl/signal"), let separator = value.lastIndex(of: ":"),
                 let signal = Int32(value[value.index(after: separator)...]),

@@ -23,6 +23,14 @@ public enum GuestKeys {
     /// sets the size on hvc0, which the process's terminal is, so the kernel sends it SIGWINCH.
     public static let windowSize = "data/runxl/winsize"
     public static let windowSizeWatchToken = "runxl-winsize"
+    /// Written by the host before the guest runs when `create` boots it ahead of `start`:
+    /// `startWait`. Init then makes the process and holds it before its exec (runc's exec.fifo),
+    /// serving exec sessions meanwhile, until `start` writes `startGo`. Absent (a guest booted by
+    /// `xl create`, or one unpaused by `start` itself): the process starts at once.
+    public static let start = "data/runxl/start"
+    public static let startWatchToken = "runxl-start"
+    public static let startWait = "wait"
+    public static let startGo = "go"
     /// Written by the host before the guest runs when the container has a network namespace: a
     /// `GuestNetwork` encoding. Without it the guest has no interface but `lo`.
     public static let network = "data/runxl/network"

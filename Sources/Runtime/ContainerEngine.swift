@@ -42,10 +42,16 @@ public final class ContainerEngine {
         public var bundle: String
         public var pidFile: String?
         public var consoleSocket: String?
-        public init(bundle: String, pidFile: String? = nil, consoleSocket: String? = nil) {
+        /// The guest boots during `create` and waits at init's gate, so that exec works on a
+        /// created container and `start` only opens the gate. `launch`, whose supervisor
+        /// attaches only after create returns, keeps the domain paused until `start` so that no
+        /// console output comes before it listens.
+        public var bootsBeforeStart: Bool
+        public init(bundle: String, pidFile: String? = nil, consoleSocket: String? = nil, bootsBeforeStart: Bool = true) {
             self.bundle = bundle
             self.pidFile = pidFile
             self.consoleSocket = consoleSocket
+            self.bootsBeforeStart = bootsBeforeStart
         }
     }
 
@@ -107,6 +113,11 @@ public final class ContainerEngine {
             record.domainID = domain
             try store.save(record, id: id)
             trace.mark("create \(id): domain created paused")
+            // A unikernel has no init to hold its start: it stays paused until `start`.
+            let bootsBeforeStart = options.bootsBeforeStart && guest.unikernel == nil
+            if bootsBeforeStart, let domain {
+                try hypervisor.writeStore("\(try hypervisor.storePath(domain))/\(GuestKeys.start)", GuestKeys.startWait)
+            }
             if let networkPlan, let domain {
                 try network.wire(networkPlan, domain: domain)
                 // Before the supervisor unpauses: init reads it before it starts the process.
@@ -134,6 +145,12 @@ public final class ContainerEngine {
             }
             for phase in [HookRunner.Phase.prestart, .createRuntime, .createContainer] {
                 try hookRunner.run(record.hooks, phase: phase, state: record.ociState)
+            }
+            // After the hooks, which may still change the rootfs the guest mounts.
+            if bootsBeforeStart, let domain {
+                try hypervisor.unpause(domain)
+                record.bootedAtCreate = true
+                trace.mark("create \(id): guest booting")
             }
             record.status = try record.status.transition(to: .created, id: id)
             KillInjection.reached(.beforeSave)
@@ -165,8 +182,9 @@ public final class ContainerEngine {
 
     // MARK: start, pause, resume
 
-    /// Unpauses the guest. `startContainer` hooks run first (the spec: before the user's process
-    /// runs) and fail the start; `poststart` hooks run after and only warn, as runc's do.
+    /// Opens init's gate (a guest booted by create) or unpauses the guest. `startContainer`
+    /// hooks run first (the spec: before the user's process runs) and fail the start;
+    /// `poststart` hooks run after and only warn, as runc's do.
     public func start(_ id: ContainerID) throws(RunxlError) {
         var started: ContainerRecord?
         try withRecord(id) { (record: inout ContainerRecord) throws(RunxlError) in
@@ -176,7 +194,11 @@ public final class ContainerEngine {
             }
             let domain = try domainID(of: record)
             try hookRunner.run(record.hooks, phase: .startContainer, state: record.ociState)
-            try hypervisor.unpause(domain)
+            if record.bootedAtCreate == true {
+                try hypervisor.writeStore("\(try hypervisor.storePath(domain))/\(GuestKeys.start)", GuestKeys.startGo)
+            } else {
+                try hypervisor.unpause(domain)
+            }
             record.status = try record.status.transition(to: .running, id: id)
             started = record
         }
@@ -233,7 +255,8 @@ public final class ContainerEngine {
     // MARK: kill
 
     /// Sends `signal` to the container's process. SIGKILL, and any signal to a container whose
-    /// process has not started yet, destroys the domain: there is no process to deliver it to.
+    /// process has not started yet, destroys the domain: a process held at init's gate dies of
+    /// it as runc's waiting init does, and a paused guest has none yet.
     public func kill(_ id: ContainerID, signal: Int32, all: Bool = false) throws(RunxlError) {
         try withRecord(id) { (record: inout ContainerRecord) throws(RunxlError) in
             switch record.status {

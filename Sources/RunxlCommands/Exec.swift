@@ -8,7 +8,7 @@ import RunxlBase
 import Glibc
 #endif
 
-/// `runxl exec`: runs another process in a running container, through its supervisor and the
+/// `runxl exec`: runs another process in a running or created container, through its supervisor and the
 /// guest's init (Runtime's `ExecChannel`). The process is described the way `create` describes
 /// the container's (config.json's process with runc's overrides, or `--process`), checked against
 /// the rootfs on the host so a missing program fails here, not in the guest.
@@ -52,7 +52,9 @@ struct Exec: Verb {
     func run() throws(RunxlError) -> Int32 {
         let engine = Backend.readOnlyEngine(global)
         let record = try engine.state(id)
-        guard record.status == .running else {
+        // A created container's guest has booted and holds its process at init's gate (runc
+        // allows exec there too), unless `launch` made it, whose guest is paused until start.
+        guard record.status == .running || (record.status == .created && record.bootedAtCreate == true) else {
             throw RunxlError(.invalidState, "cannot exec in container \(id): it is \(record.status.rawValue), not running")
         }
         let socketPath = "\(engine.store.directory(id))/\(ExecChannel.socketName)"

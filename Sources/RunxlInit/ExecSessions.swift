@@ -82,7 +82,7 @@ final class ExecSessions {
         if description.terminal {
             let (master, replica) = try PseudoTerminal.open(purpose: "exec")
             defer { close(replica) }
-            let pid = try Launcher(description: description, stdio: .terminal(replica), switchUser: true, warn: warn).launch()
+            let pid = try Launcher(description: description, stdio: .terminal(replica), switchUser: true, warn: warn).launch().pid
             _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
             return Session(pid: pid, input: master, outputs: [master])
         }
@@ -98,7 +98,7 @@ final class ExecSessions {
             switchUser: true, warn: warn)
         let pid: pid_t
         do {
-            pid = try launcher.launch()
+            pid = try launcher.launch().pid
         } catch {
             for fd in [stdinPipe[1], stdoutPipe[0], stderrPipe[0]] { close(fd) }
             throw error

@@ -4,13 +4,23 @@ import GuestProtocol
 /// How init talks to the host besides the console: readiness, exit status, signal requests.
 /// Injectable so that test mode runs the same supervision code without Xen.
 protocol HostChannel: AnyObject {
-    /// A descriptor to poll for input (signal requests); nil when there is none.
+    /// A descriptor to poll for input (signal requests, the start); nil when there is none.
     var pollDescriptor: Int32? { get }
     func reportReady(pid: pid_t) throws(InitFailure)
     func reportExit(_ status: GuestExitStatus) throws(InitFailure)
-    /// The signal requests that arrived; `readable` says whether `pollDescriptor` polled readable
-    /// (events may also have arrived while waiting for a reply, so this is called either way).
-    func receiveSignalRequests(readable: Bool) throws(InitFailure) -> [SignalRequest]
+    /// Whether the host asked that the process wait for `start` (`GuestKeys.start`); from then
+    /// on `receiveRequests` reports the start.
+    func holdsStart() throws(InitFailure) -> Bool
+    /// What arrived; `readable` says whether `pollDescriptor` polled readable (events may also
+    /// have arrived while waiting for a reply, so this is called either way).
+    func receiveRequests(readable: Bool) throws(InitFailure) -> HostRequests
+}
+
+/// The requests from the host that one look at the channel found.
+struct HostRequests {
+    var signals: [SignalRequest] = []
+    /// The host ran `start`: the held process may exec.
+    var start = false
 }
 
 /// Delivers each signal request once, whatever order or repetition the channel shows it in.
@@ -95,23 +105,38 @@ final class XenbusChannel: HostChannel {
         _ = try request(.write(GuestKeys.exit, string: text), context: "write \(GuestKeys.exit)")
     }
 
-    func receiveSignalRequests(readable: Bool) throws(InitFailure) -> [SignalRequest] {
+    func holdsStart() throws(InitFailure) -> Bool {
+        let value = try request(.read(GuestKeys.start), context: "read \(GuestKeys.start)", allowingError: "ENOENT")
+        guard let value, String(decoding: value, as: UTF8.self) == GuestKeys.startWait else { return false }
+        // The watch fires once at once, so a `start` written before it is not missed.
+        _ = try request(.watch(GuestKeys.start, token: GuestKeys.startWatchToken), context: "watch \(GuestKeys.start)")
+        return true
+    }
+
+    func receiveRequests(readable: Bool) throws(InitFailure) -> HostRequests {
         if readable { try readAvailable() }
         let events = pendingEvents
         pendingEvents.removeAll()
-        if events.contains(where: { $0.watchEvent?.token == GuestKeys.windowSizeWatchToken }) {
+        var requests = HostRequests()
+        func fired(_ token: String) -> Bool { events.contains { $0.watchEvent?.token == token } }
+        if fired(GuestKeys.windowSizeWatchToken) {
             try applyWindowSize()
         }
-        guard events.contains(where: { $0.watchEvent?.token == GuestKeys.signalWatchToken }) else { return [] }
+        if fired(GuestKeys.startWatchToken) {
+            let value = try request(.read(GuestKeys.start), context: "read \(GuestKeys.start)", allowingError: "ENOENT")
+            requests.start = value.map { String(decoding: $0, as: UTF8.self) } == GuestKeys.startGo
+        }
+        guard fired(GuestKeys.signalWatchToken) else { return requests }
         // The event says the key changed; its value is read now (several writes may have merged).
         let reply = try request(.read(GuestKeys.signal), context: "read \(GuestKeys.signal)", allowingError: "ENOENT")
-        guard let reply else { return [] }
+        guard let reply else { return requests }
         let text = String(decoding: reply, as: UTF8.self)
         do {
-            return [try SignalRequest.decode(text)]
+            requests.signals = [try SignalRequest.decode(text)]
         } catch {
             throw InitFailure("host wrote an invalid \(GuestKeys.signal): \(error.message)")
         }
+        return requests
     }
 
     /// Sends a request and returns its reply's payload; nil when the reply is the error named by
@@ -175,7 +200,8 @@ final class XenbusChannel: HostChannel {
 
 /// Test mode: files in a directory stand in for xenstore, so the static binary can be run on a
 /// development machine. `ready` and `exit` are written there; `signal`, if it is a FIFO, is read
-/// for `SignalRequest` lines.
+/// for `SignalRequest` lines and the line `start`; a `start` file holding `wait` holds the
+/// process until that line.
 final class DirectoryChannel: HostChannel {
     private let directory: String
     private let fifo: Int32
@@ -197,18 +223,27 @@ final class DirectoryChannel: HostChannel {
         try writeFile("exit", status.encoded)
     }
 
-    func receiveSignalRequests(readable: Bool) throws(InitFailure) -> [SignalRequest] {
-        guard fifo >= 0 else { return [] }
+    func holdsStart() throws(InitFailure) -> Bool {
+        guard let bytes = try? readWholeFile(directory + "/start", limit: 64) else { return false }
+        return String(decoding: bytes, as: UTF8.self) == GuestKeys.startWait
+    }
+
+    func receiveRequests(readable: Bool) throws(InitFailure) -> HostRequests {
+        var requests = HostRequests()
+        guard fifo >= 0 else { return requests }
         var buffer = [UInt8](repeating: 0, count: 4096)
         let count = buffer.withUnsafeMutableBytes { raw in retryingEINTR { read(fifo, raw.baseAddress, raw.count) } }
-        guard count > 0 else { return [] }
+        guard count > 0 else { return requests }
         partialLine += buffer[..<count]
-        var requests: [SignalRequest] = []
         while let newline = partialLine.firstIndex(of: 0x0A) {
             let line = String(decoding: partialLine[..<newline], as: UTF8.self)
             partialLine.removeSubrange(...newline)
+            if line == "start" {
+                requests.start = true
+                continue
+            }
             do {
-                requests.append(try SignalRequest.decode(line))
+                requests.signals.append(try SignalRequest.decode(line))
             } catch {
                 throw InitFailure("invalid signal request '\(line)': \(error.message)")
             }

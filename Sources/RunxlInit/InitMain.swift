@@ -146,8 +146,10 @@ struct InitMain {
             }
         }
         let child: pid_t
+        let gate: StartGate?
         do {
-            child = try launcher.launch()
+            launcher.heldUntilStart = try host?.holdsStart() ?? false
+            (child, gate) = try launcher.launch()
         } catch {
             for fd in childEnds { close(fd) }
             input?.close()
@@ -163,7 +165,7 @@ struct InitMain {
         }
         return Supervisor(
             console: console, host: host, child: child, signalDescriptor: signalDescriptor, outputs: outputs,
-            input: input, killEverythingAtEnd: isGuest
+            input: input, startGate: gate, killEverythingAtEnd: isGuest
         ).run()
     }
 

@@ -23,11 +23,29 @@ struct Launcher {
     /// The child is the first process of a pid namespace init has just made: it mounts the
     /// spec's /proc again, so that /proc shows that namespace (runc mounts it from inside too).
     var firstOfPidNamespace = false
+    /// The child stops just before its exec until `StartGate.open` (the host's `start`): the
+    /// process exists, with its namespaces, user and descriptors, as runc's init waits on
+    /// exec.fifo, so exec sessions can join it before it runs.
+    var heldUntilStart = false
 
-    /// The pid of the started process. Throws when it could not be started (the child is reaped).
-    func launch() throws(InitFailure) -> pid_t {
+    /// The byte a held child sends on the status pipe once it waits at the gate.
+    static let waitingAtGate: UInt8 = 0x06
+
+    /// The pid of the started (or held) process, and the gate holding it. Throws when it could
+    /// not be started (the child is reaped).
+    func launch() throws(InitFailure) -> (pid: pid_t, gate: StartGate?) {
         var errorPipe: [Int32] = [-1, -1]
         try check(c_pipe2(&errorPipe, O_CLOEXEC), "pipe for the exec status")
+        var gatePipe: [Int32] = [-1, -1]
+        if heldUntilStart {
+            do {
+                try check(c_pipe2(&gatePipe, O_CLOEXEC), "pipe for the start gate")
+            } catch {
+                close(errorPipe[0])
+                close(errorPipe[1])
+                throw error
+            }
+        }
         if description.cwd != "/" {
             // runc creates a missing working directory.
             try? makeDirectories(description.cwd)
@@ -45,41 +63,66 @@ struct Launcher {
         let pid = fork()
         if pid == -1 {
             let code = errno
+            for fd in errorPipe + gatePipe where fd >= 0 { close(fd) }
             throw InitFailure("fork: \(errnoText(code))")
         }
         if pid == 0 {
             close(errorPipe[0])
+            if gatePipe[1] >= 0 { close(gatePipe[1]) }
             let failure: InitFailure
             do {
-                try runChild(home: home, capabilities: capabilities)
+                try runChild(home: home, capabilities: capabilities, gate: (report: errorPipe[1], wait: gatePipe[0]))
                 failure = InitFailure("execve returned")
             } catch {
                 failure = error
             }
             let code = failure.exitCode ?? 1
-            writeAll(errorPipe[1], Array("\(failure.exitCode.map(String.init) ?? "-")\n\(failure.message)".utf8))
+            writeAll(errorPipe[1], Self.encodeFailure(failure))
             _exit(code)
         }
         close(errorPipe[1])
-        var report: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { raw in retryingEINTR { read(errorPipe[0], raw.baseAddress, raw.count) } }
-            if count <= 0 { break }
-            report += buffer[..<count]
+        if gatePipe[0] >= 0 { close(gatePipe[0]) }
+        let report = Self.readReport(errorPipe[0], stoppingAtGate: heldUntilStart)
+        if report == [Self.waitingAtGate] {
+            return (pid, StartGate(release: gatePipe[1], report: errorPipe[0], child: pid))
         }
         close(errorPipe[0])
-        if report.isEmpty { return pid }
+        if gatePipe[1] >= 0 { close(gatePipe[1]) }
+        if report.isEmpty { return (pid, nil) }
         var status: Int32 = 0
         _ = retryingEINTR { Int(waitpid(pid, &status, 0)) }
+        throw Self.decodeFailure(report)
+    }
+
+    static func encodeFailure(_ failure: InitFailure) -> [UInt8] {
+        Array("\(failure.exitCode.map(String.init) ?? "-")\n\(failure.message)".utf8)
+    }
+
+    static func decodeFailure(_ report: [UInt8]) -> InitFailure {
         let text = String(decoding: report, as: UTF8.self)
         let parts = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
         let exitCode = parts.first.flatMap { Int32($0) }
         let message = parts.count > 1 ? String(parts[1]) : text
-        throw InitFailure(message, exitCode: exitCode)
+        return InitFailure(message, exitCode: exitCode)
     }
 
-    private func runChild(home: String?, capabilities: ResolvedCapabilities?) throws(InitFailure) {
+    /// What the child wrote on the status pipe up to its end-of-file (its exec, or its exit),
+    /// or only the gate byte when `stoppingAtGate` and the child reached the gate.
+    static func readReport(_ fd: Int32, stoppingAtGate: Bool) -> [UInt8] {
+        var report: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            // One byte first when the gate may come: what follows it belongs to the exec.
+            let wanted = stoppingAtGate && report.isEmpty ? 1 : buffer.count
+            let count = buffer.withUnsafeMutableBytes { raw in retryingEINTR { read(fd, raw.baseAddress, wanted) } }
+            if count <= 0 { break }
+            report += buffer[..<count]
+            if stoppingAtGate && report == [waitingAtGate] { break }
+        }
+        return report
+    }
+
+    private func runChild(home: String?, capabilities: ResolvedCapabilities?, gate: (report: Int32, wait: Int32)) throws(InitFailure) {
         var emptyMask = sigset_t()
         sigemptyset(&emptyMask)
         sigprocmask(SIG_SETMASK, &emptyMask, nil)
@@ -121,6 +164,15 @@ struct Launcher {
         var environment = description.env
         if let home { environment.append("HOME=\(home)") }
         let program = try resolveExecutable(description.args[0], environment: environment)
+
+        if gate.wait >= 0 {
+            // Everything that can fail for a plain reason has been tried: wait for `start`.
+            // End-of-file instead of the byte means init gave up on the start.
+            guard writeAll(gate.report, [Self.waitingAtGate]) else { throw InitFailure("cannot report waiting at the start gate") }
+            var byte: UInt8 = 0
+            guard retryingEINTR({ read(gate.wait, &byte, 1) }) == 1 else { throw InitFailure("the container was never started") }
+            close(gate.wait)
+        }
 
         // Last, so that the filter only has to allow execve itself.
         if let seccomp = description.seccomp, description.noNewPrivileges {
@@ -204,5 +256,37 @@ struct Launcher {
             if fields.count >= 6, UInt32(fields[2]) == uid, !fields[5].isEmpty { return String(fields[5]) }
         }
         return "/"
+    }
+}
+
+/// The parent's side of a child held before its exec (`Launcher.heldUntilStart`).
+final class StartGate {
+    private var release: Int32
+    private var report: Int32
+    let child: pid_t
+
+    init(release: Int32, report: Int32, child: pid_t) {
+        self.release = release
+        self.report = report
+        self.child = child
+    }
+
+    /// Lets the child exec. Returns why the exec failed, if it did: the child then exits with
+    /// the code in it (127 for a program that is gone), which the caller reaps as usual.
+    func open() -> InitFailure? {
+        guard release >= 0 else { return nil }
+        _ = writeAll(release, [1])
+        close(release)
+        release = -1
+        // End-of-file comes with the exec (close-on-exec) or with the child's exit.
+        let failure = Launcher.readReport(report, stoppingAtGate: false)
+        close(report)
+        report = -1
+        return failure.isEmpty ? nil : Launcher.decodeFailure(failure)
+    }
+
+    deinit {
+        if release >= 0 { close(release) }
+        if report >= 0 { close(report) }
     }
 }

@@ -33,12 +33,18 @@ final class Supervisor {
     private let input: StdinForwarder?
     private var signalFilter = SignalRequestFilter()
     private var childStatus: GuestExitStatus?
+    /// Holds the process before its exec until the host's `start`.
+    private var startGate: StartGate?
+    /// Why the held process's exec failed: its status, once it is reaped.
+    private var execFailure: InitFailure?
 
     init(
         console: Console, host: (any HostChannel)?, child: pid_t, signalDescriptor: Int32,
-        outputs: [(fd: Int32, stream: ConsoleStream)], input: StdinForwarder? = nil, killEverythingAtEnd: Bool
+        outputs: [(fd: Int32, stream: ConsoleStream)], input: StdinForwarder? = nil, startGate: StartGate? = nil,
+        killEverythingAtEnd: Bool
     ) {
         self.input = input
+        self.startGate = startGate
         let execs = ExecSessions(console: console, warn: { [console] in console.diagnostic($0) })
         self.execs = execs
         input?.onExecFrame = { execs.handle($0, $1) }
@@ -159,7 +165,7 @@ final class Supervisor {
             let pid = waitpid(-1, &status, WNOHANG)
             if pid <= 0 { return }
             if pid == child {
-                childStatus = Self.decodeWaitStatus(status)
+                childStatus = execFailure?.status ?? Self.decodeWaitStatus(status)
             } else if let (session, _) = execs.finish(pid: pid) {
                 // Its last output first, then its end; a descendant still holding the pipes
                 // loses what it writes later (as with `docker exec`).
@@ -182,7 +188,15 @@ final class Supervisor {
     private func handleHostInput(readable: Bool, usable: inout Bool) {
         guard let host, usable else { return }
         do {
-            for request in try host.receiveSignalRequests(readable: readable) where signalFilter.isNew(request) {
+            let requests = try host.receiveRequests(readable: readable)
+            if requests.start, let gate = startGate {
+                startGate = nil
+                if let failure = gate.open() {
+                    console.diagnostic(failure.message)
+                    execFailure = failure
+                }
+            }
+            for request in requests.signals where signalFilter.isNew(request) {
                 guard childStatus == nil else { continue }
                 if kill(child, request.signal) == -1 && errno != ESRCH {
                     let code = errno

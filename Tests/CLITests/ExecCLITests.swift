@@ -4,14 +4,19 @@ import Testing
 /// `runxl exec`'s argument handling and refusals, on the fake backend (which has no console, so
 /// no exec channel); the exec itself is proven in the lab (Tests/lab/exec-in-dom0.sh).
 @Suite struct ExecCLITests {
-    @Test func execRefusesAContainerThatIsNotRunning() throws {
+    /// runc execs into a created container too: the state check lets it through (the fake then
+    /// has no channel to carry it), and only a stopped one is refused.
+    @Test func execTakesACreatedContainerAndRefusesAStoppedOne() throws {
         let world = try RunxlProcess()
         defer { world.cleanup() }
         let bundle = try world.makeBundle("idle")
         #expect(try world.run(["create", "--bundle", bundle, "idle"]).status == 0)
-        let result = try world.run(["exec", "idle", "sh", "-c", "true"])
-        #expect(result.status == 1)
-        #expect(result.stderr.contains("created, not running"), "\(result.stderr)")
+        let created = try world.run(["exec", "idle", "sh", "-c", "true"])
+        #expect(created.stderr.contains("no exec channel"), "\(created.stderr)")
+        #expect(try world.run(["kill", "idle", "KILL"]).status == 0)
+        let stopped = try world.run(["exec", "idle", "sh", "-c", "true"])
+        #expect(stopped.status == 1)
+        #expect(stopped.stderr.contains("stopped, not running"), "\(stopped.stderr)")
     }
 
     /// The command's own flags (`-c`) are not runxl's: flags end at the container id.

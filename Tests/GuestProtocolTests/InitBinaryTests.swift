@@ -140,6 +140,34 @@ struct InitBinaryTests {
         #expect(run.exitFrame == .exited(0))
     }
 
+    /// runc's create/start split: the process exists (ready names it) but runs only after start.
+    @Test func aHeldProcessRunsOnlyAfterStart() throws {
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("runxl-held-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: marker) }
+        var ranBeforeStart = true
+        let run = try InitBinary.run(
+            ProcessDescription(args: ["sh", "-c", "touch \(marker); echo ran"], env: InitBinary.path_), heldUntilStart: true
+        ) { _ in ranBeforeStart = FileManager.default.fileExists(atPath: marker) }
+        #expect(!ranBeforeStart)
+        #expect(run.readyPID != nil)
+        #expect(run.stdout == "ran\n")
+        #expect(run.exitFrame == .exited(0))
+    }
+
+    @Test func aSignalBeforeStartEndsTheHeldProcess() throws {
+        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("runxl-held-\(UUID().uuidString)").path
+        let run = try InitBinary.run(
+            ProcessDescription(args: ["sh", "-c", "touch \(marker)"], env: InitBinary.path_), heldUntilStart: true
+        ) { directory in
+            let writer = try FileHandle(forWritingTo: directory.appendingPathComponent("signal"))
+            writer.write(Data("1:15\n".utf8))
+            try writer.close()
+            usleep(300_000)
+        }
+        #expect(run.exitFrame == .signaled(15))
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
     @Test func untrappedSignalKills() throws {
         let run = try InitBinary.run(
             ProcessDescription(args: ["sleep", "30"], env: InitBinary.path_), signals: ["5:15"])
@@ -185,11 +213,20 @@ enum InitBinary {
         return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
     }()
 
-    static func run(_ description: ProcessDescription, signals: [String] = []) throws -> InitRun {
-        try run(rawProcessFile: description.encoded(), signals: signals)
+    static func run(
+        _ description: ProcessDescription, signals: [String] = [], heldUntilStart: Bool = false,
+        whileHeld: (URL) throws -> Void = { _ in }
+    ) throws -> InitRun {
+        try run(rawProcessFile: description.encoded(), signals: signals, heldUntilStart: heldUntilStart, whileHeld: whileHeld)
     }
 
-    static func run(rawProcessFile: [UInt8], signals: [String] = []) throws -> InitRun {
+    /// `signals` are written once the process is ready; with `heldUntilStart` (the `start` file
+    /// says `wait`), `whileHeld` runs with the state directory before the `start` line is sent,
+    /// and the signals after it.
+    static func run(
+        rawProcessFile: [UInt8], signals: [String] = [], heldUntilStart: Bool = false,
+        whileHeld: (URL) throws -> Void = { _ in }
+    ) throws -> InitRun {
         let binary = try #require(path)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("runxl-init-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -197,7 +234,9 @@ enum InitBinary {
         let processFile = directory.appendingPathComponent("process")
         try Data(rawProcessFile).write(to: processFile)
         let fifo = directory.appendingPathComponent("signal").path
-        if !signals.isEmpty { #expect(mkfifo(fifo, 0o600) == 0) }
+        let requests = (heldUntilStart ? ["start"] : []) + signals
+        if !requests.isEmpty { #expect(mkfifo(fifo, 0o600) == 0) }
+        if heldUntilStart { try Data("wait".utf8).write(to: directory.appendingPathComponent("start")) }
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
@@ -209,18 +248,22 @@ enum InitBinary {
         process.standardInput = FileHandle.nullDevice
         try process.run()
 
-        if !signals.isEmpty {
+        if !requests.isEmpty {
             // Wait for the process to start and announce itself before signalling.
             let ready = directory.appendingPathComponent("ready").path
             let deadline = Date().addingTimeInterval(10)
             while !FileManager.default.fileExists(atPath: ready) && Date() < deadline { usleep(10_000) }
             usleep(300_000)
-            let writer = try FileHandle(forWritingTo: URL(fileURLWithPath: fifo))
-            for signal in signals {
-                writer.write(Data((signal + "\n").utf8))
-                usleep(300_000)
+            if heldUntilStart { try whileHeld(directory) }
+            // Non-blocking: a process that already ended (killed while held) leaves no reader.
+            let writer = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+            if writer >= 0 {
+                for request in requests {
+                    _ = Array((request + "\n").utf8).withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
+                    usleep(300_000)
+                }
+                close(writer)
             }
-            try writer.close()
         }
 
         let data = output.fileHandleForReading.readDataToEndOfFile()
