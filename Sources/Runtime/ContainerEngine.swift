@@ -189,8 +189,11 @@ public final class ContainerEngine {
         var started: ContainerRecord?
         try withRecord(id) { (record: inout ContainerRecord) throws(RunxlError) in
             guard record.status == .created else {
+                // A guest booted by create can end before start (init could not mount the
+                // rootfs, say): its reason is the answer the caller needs.
+                let ended = record.exit.map { " (it ended before start: \($0))" } ?? ""
                 throw RunxlError(
-                    .invalidState, "cannot start container \(id): it is \(record.status.rawValue), not created")
+                    .invalidState, "cannot start container \(id): it is \(record.status.rawValue), not created\(ended)")
             }
             let domain = try domainID(of: record)
             try hookRunner.run(record.hooks, phase: .startContainer, state: record.ociState)

@@ -1,4 +1,5 @@
 import FakeHypervisor
+import GuestProtocol
 import Foundation
 import Hypervisor
 import OCI
@@ -137,6 +138,49 @@ import Testing
         #expect(try world.fake.listDomains().isEmpty)
         try world.engine.delete(id, force: false)
         #expect(!world.engine.store.exists(id))
+    }
+
+    /// runc's split: create makes the process (the guest boots, init holds it at its gate),
+    /// start only lets it run. `launch` keeps the old order: paused until start.
+    @Test func createBootsTheGuestAndStartOpensTheGate() throws {
+        let world = try World()
+        let id = try ContainerID("gated")
+        let record = try world.engine.create(
+            id, options: .init(bundle: try world.bundle(args: ["fake-exit", "4"])), launchSupervisor: world.launcher)
+        let domain = try #require(record.domainID)
+        let key = "\(try world.fake.storePath(domain))/\(GuestKeys.start)"
+        #expect(record.bootedAtCreate == true)
+        #expect(try world.fake.domainInfo(domain)?.state == .running)
+        #expect(try world.fake.readStore(key) == GuestKeys.startWait)
+        try world.engine.start(id)
+        #expect(try world.fake.readStore(key) == GuestKeys.startGo)
+        #expect(try world.fake.readStore("\(try world.fake.storePath(domain))/\(GuestKeys.exit)") == "exited:4")
+
+        let launched = try ContainerID("launched")
+        let paused = try world.engine.create(
+            launched, options: .init(bundle: try world.bundle(), bootsBeforeStart: false), launchSupervisor: world.launcher)
+        let pausedDomain = try #require(paused.domainID)
+        #expect(paused.bootedAtCreate == nil)
+        #expect(try world.fake.domainInfo(pausedDomain)?.state == .paused)
+        #expect(try world.fake.readStore("\(try world.fake.storePath(pausedDomain))/\(GuestKeys.start)") == nil)
+        try world.engine.start(launched)
+        #expect(try world.fake.domainInfo(pausedDomain)?.state == .running)
+    }
+
+    /// A guest booted by create can end before start: start then says how it ended.
+    @Test func startOfAContainerThatEndedBeforeStartGivesTheReason() throws {
+        let world = try World()
+        let id = try ContainerID("ended")
+        _ = try world.engine.create(id, options: .init(bundle: try world.bundle()), launchSupervisor: world.launcher)
+        try world.engine.recordExit(id, status: .failed("mount tmpfs on /scratch: Invalid argument"))
+        do {
+            try world.engine.start(id)
+            Issue.record("start of a stopped container must fail")
+        } catch {
+            #expect(error.code == .invalidState)
+            #expect(error.message.contains("it ended before start: failed:mount tmpfs on /scratch"), "\(error.message)")
+        }
+        try world.engine.delete(id, force: true)
     }
 
     @Test func deadSupervisorMeansStopped() throws {

@@ -11,6 +11,15 @@ fi
 echo "== exec: a second process in a running guest"
 rx create --bundle "$work/sleeper" execd </dev/null >/tmp/execd.out 2>/tmp/execd.err
 expect "exec: create" 0 "$?"
+# As runc: a created container takes exec sessions while its process waits for start; the
+# session runs beside it in its pid namespace, where the held process is PID 1.
+timeout 120 "$runxl" --root "$root" exec execd sh -c 'echo held; cat /proc/1/comm; [ -d /proc/1 ]' </dev/null >/tmp/exec.created 2>/tmp/exec.err
+expect "exec: into a created container" 0 "$?"
+expect "exec: the created container's output" "held" "$(head -n 1 /tmp/exec.created)"
+pid1=$(sed -n 2p /tmp/exec.created)
+[ -n "$pid1" ] && [ "$pid1" != sh ] && pass "exec: PID 1 is the held process, not yet the container's ($pid1)" \
+  || fail "exec: PID 1 of a created container: '$pid1' $(cat /tmp/exec.err)"
+grep -q ready /tmp/execd.out && fail "exec: the container's process ran before start" || pass "exec: the process waits for start"
 rx start execd
 for _ in $(seq 1 240); do grep -q ready /tmp/execd.out 2>/dev/null && break; sleep 0.5; done
 grep -q ready /tmp/execd.out && pass "exec: container up" || fail "exec: no ready: $(tail -c 300 /tmp/execd.err)"
