@@ -84,7 +84,7 @@ struct Launcher {
         if gatePipe[0] >= 0 { close(gatePipe[0]) }
         let report = Self.readReport(errorPipe[0], stoppingAtGate: heldUntilStart)
         if report == [Self.waitingAtGate] {
-            return (pid, StartGate(release: gatePipe[1], report: errorPipe[0], child: pid))
+            return (pid, StartGate(release: gatePipe[1], report: errorPipe[0]))
         }
         close(errorPipe[0])
         if gatePipe[1] >= 0 { close(gatePipe[1]) }
@@ -263,12 +263,10 @@ struct Launcher {
 final class StartGate {
     private var release: Int32
     private var report: Int32
-    let child: pid_t
 
-    init(release: Int32, report: Int32, child: pid_t) {
+    init(release: Int32, report: Int32) {
         self.release = release
         self.report = report
-        self.child = child
     }
 
     /// Lets the child exec. Returns why the exec failed, if it did: the child then exits with

@@ -75,7 +75,12 @@ printf 'test -t 0 && echo exec-has-a-tty; stty size; sleep 20; stty size; exit 7
 exec_tty_status=$?
 echo "  exec -t without --console-socket: exit status $exec_tty_status (7 expected)"
 echo "  exec -t: a tty: $(grep -ac "^exec-has-a-tty" /tmp/exec.tty), size 21 71: $(grep -ac "^21 71" /tmp/exec.tty), resize to 40 100 seen: $(grep -ac "^40 100" /tmp/exec.tty)"
-[ "$exec_tty_status" = 7 ] || echo "  exec -t output: $(tail -c 400 /tmp/exec.tty | tr -d '\000')"
+if [ "$exec_tty_status" != 7 ]; then
+  echo "  exec -t output: $(tail -c 400 /tmp/exec.tty | tr -d '\000')"
+  # Whether the session's shell exists in the guest tells a lost start from lost output.
+  echo "  exec -t: the guest's processes afterwards (pid, args, stdin):"
+  timeout 60 "$runxl" --root "$root" exec execd sh -c 'for p in /proc/[0-9]*; do echo "    ${p#/proc/} $(tr "\0" " " <$p/cmdline) $(readlink $p/fd/0)"; done' </dev/null 2>&1
+fi
 timeout 60 "$runxl" --root "$root" exec -t -d execd true </dev/null >/dev/null 2>/tmp/exec.err
 expect "exec -t -d without --console-socket is refused" 1 "$?"
 grep -q -- "--console-socket" /tmp/exec.err && pass "exec -t -d: the error names --console-socket" || fail "exec -t -d: $(cat /tmp/exec.err)"
