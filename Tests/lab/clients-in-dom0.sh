@@ -93,9 +93,10 @@ pm rm -f ttyc >/dev/null 2>&1
 expect "podman rm -f of the terminal container leaves no domain" 0 "$(podman_domains)"
 
 echo "== podman with runc in dom0, the same commands (runc is not a VM: the ratio is runxl's cost)"
+# One sample each here (the lab's time is CI's); Scripts/bench takes medians of several.
 for runtime in runxl runc; do
   times=()
-  for _ in 1 2 3; do
+  for _ in $(seq 1 "${RUNXL_LAB_SAMPLES:-1}"); do
     start=$(now)
     timeout 120 podman --runtime $runtime --root "$clients/podman-graph" --runroot "$clients/podman-run" \
       run --rm "$image" echo hi </dev/null 2>/tmp/pm.time.err |
@@ -103,24 +104,25 @@ for runtime in runxl runc; do
     times+=("$(cat /tmp/pm.time)")
     [ -s /tmp/pm.time.err ] && echo "podman $runtime stderr: $(tail -c 300 /tmp/pm.time.err)"
   done
-  echo "FIGURE podman run to first output, $runtime (s): ${times[*]} median $(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)"
+  echo "FIGURE podman run to first output, $runtime (s): ${times[*]} median $(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (${#times[@]} + 1) / 2 ))p")"
 done
 
-echo "== 20 create/start/kill/delete cycles with client-style 64-hex ids"
+cycles=${RUNXL_LAB_CYCLES:-10}
+echo "== $cycles create/start/kill/delete cycles with client-style 64-hex ids"
 start=$(now)
 cycles_ok=0
-for i in $(seq 1 20); do
+for i in $(seq 1 "$cycles"); do
   id=$(printf '%064x' "$i")
   timeout 120 "$runxl" create --bundle "$work/sleeper" "$id" </dev/null >/dev/null 2>/tmp/cycle.err &&
     "$runxl" start "$id" 2>>/tmp/cycle.err &&
     "$runxl" kill "$id" KILL 2>>/tmp/cycle.err &&
     "$runxl" delete --force "$id" 2>>/tmp/cycle.err && cycles_ok=$((cycles_ok + 1))
 done
-echo "FIGURE 20 create/start/kill/delete cycles (s): $(since "$start")"
-expect "20 cycles succeeded" 20 "$cycles_ok"
-[ "$cycles_ok" = 20 ] || tail -c 600 /tmp/cycle.err
-expect "20 cycles leave only dom0" 0 "$(podman_domains)"
-runxl_state_empty && pass "20 cycles leave runxl's root empty" || fail "left: $(ls -A /run/runxl)"
+echo "FIGURE $cycles create/start/kill/delete cycles (s): $(since "$start")"
+expect "$cycles cycles succeeded" "$cycles" "$cycles_ok"
+[ "$cycles_ok" = "$cycles" ] || tail -c 600 /tmp/cycle.err
+expect "$cycles cycles leave only dom0" 0 "$(podman_domains)"
+runxl_state_empty && pass "$cycles cycles leave runxl's root empty" || fail "left: $(ls -A /run/runxl)"
 
 echo "== unikernels through podman, PV and PVH (urunc.json in the rootfs)"
 # The test layouts all name their image "latest": each gets its own name before it is archived.
@@ -187,13 +189,13 @@ expect "ctr leaves no domain" 0 "$(podman_domains)"
 
 for runtime in "$clients/bin/runxl" runc; do
   times=()
-  for n in 1 2 3; do
+  for n in $(seq 1 "${RUNXL_LAB_SAMPLES:-1}"); do
     start=$(now)
     c run --rm --runtime io.containerd.runc.v2 --runc-binary "$runtime" "$ctr_image" "ctr-time-$n" echo hi </dev/null |
       { read -r _; echo "$(since "$start")"; cat >/dev/null; } >/tmp/ctr.time
     times+=("$(cat /tmp/ctr.time)")
   done
-  echo "FIGURE ctr run to first output, $(basename "$runtime") (s): ${times[*]} median $(printf '%s\n' "${times[@]}" | sort -n | sed -n 2p)"
+  echo "FIGURE ctr run to first output, $(basename "$runtime") (s): ${times[*]} median $(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (${#times[@]} + 1) / 2 ))p")"
 done
 expect "ctr timing runs leave only dom0" 0 "$(podman_domains)"
 

@@ -123,7 +123,7 @@ json.dump(config, open(sys.argv[2], "w"))
 PY
   echo "FIGURE dom0 MemAvailable before (MB): $(awk '/MemAvailable/ {print int($2/1024)}' /proc/meminfo)"
   echo "FIGURE Xen free memory before (MB): $(xl info | awk '/^free_memory/ {print $3}')"
-  for n in ${RUNXL_LAB_CONCURRENCY:-4 8}; do
+  for n in ${RUNXL_LAB_CONCURRENCY:-8}; do
     rm -f /tmp/conc-fail.*
     start=$(date +%s.%N)
     for i in $(seq 1 "$n"); do

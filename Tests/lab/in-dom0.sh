@@ -150,16 +150,17 @@ rx launch "$work/hello" | { read -r line; echo "FIGURE runxl launch to first out
 
 # kill injection + gc, supervisor confinement, parallel cycles; exec; then podman and containerd
 # driving runxl (the same pass/fail counters).
-. "$(dirname "${BASH_SOURCE[0]}")/failure-in-dom0.sh"
-. "$(dirname "${BASH_SOURCE[0]}")/exec-in-dom0.sh"
-. "$(dirname "${BASH_SOURCE[0]}")/binds-in-dom0.sh"
-. "$(dirname "${BASH_SOURCE[0]}")/shares-in-dom0.sh"
-. "$(dirname "${BASH_SOURCE[0]}")/clients-in-dom0.sh"
-. "$(dirname "${BASH_SOURCE[0]}")/network-in-dom0.sh"
-. "$(dirname "${BASH_SOURCE[0]}")/installed-in-dom0.sh"
-. "$(dirname "${BASH_SOURCE[0]}")/runtime-tools-in-dom0.sh"
+lab_section_time; . "$(dirname "${BASH_SOURCE[0]}")/failure-in-dom0.sh"
+lab_section_time; . "$(dirname "${BASH_SOURCE[0]}")/exec-in-dom0.sh"
+lab_section_time; . "$(dirname "${BASH_SOURCE[0]}")/binds-in-dom0.sh"
+lab_section_time; . "$(dirname "${BASH_SOURCE[0]}")/shares-in-dom0.sh"
+lab_section_time; . "$(dirname "${BASH_SOURCE[0]}")/clients-in-dom0.sh"
+lab_section_time; . "$(dirname "${BASH_SOURCE[0]}")/network-in-dom0.sh"
+lab_section_time; . "$(dirname "${BASH_SOURCE[0]}")/installed-in-dom0.sh"
+lab_section_time; . "$(dirname "${BASH_SOURCE[0]}")/runtime-tools-in-dom0.sh"
 bash "$(dirname "${BASH_SOURCE[0]}")/unikernel-runxl-in-dom0.sh" && pass "unikernels through runxl" || fail "unikernels through runxl (see the FAIL: unikernel lines)"
 
+lab_section_time
 echo "== Swift LabTests (XenLight on real libxl)"
 tests=$(dirname "$runxl")/runxlPackageTests.xctest
 if [ -x "$tests" ]; then

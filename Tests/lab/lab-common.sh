@@ -17,6 +17,14 @@ only_dom0() { [ "$(xl list | tail -n +2 | wc -l)" = 1 ]; }
 root_empty() { [ -z "$(ls -A "$root" 2>/dev/null)" ]; }
 rx() { "$runxl" --root "$root" "$@"; }
 # The closing line Scripts/lab-tests reads; the exit status says whether anything failed.
+# Seconds since the previous call (or since the lab's commands began), printed as a TIME line:
+# where the lab's time goes, for keeping CI's budget.
+lab_section_mark=$SECONDS
+lab_section_time() {
+  echo "TIME up to here: $((SECONDS - lab_section_mark)) s (total $SECONDS s)"
+  lab_section_mark=$SECONDS
+}
+
 finish_lab() {
   echo "lab: $passed passed, $failed failed"
   [ "$failed" = 0 ]
