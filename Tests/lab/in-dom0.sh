@@ -55,13 +55,16 @@ expect "launch after SIGTERM exits 143" 143 "$?"
 only_dom0 && pass "interrupted launch leaves no domain" || fail "interrupted launch left a domain: $(xl list)"
 root_empty && pass "interrupted launch leaves no state" || fail "interrupted launch left state: $(ls -A $root)"
 
-echo "== create paused, start, kill TERM forwarded to the process's handler"
+echo "== create boots and holds the process, start lets it run, kill TERM forwarded to its handler"
 rx create --bundle "$work/sleeper" --pid-file /tmp/sleeper.pid sleeper >/tmp/sleeper.out 2>/tmp/sleeper.err &
 creator=$!
 wait $creator
 expect "create exit status" 0 "$?"
 state=$(xl list runxl-sleeper 2>/dev/null | awk 'NR==2 {print $5}')
-case "$state" in *p*) pass "domain created paused ($state)" ;; *) fail "domain not paused after create: [$state]" ;; esac
+case "$state" in *p*) fail "domain still paused after create: [$state]" ;; ?*) pass "domain booting after create ($state)" ;; *) fail "no domain after create" ;; esac
+# The guest boots meanwhile; its process must not run before start.
+sleep 5
+[ -s /tmp/sleeper.out ] && fail "the process ran before start: $(head -c 200 /tmp/sleeper.out)" || pass "the process waits for start"
 supervisor=$(cat /tmp/sleeper.pid)
 kill -0 "$supervisor" 2>/dev/null && pass "supervisor alive after create" || fail "supervisor $supervisor not alive"
 rx start sleeper
