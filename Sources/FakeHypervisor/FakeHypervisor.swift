@@ -160,23 +160,23 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     public func writeStore(_ path: String, _ value: String) throws(RunxlError) {
         try withWorld { (world: inout World) throws(RunxlError) in
             world.store[path] = value
-            if path.hasSuffix("/data/runxl/start"), value == "go",
-                let domain = UInt32(path.split(separator: "/").dropFirst(2).first ?? ""),
-                var info = world.domains[domain], info.state == .running
-            {
+            // The simulated init answers two keys of a live domain.
+            guard let domain = UInt32(path.split(separator: "/").dropFirst(2).first ?? ""), var info = world.domains[domain]
+            else { return }
+            if path.hasSuffix("/data/runxl/start") {
+                // start opens the gate of a guest booted by create: the process runs.
+                guard value == "go", info.state == .running else { return }
                 Self.runFakeProcess(DomainID(domain), &info, &world)
-                world.domains[domain] = info
+            } else if path.hasSuffix("/data/runxl/signal"), let separator = value.lastIndex(of: ":"),
+                let signal = Int32(value[value.index(after: separator)...])
+            {
+                // A signal request ends the process with that signal.
+                world.store["/local/domain/\(domain)/data/runxl/exit"] = "signaled:\(signal)"
+                info.state = .shutdown
+                info.shutdownReason = .poweroff
+            } else {
                 return
             }
-            // The simulated init: a signal request ends the process with that signal.
-            guard path.hasSuffix("/data/runxl/signal"), let separator = value.lastIndex(of: ":"),
-                let signal = Int32(value[value.index(after: separator)...]),
-                let domain = UInt32(path.split(separator: "/").dropFirst(2).first ?? ""),
-                var info = world.domains[domain]
-            else { return }
-            world.store["/local/domain/\(domain)/data/runxl/exit"] = "signaled:\(signal)"
-            info.state = .shutdown
-            info.shutdownReason = .poweroff
             world.domains[domain] = info
         }
     }
