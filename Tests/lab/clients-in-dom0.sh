@@ -104,7 +104,7 @@ for runtime in runxl runc; do
     times+=("$(cat /tmp/pm.time)")
     [ -s /tmp/pm.time.err ] && echo "podman $runtime stderr: $(tail -c 300 /tmp/pm.time.err)"
   done
-  echo "FIGURE podman run to first output, $runtime (s): ${times[*]} median $(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (${#times[@]} + 1) / 2 ))p")"
+  echo "FIGURE podman run to first output, $runtime (s): ${times[*]} median $(median "${times[@]}")"
 done
 
 cycles=${RUNXL_LAB_CYCLES:-10}
@@ -195,7 +195,7 @@ for runtime in "$clients/bin/runxl" runc; do
       { read -r _; echo "$(since "$start")"; cat >/dev/null; } >/tmp/ctr.time
     times+=("$(cat /tmp/ctr.time)")
   done
-  echo "FIGURE ctr run to first output, $(basename "$runtime") (s): ${times[*]} median $(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (${#times[@]} + 1) / 2 ))p")"
+  echo "FIGURE ctr run to first output, $(basename "$runtime") (s): ${times[*]} median $(median "${times[@]}")"
 done
 expect "ctr timing runs leave only dom0" 0 "$(podman_domains)"
 

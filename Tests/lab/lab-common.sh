@@ -16,7 +16,9 @@ expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$2], got
 only_dom0() { [ "$(xl list | tail -n +2 | wc -l)" = 1 ]; }
 root_empty() { [ -z "$(ls -A "$root" 2>/dev/null)" ]; }
 rx() { "$runxl" --root "$root" "$@"; }
-# The closing line Scripts/lab-tests reads; the exit status says whether anything failed.
+# median X...: the middle value (the mean of the two middle ones for an even count), as the
+# bench scripts compute it.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # Seconds since the previous call (or since the lab's commands began), printed as a TIME line:
 # where the lab's time goes, for keeping CI's budget.
 lab_section_mark=$SECONDS
@@ -25,6 +27,7 @@ lab_section_time() {
   lab_section_mark=$SECONDS
 }
 
+# The closing line Scripts/lab-tests reads; the exit status says whether anything failed.
 finish_lab() {
   echo "lab: $passed passed, $failed failed"
   [ "$failed" = 0 ]
