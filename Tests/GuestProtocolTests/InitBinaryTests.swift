@@ -142,7 +142,7 @@ struct InitBinaryTests {
 
     /// runc's create/start split: the process exists (ready names it) but runs only after start.
     @Test func aHeldProcessRunsOnlyAfterStart() throws {
-        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("runxl-held-\(UUID().uuidString)").path
+        let marker = Self.markerPath()
         defer { try? FileManager.default.removeItem(atPath: marker) }
         var ranBeforeStart = true
         let run = try InitBinary.run(
@@ -155,7 +155,8 @@ struct InitBinaryTests {
     }
 
     @Test func aSignalBeforeStartEndsTheHeldProcess() throws {
-        let marker = FileManager.default.temporaryDirectory.appendingPathComponent("runxl-held-\(UUID().uuidString)").path
+        let marker = Self.markerPath()
+        defer { try? FileManager.default.removeItem(atPath: marker) }
         let run = try InitBinary.run(
             ProcessDescription(args: ["sh", "-c", "touch \(marker)"], env: InitBinary.path_), heldUntilStart: true
         ) { directory in
@@ -166,6 +167,11 @@ struct InitBinaryTests {
         }
         #expect(run.exitFrame == .signaled(15))
         #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
+    /// A file a held process would create once it runs: its absence says it has not.
+    private static func markerPath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("runxl-held-\(UUID().uuidString)").path
     }
 
     @Test func untrappedSignalKills() throws {

@@ -1,6 +1,6 @@
 import FakeHypervisor
-import GuestProtocol
 import Foundation
+import GuestProtocol
 import Hypervisor
 import OCI
 import Runtime
