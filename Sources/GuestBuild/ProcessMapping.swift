@@ -81,10 +81,40 @@ extension ProcessDescription {
             maskedPaths: spec.linux?.maskedPaths ?? [], readonlyPaths: spec.linux?.readonlyPaths ?? [],
             readonlyRoot: spec.root?.readonly ?? false,
             sysctl: (spec.linux?.sysctl ?? [:]).sorted { $0.key < $1.key }.map { Sysctl(key: $0.key, value: $0.value) },
+            devices: try Self.devices(spec.linux?.devices ?? []),
             seccomp: try spec.linux?.seccomp.map(Self.seccompProfile),
             // A path would join another process's namespace: inside a VM there is none to join,
             // and the process keeps the guest's (today's behaviour, which a pod VM will change).
             pidNamespace: spec.linux?.namespaces?.contains { $0.type == .pid && $0.path == nil } ?? false)
+    }
+
+    /// runc's defaults: mode 0666 and root's ownership when the spec leaves them out; a character
+    /// or block device needs its numbers, a FIFO has none.
+    private static func devices(_ devices: [LinuxDevice]) throws(RunxlError) -> [Device] {
+        var mapped: [Device] = []
+        for (index, device) in devices.enumerated() {
+            let field = "linux.devices[\(index)]"
+            guard let kind = Device.Kind(rawValue: device.type) else {
+                throw RunxlError(.invalidConfig, "\(field).type '\(device.type)' is not one of c, u, b, p")
+            }
+            guard device.path.hasPrefix("/") else {
+                throw RunxlError(.invalidConfig, "\(field).path '\(device.path)' is not an absolute path")
+            }
+            var major: UInt64 = 0
+            var minor: UInt64 = 0
+            if kind != .fifo {
+                guard let specMajor = device.major, let specMinor = device.minor, specMajor >= 0, specMinor >= 0 else {
+                    throw RunxlError(.invalidConfig, "\(field) (\(device.path)) needs a non-negative major and minor for type '\(device.type)'")
+                }
+                major = UInt64(specMajor)
+                minor = UInt64(specMinor)
+            }
+            mapped.append(
+                Device(
+                    path: device.path, kind: kind, major: major, minor: minor, fileMode: (device.fileMode ?? 0o666) & 0o7777,
+                    uid: device.uid ?? 0, gid: device.gid ?? 0))
+        }
+        return mapped
     }
 
     private static func seccompProfile(_ seccomp: LinuxSeccomp) throws(RunxlError) -> SeccompProfile {

@@ -34,6 +34,9 @@ public struct ProcessDescription: Sendable, Equatable {
     public var readonlyRoot: Bool
     /// `linux.sysctl`, written under /proc/sys before the process starts.
     public var sysctl: [Sysctl]
+    /// `linux.devices`: nodes made in the guest after the mounts. Their numbers name the guest
+    /// kernel's devices, not the host's: nothing of the host is passed through.
+    public var devices: [Device]
     public var seccomp: SeccompProfile?
     /// The spec asks for a pid namespace of its own: the process is PID 1 there, as under runc,
     /// with runxl-init outside it and the spec's /proc showing that namespace.
@@ -44,7 +47,7 @@ public struct ProcessDescription: Sendable, Equatable {
         rlimits: [Rlimit] = [], noNewPrivileges: Bool = false, hostname: String? = nil,
         terminal: Bool = false, mounts: [Mount] = [], capabilities: Capabilities? = nil,
         maskedPaths: [String] = [], readonlyPaths: [String] = [], readonlyRoot: Bool = false,
-        sysctl: [Sysctl] = [], seccomp: SeccompProfile? = nil, pidNamespace: Bool = false
+        sysctl: [Sysctl] = [], devices: [Device] = [], seccomp: SeccompProfile? = nil, pidNamespace: Bool = false
     ) {
         self.args = args
         self.env = env
@@ -60,6 +63,7 @@ public struct ProcessDescription: Sendable, Equatable {
         self.readonlyPaths = readonlyPaths
         self.readonlyRoot = readonlyRoot
         self.sysctl = sysctl
+        self.devices = devices
         self.seccomp = seccomp
         self.pidNamespace = pidNamespace
     }
@@ -145,6 +149,35 @@ public struct ProcessDescription: Sendable, Equatable {
         public init(key: String, value: String) {
             self.key = key
             self.value = value
+        }
+    }
+
+    public struct Device: Sendable, Equatable {
+        public enum Kind: String, Sendable {
+            case character = "c"
+            /// `u`: an unbuffered character device, which Linux makes as a character device.
+            case unbuffered = "u"
+            case block = "b"
+            case fifo = "p"
+        }
+
+        public var path: String
+        public var kind: Kind
+        public var major: UInt64
+        public var minor: UInt64
+        /// Permission bits only (at most 0o7777).
+        public var fileMode: UInt32
+        public var uid: UInt32
+        public var gid: UInt32
+
+        public init(path: String, kind: Kind, major: UInt64 = 0, minor: UInt64 = 0, fileMode: UInt32 = 0o666, uid: UInt32 = 0, gid: UInt32 = 0) {
+            self.path = path
+            self.kind = kind
+            self.major = major
+            self.minor = minor
+            self.fileMode = fileMode
+            self.uid = uid
+            self.gid = gid
         }
     }
 }
@@ -245,6 +278,9 @@ extension ProcessDescription {
         members.append(("readonlyPaths", .strings(readonlyPaths)))
         members.append(("readonlyRoot", .bool(readonlyRoot)))
         members.append(("sysctl", .array(sysctl.map { .object([("key", .string($0.key)), ("value", .string($0.value))]) })))
+        // Written only when there are some, so descriptions without devices keep their bytes
+        // (and their cached initramfs).
+        if !devices.isEmpty { members.append(("devices", .array(devices.map(\.json)))) }
         if let seccomp { members.append(("seccomp", seccomp.json)) }
         if pidNamespace { members.append(("pidNamespace", .bool(true))) }
         var bytes = JSONWriter.write(.object(members))
@@ -300,6 +336,7 @@ extension ProcessDescription {
                     return sysctl
                 }
             } ?? [],
+            devices: try root.optional("devices") { try $0.array { try Device(try ObjectReader($0)) } } ?? [],
             seccomp: try root.optional("seccomp") { try SeccompProfile(try ObjectReader($0)) },
             pidNamespace: try root.optional("pidNamespace") { try $0.bool() } ?? false)
         try root.rejectUnknown()
@@ -367,6 +404,31 @@ extension ProcessDescription.Mount {
             source: try object.optional("source") { try $0.string(noNUL: true) } ?? "",
             options: try object.optional("options") { try $0.strings(noNUL: true) } ?? [],
             waitForSource: try object.optional("waitForSource") { try $0.bool() } ?? false)
+        try object.rejectUnknown()
+    }
+}
+
+extension ProcessDescription.Device {
+    var json: JSONValue {
+        .object([
+            ("path", .string(path)), ("type", .string(kind.rawValue)), ("major", .number(String(major))),
+            ("minor", .number(String(minor))), ("fileMode", .number(String(fileMode))), ("uid", .number(String(uid))),
+            ("gid", .number(String(gid))),
+        ])
+    }
+
+    init(_ object: ObjectReader) throws {
+        self.init(
+            path: try object.require("path") { try $0.absolutePath() },
+            kind: try object.require("type") { try $0.enumeration(Kind.self) },
+            major: try object.optional("major") { try $0.uint64() } ?? 0,
+            minor: try object.optional("minor") { try $0.uint64() } ?? 0,
+            fileMode: try object.optional("fileMode") { try $0.uint32() } ?? 0o666,
+            uid: try object.optional("uid") { try $0.uint32() } ?? 0,
+            gid: try object.optional("gid") { try $0.uint32() } ?? 0)
+        guard fileMode <= 0o7777 else {
+            throw GuestProtocolError("\(object.path).fileMode \(fileMode) is more than 0o7777")
+        }
         try object.rejectUnknown()
     }
 }

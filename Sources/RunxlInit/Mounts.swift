@@ -56,11 +56,37 @@ enum FileSystemSetup {
         createDeviceLinks()
     }
 
+    /// runc's createDevices: each node after the mounts (so a tmpfs on /dev holds it), with its
+    /// parents; a path that exists already is left as it is, as runc leaves it.
+    static func createSpecDevices(_ devices: [ProcessDescription.Device]) throws(InitFailure) {
+        let oldMask = umask(0)
+        defer { umask(oldMask) }
+        for device in devices {
+            let type: mode_t
+            switch device.kind {
+            case .character, .unbuffered: type = S_IFCHR
+            case .block: type = S_IFBLK
+            case .fifo: type = S_IFIFO
+            }
+            var parent = device.path
+            while let last = parent.last, last != "/" { parent.removeLast() }
+            if parent.count > 1 { try makeDirectories(String(parent.dropLast())) }
+            let number = Linux.makeDevice(major: device.major, minor: device.minor)
+            if mknod(device.path, type | mode_t(device.fileMode), number) == -1 {
+                let code = errno
+                if code == EEXIST { continue }
+                throw InitFailure("mknod \(device.path) (linux.devices): \(errnoText(code))")
+            }
+            try check(chown(device.path, device.uid, device.gid), "chown \(device.path) (linux.devices)")
+        }
+    }
+
     static func apply(_ description: ProcessDescription, console: Console) throws(InitFailure) {
         for mount in description.mounts {
             try mountSpec(mount, console: console)
         }
         GuestModules.releaseDeviceView()
+        try createSpecDevices(description.devices)
         if let hostname = description.hostname {
             try check(sethostname(hostname, hostname.utf8.count), "sethostname \(hostname)")
         }

@@ -30,9 +30,11 @@ echo "FIGURE launch PVH whole run (s): $(since "$start")"
 expect "PVH stdout" "pvh-out" "$(cat /tmp/out)"
 expect "PVH exit status" 3 "$status"
 
-echo "== process identity: env, cwd, uid, gid, hostname"
+echo "== process identity: env, cwd, uid, gid, hostname, linux.devices"
 rx launch "$work/identity" >/tmp/out 2>/tmp/err
-expect "identity" "bar baz|/tmp|1000|1000|lab-host" "$(paste -sd'|' /tmp/out)"
+expect "identity" "bar baz|/tmp|1000|1000|lab-host" "$(head -n 5 /tmp/out | paste -sd'|')"
+expect "linux.devices made in the guest (type, numbers, mode, owner)" \
+  "character special file a c8 640 1000 1000|fifo 0 0 600 0 0" "$(tail -n +6 /tmp/out | paste -sd'|')"
 
 echo "== a process killed by a signal reports it"
 rx launch "$work/selfkill" >/tmp/out 2>/tmp/err

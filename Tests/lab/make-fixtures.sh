@@ -25,12 +25,15 @@ for key, value in patch.get("process", {}).items():
 for key in ("hostname", "annotations"):
     if key in patch:
         config[key] = patch[key]
+for key, value in patch.get("linux", {}).items():
+    config["linux"][key] = value
 json.dump(config, open(path, "w"), indent=1)
 PY
 }
 
 bundle stdio '{"process": {"args": ["sh", "-c", "echo out; echo err >&2; exit 7"]}}'
-bundle identity '{"process": {"args": ["sh", "-c", "echo $FOO; pwd; id -u; id -g; hostname"], "env": ["PATH=/bin", "FOO=bar baz"], "cwd": "/tmp", "user": {"uid": 1000, "gid": 1000}}, "hostname": "lab-host"}'
+# linux.devices too: made after the spec's tmpfs on /dev, with their mode and owner.
+bundle identity '{"process": {"args": ["sh", "-c", "echo $FOO; pwd; id -u; id -g; hostname; stat -c \"%F %t %T %a %u %g\" /dev/test1 /dev/sub/fifo"], "env": ["PATH=/bin", "FOO=bar baz"], "cwd": "/tmp", "user": {"uid": 1000, "gid": 1000}}, "hostname": "lab-host", "linux": {"devices": [{"path": "/dev/test1", "type": "c", "major": 10, "minor": 200, "fileMode": 416, "uid": 1000, "gid": 1000}, {"path": "/dev/sub/fifo", "type": "p", "fileMode": 384}]}}'
 bundle sleeper '{"process": {"args": ["sh", "-c", "trap \"echo got-term; exit 42\" TERM; echo ready; while true; do sleep 1; done"]}}'
 # The same in share mode (the lab's host config makes initramfs mode the suites' default).
 bundle sleeper-share '{"process": {"args": ["sh", "-c", "trap \"echo got-term; exit 42\" TERM; echo ready; while true; do sleep 1; done"]}, "annotations": {"org.runxl.rootfs": "share"}}'
