@@ -98,7 +98,7 @@ public struct GuestBuilder: Sendable {
                 compression: settings.compression,
                 modules: try initramfsModules(settings, spec: spec, extra: binds.isEmpty ? [] : DirectoryBinds.guestModules),
                 extraFiles: Self.fileBindMounts(spec))
-            let built = try InitramfsBuilder(cacheDirectory: cache).build(request)
+            let built = try InitramfsBuilder(cacheDirectory: cache, cacheLimitMiB: options.host.initramfsCacheMiB).build(request)
             initramfs = built
             ramdisk = built.path
             neededBytes = built.contentBytes + built.compressedBytes
@@ -137,7 +137,9 @@ public struct GuestBuilder: Sendable {
         let request = LayeredInitramfsRequest(
             layers: layers, initBinary: options.initBinary, processInputs: Array(try spec.encoded(pretty: false)),
             compression: settings.compression, modules: modules, extraFiles: Self.fileBindMounts(spec))
-        let (built, processFile) = try InitramfsBuilder(cacheDirectory: options.resolvedCacheDirectory).build(request) {
+        let (built, processFile) = try InitramfsBuilder(
+            cacheDirectory: options.resolvedCacheDirectory, cacheLimitMiB: options.host.initramfsCacheMiB
+        ).build(request) {
             listing throws(RunxlError) in
             try ProcessDescription(spec: try resolveSpec(listing), lookup: RootfsLookup(listing: listing)).encoded()
         }

@@ -15,6 +15,9 @@ public struct HostConfig: Codable, Sendable, Equatable {
     public var memoryMiB: Int?
     public var vcpus: Int?
     public var cacheDir: String?
+    /// The bound on the initramfs images kept under `cacheDir`, least recently used dropped
+    /// first; left out: a quarter of its file system, at most 2 GiB (`InitramfsCacheBound`).
+    public var initramfsCacheMiB: Int?
     public var compression: ArchiveCompression?
     /// Kernel modules (names as modprobe knows them) put into every initramfs, from
     /// `/lib/modules/<release>` of the guest kernel's release.
@@ -25,9 +28,10 @@ public struct HostConfig: Codable, Sendable, Equatable {
     public init(
         defaultType: GuestType? = nil, kernel: String? = nil, memoryMiB: Int? = nil, vcpus: Int? = nil,
         cacheDir: String? = nil, compression: ArchiveCompression? = nil, modules: [String]? = nil,
-        rootfs: RootfsMode? = nil
+        rootfs: RootfsMode? = nil, initramfsCacheMiB: Int? = nil
     ) {
         self.rootfs = rootfs
+        self.initramfsCacheMiB = initramfsCacheMiB
         self.defaultType = defaultType
         self.kernel = kernel
         self.memoryMiB = memoryMiB

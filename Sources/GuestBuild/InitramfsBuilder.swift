@@ -69,9 +69,18 @@ public struct Initramfs: Sendable, Equatable {
 /// not on ctimes, which no user can set.
 public struct InitramfsBuilder: Sendable {
     public let cacheDirectory: String
+    /// The cache's size bound (`initramfsCacheMiB` of the host config); nil: the default of
+    /// `InitramfsCacheBound`.
+    public let cacheLimitMiB: Int?
 
-    public init(cacheDirectory: String) {
+    public init(cacheDirectory: String, cacheLimitMiB: Int? = nil) {
         self.cacheDirectory = cacheDirectory
+        self.cacheLimitMiB = cacheLimitMiB
+    }
+
+    /// Where the images live, and the bound that keeps them in check before each build.
+    var cacheBound: InitramfsCacheBound {
+        InitramfsCacheBound(directory: cacheDirectory + "/initramfs", limitMiB: cacheLimitMiB)
     }
 
     /// Entries of the rootfs that never go into a guest: overlay whiteouts (`.wh.*`, an
@@ -117,6 +126,8 @@ public struct InitramfsBuilder: Sendable {
         }
 
         try FileSystem.makeDirectories(directory, mode: 0o700)
+        // The uncompressed size bounds the archive's from above.
+        cacheBound.makeRoom(for: contentBytes)
         let temporary = "\(path).\(getpid())\(FileSystem.temporarySuffix)"
         do throws(RunxlError) {
             let size = try write(request, to: temporary)

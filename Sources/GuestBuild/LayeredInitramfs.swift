@@ -95,7 +95,7 @@ extension InitramfsBuilder {
         let key = String(hasher.finalizeHex().prefix(32))
         let directory = cacheDirectory + "/initramfs"
         let path = directory + "/initramfs-" + key + ".cpio" + request.compression.fileExtension
-        let sidecar = path + ".process"
+        let sidecar = path + LayeredSidecar.suffix
 
         var info = stat()
         if stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0,
@@ -109,6 +109,8 @@ extension InitramfsBuilder {
         }
 
         try FileSystem.makeDirectories(directory, mode: 0o700)
+        // The compressed layers: about the size of the compressed archive made from them.
+        cacheBound.makeRoom(for: request.layers.paths.reduce(ownBytes) { $0 + InitramfsCacheBound.fileBytes($1) })
         let temporary = "\(path).\(getpid())\(FileSystem.temporarySuffix)"
         do throws(RunxlError) {
             let writer = try CpioWriter(path: temporary, compression: request.compression)

@@ -1,5 +1,5 @@
-public import GuestProtocol
-public import Hypervisor
+import GuestProtocol
+import Hypervisor
 public import OCI
 public import RunxlBase
 
@@ -107,7 +107,7 @@ extension GuestBuilder {
             rootfs: try Self.emptyRootfs(cache: cache), initBinary: options.initBinary, processFile: [],
             compression: settings.compression,
             modules: try initramfsModules(settings, spec: spec, extra: GuestShares.guestModules))
-        let initramfs = try InitramfsBuilder(cacheDirectory: cache).build(request)
+        let initramfs = try InitramfsBuilder(cacheDirectory: cache, cacheLimitMiB: options.host.initramfsCacheMiB).build(request)
         try layout.create(processFile: process.encoded(), bindIsDirectory: binds.map(\.isDirectory))
 
         var guest = try assemble(
