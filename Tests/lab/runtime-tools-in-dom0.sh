@@ -21,6 +21,18 @@ else
 exec "$runxl" --root /run/runxl-rt "\$@"
 WRAP
   chmod +x /tmp/runxl-rt
+  # RUNXL_RT_ROOTFS=share runs the tests in runxl's default mode (the lab's suites use
+  # initramfs mode for time): a file the container writes then lands in the bundle's rootfs.
+  if [ -n "${RUNXL_RT_ROOTFS:-}" ]; then
+    cp /etc/runxl/config.json /tmp/runxl-rt-config.json
+    python3 - "$RUNXL_RT_ROOTFS" <<'PY'
+import json, sys
+config = json.load(open("/etc/runxl/config.json"))
+config["rootfs"] = sys.argv[1]
+json.dump(config, open("/etc/runxl/config.json", "w"))
+PY
+    echo "  rootfs mode: $RUNXL_RT_ROOTFS"
+  fi
   # Bundles (a rootfs and the runtimetest binary each) on the host's disk through the lab's
   # share: dom0's /tmp is RAM and filled up within one run. The logs stay beside them.
   mkdir -p "$rt/scratch"
@@ -30,6 +42,7 @@ WRAP
   echo "FIGURE runtime-tools $(tail -n 1 /tmp/rt-summary | sed 's/^ *//')"
   for dir in /run/runxl-rt/*; do [ -e "$dir" ] && "$runxl" --root /run/runxl-rt delete --force "$(basename "$dir")" 2>/dev/null; done
   only_dom0 && pass "runtime-tools: no domain left" || fail "runtime-tools: domains left: $(xl list)"
+  [ -f /tmp/runxl-rt-config.json ] && mv /tmp/runxl-rt-config.json /etc/runxl/config.json
 fi
 
 if [ -n "${runtime_tools_standalone:-}" ]; then finish_lab; fi
