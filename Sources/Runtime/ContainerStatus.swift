@@ -2,8 +2,11 @@ public import RunxlBase
 
 /// The OCI container states, plus runc's `paused`, with the transitions runc allows.
 ///
-/// Every lifecycle verb goes through `transition(to:)`, so a verb in the wrong state fails the
-/// same way everywhere, with runc's wording that podman and containerd recognise.
+/// What a user asks for (create's end, start, pause, resume) goes through `transition(to:)`, so a
+/// verb in the wrong state fails the same way everywhere, with runc's wording that podman and
+/// containerd recognise. What runxl observes instead sets the state directly in ContainerEngine
+/// (the process ended, a kill or forced delete ended the guest, a paused guest was unpaused to
+/// take a signal): the guest's fact wins over whatever the record held.
 public enum ContainerStatus: String, Codable, Sendable, CaseIterable {
     case creating
     case created

@@ -3,7 +3,7 @@
 /// A stable numeric `code` lets scripts, podman and containerd logs and the docs refer to a failure
 /// without parsing prose; the `message` says what to do about it; `cause` keeps the lower-level
 /// error (a libxl error number, an errno, a decoding error) for `--debug` and the JSON log.
-/// The code table lives in `Specs/errors.json` and `docs/errors.md`; a test keeps them in step.
+/// The code table lives in `docs/errors.md`; ErrorCatalogTests keeps it in step with `Code`.
 public struct RunxlError: Error, Sendable, CustomStringConvertible {
     public let code: Code
     public let message: String
