@@ -166,6 +166,7 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
             if path.hasSuffix("/data/runxl/start") {
                 // start opens the gate of a guest booted by create: the process runs.
                 guard value == "go", info.state == .running else { return }
+                world.store["/local/domain/\(domain)/data/runxl/started"] = "exec"
                 Self.runFakeProcess(DomainID(domain), &info, &world)
             } else if path.hasSuffix("/data/runxl/signal"), let separator = value.lastIndex(of: ":"),
                 let signal = Int32(value[value.index(after: separator)...])

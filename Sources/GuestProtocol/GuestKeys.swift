@@ -31,6 +31,13 @@ public enum GuestKeys {
     public static let startWatchToken = "runxl-start"
     public static let startWait = "wait"
     public static let startGo = "go"
+    /// Written by init once a held process has passed the gate: `startedExec` when its exec
+    /// succeeded, `startedFailed` when it did not (the exit key follows). `start` returns after
+    /// it, as runc's start returns once its init has been released: a signal sent after `start`
+    /// then finds the program running, not init's child before its exec.
+    public static let started = "data/runxl/started"
+    public static let startedExec = "exec"
+    public static let startedFailed = "failed"
     /// Written by the host before the guest runs when the container has a network namespace: a
     /// `GuestNetwork` encoding. Without it the guest has no interface but `lo`.
     public static let network = "data/runxl/network"

@@ -187,6 +187,7 @@ public final class ContainerEngine {
     /// `poststart` hooks run after and only warn, as runc's do.
     public func start(_ id: ContainerID) throws(RunxlError) {
         var started: ContainerRecord?
+        var acknowledgement: String?
         try withRecord(id) { (record: inout ContainerRecord) throws(RunxlError) in
             guard record.status == .created else {
                 // A guest booted by create can end before start (init could not mount the
@@ -198,12 +199,19 @@ public final class ContainerEngine {
             let domain = try domainID(of: record)
             try hookRunner.run(record.hooks, phase: .startContainer, state: record.ociState)
             if record.bootedAtCreate == true {
-                try hypervisor.writeStore("\(try hypervisor.storePath(domain))/\(GuestKeys.start)", GuestKeys.startGo)
+                let base = try hypervisor.storePath(domain)
+                try hypervisor.writeStore("\(base)/\(GuestKeys.start)", GuestKeys.startGo)
+                acknowledgement = "\(base)/\(GuestKeys.started)"
             } else {
                 try hypervisor.unpause(domain)
             }
             record.status = try record.status.transition(to: .running, id: id)
             started = record
+        }
+        if let acknowledgement {
+            // Outside the record's lock: state, kill and exec go on meanwhile. A guest that ends
+            // instead never answers; its end is the supervisor's to record, start just returns.
+            _ = try? hypervisor.waitForStoreKey(acknowledgement, timeoutSeconds: Self.startAcknowledgementSeconds)
         }
         if let started {
             do {
@@ -213,6 +221,11 @@ public final class ContainerEngine {
             }
         }
     }
+
+    /// How long `start` waits for init to say the process passed the gate (`GuestKeys.started`):
+    /// well above the lab's emulated round trip (under a second), short enough that a guest that
+    /// died at that moment does not hold the caller long.
+    static let startAcknowledgementSeconds = 10.0
 
     public func pause(_ id: ContainerID) throws(RunxlError) {
         try moveDomain(id, verb: "pause", from: .running, to: .paused) { (domain: DomainID) throws(RunxlError) in

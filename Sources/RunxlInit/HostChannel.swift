@@ -11,6 +11,8 @@ protocol HostChannel: AnyObject {
     /// Whether the host asked that the process wait for `start` (`GuestKeys.start`); from then
     /// on `receiveRequests` reports the start.
     func holdsStart() throws(InitFailure) -> Bool
+    /// The held process passed the gate: exec'd, or failed to (`GuestKeys.started`).
+    func reportStarted(execFailed: Bool) throws(InitFailure)
     /// What arrived; `readable` says whether `pollDescriptor` polled readable (events may also
     /// have arrived while waiting for a reply, so this is called either way).
     func receiveRequests(readable: Bool) throws(InitFailure) -> HostRequests
@@ -103,6 +105,11 @@ final class XenbusChannel: HostChannel {
         // A value must fit in one message with its path.
         if text.utf8.count > 2048 { text = String(decoding: Array(text.utf8.prefix(2048)), as: UTF8.self) }
         _ = try request(.write(GuestKeys.exit, string: text), context: "write \(GuestKeys.exit)")
+    }
+
+    func reportStarted(execFailed: Bool) throws(InitFailure) {
+        let value = execFailed ? GuestKeys.startedFailed : GuestKeys.startedExec
+        _ = try request(.write(GuestKeys.started, string: value), context: "write \(GuestKeys.started)")
     }
 
     func holdsStart() throws(InitFailure) -> Bool {
@@ -221,6 +228,10 @@ final class DirectoryChannel: HostChannel {
 
     func reportExit(_ status: GuestExitStatus) throws(InitFailure) {
         try writeFile("exit", status.encoded)
+    }
+
+    func reportStarted(execFailed: Bool) throws(InitFailure) {
+        try writeFile("started", execFailed ? GuestKeys.startedFailed : GuestKeys.startedExec)
     }
 
     func holdsStart() throws(InitFailure) -> Bool {

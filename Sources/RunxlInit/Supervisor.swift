@@ -191,9 +191,16 @@ final class Supervisor {
             let requests = try host.receiveRequests(readable: readable)
             if requests.start, let gate = startGate {
                 startGate = nil
-                if let failure = gate.open() {
+                let failure = gate.open()
+                if let failure {
                     console.diagnostic(failure.message)
                     execFailure = failure
+                }
+                do {
+                    try host.reportStarted(execFailed: failure != nil)
+                } catch {
+                    // start waits a bounded time for this, then returns anyway.
+                    console.diagnostic("cannot report the start: \(error.message)")
                 }
             }
             for request in requests.signals where signalFilter.isNew(request) {

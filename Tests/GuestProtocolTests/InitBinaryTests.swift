@@ -145,13 +145,25 @@ struct InitBinaryTests {
         let marker = Self.markerPath()
         defer { try? FileManager.default.removeItem(atPath: marker) }
         var ranBeforeStart = true
+        var answeredBeforeStart = true
         let run = try InitBinary.run(
             ProcessDescription(args: ["sh", "-c", "touch \(marker); echo ran"], env: InitBinary.path_), heldUntilStart: true
-        ) { _ in ranBeforeStart = FileManager.default.fileExists(atPath: marker) }
+        ) { directory in
+            ranBeforeStart = FileManager.default.fileExists(atPath: marker)
+            answeredBeforeStart = FileManager.default.fileExists(atPath: directory.appendingPathComponent("started").path)
+        }
         #expect(!ranBeforeStart)
+        #expect(!answeredBeforeStart)
+        #expect(run.started == GuestKeys.startedExec)
         #expect(run.readyPID != nil)
         #expect(run.stdout == "ran\n")
         #expect(run.exitFrame == .exited(0))
+    }
+
+    @Test func aHeldProcessWhoseExecFailsAnswersFailed() throws {
+        let run = try InitBinary.run(ProcessDescription(args: ["/no/such/program"]), heldUntilStart: true)
+        #expect(run.started == GuestKeys.startedFailed)
+        #expect(run.exitFrame == .exited(127))
     }
 
     @Test func aSignalBeforeStartEndsTheHeldProcess() throws {
@@ -188,6 +200,8 @@ struct InitRun {
     var terminationStatus: Int32 = -1
     var exitFile: GuestExitStatus?
     var readyPID: Int?
+    /// What init wrote to `started` when the held process passed the gate.
+    var started: String?
 
     private func bytes(of stream: ConsoleStream) -> [UInt8] {
         events.flatMap { event -> [UInt8] in
@@ -284,6 +298,7 @@ enum InitBinary {
         if let text = try? String(contentsOf: directory.appendingPathComponent("ready"), encoding: .utf8) {
             run.readyPID = Int(text)
         }
+        run.started = try? String(contentsOf: directory.appendingPathComponent("started"), encoding: .utf8)
         return run
     }
 }

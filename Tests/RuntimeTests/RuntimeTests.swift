@@ -154,6 +154,8 @@ import Testing
         #expect(try world.fake.readStore(key) == GuestKeys.startWait)
         try world.engine.start(id)
         #expect(try world.fake.readStore(key) == GuestKeys.startGo)
+        // start returned after init's answer that the process passed the gate.
+        #expect(try world.fake.readStore("\(try world.fake.storePath(domain))/\(GuestKeys.started)") == GuestKeys.startedExec)
         #expect(try world.fake.readStore("\(try world.fake.storePath(domain))/\(GuestKeys.exit)") == "exited:4")
 
         let launched = try ContainerID("launched")
