@@ -64,6 +64,7 @@ public final class ContainerEngine {
         let bundle = Self.absolutePath(options.bundle)
         let spec = try Self.loadSpec(bundle: bundle)
         let rootfs = try spec.validateForCreate(bundle: bundle, documentName: "\(bundle)/config.json")
+        try NamespacePaths.check(spec)
         trace.mark("create \(id): config loaded")
 
         var record = ContainerRecord(

@@ -146,6 +146,15 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
         }
         deinit { try? FileManager.default.removeItem(atPath: directory) }
 
+        /// A namespace file under a name of its own: a symlink to this process's network
+        /// namespace, since create opens each path and checks its type (NamespacePaths).
+        func namespaceFile(_ name: String) throws -> String {
+            let path = directory + "/netns-" + name
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "/proc/self/ns/net")
+            return path
+        }
+
         func bundle(namespace: [String: String]?) throws -> String {
             let bundle = directory + "/bundle-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: bundle + "/rootfs", withIntermediateDirectories: true)
@@ -161,18 +170,19 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
     @Test func aJoinedNamespaceGivesTheGuestAVifAndItsAddresses() throws {
         let world = try World()
         let id = try ContainerID("net")
-        let bundle = try world.bundle(namespace: ["type": "network", "path": "/run/netns/podman-x"])
+        let namespace = try world.namespaceFile("podman-x")
+        let bundle = try world.bundle(namespace: ["type": "network", "path": namespace])
         let record = try world.engine.create(id, options: .init(bundle: bundle), launchSupervisor: world.launcher)
         let domain = try #require(record.domainID)
         #expect(try world.fake.readStore("/fake/\(domain)/vifs") == "mac=6a:1b:2c:3d:4e:5f,vifname=rxvtest")
         #expect(world.network.wired.count == 1)
         #expect(try world.fake.readStore("/local/domain/\(domain)/data/runxl/network") == world.network.guest.encoded())
-        #expect(try world.engine.state(id).network?.namespacePath == "/run/netns/podman-x")
+        #expect(try world.engine.state(id).network?.namespacePath == namespace)
         try world.engine.delete(id, force: true)
-        #expect(world.network.unwired.map(\.namespacePath) == ["/run/netns/podman-x"])
+        #expect(world.network.unwired.map(\.namespacePath) == [namespace])
     }
 
-    @Test(arguments: [nil, ["type": "network"], ["type": "ipc", "path": "/proc/1/ns/ipc"]])
+    @Test(arguments: [nil, ["type": "network"], ["type": "ipc", "path": "/proc/self/ns/ipc"]])
     func noJoinedNetworkNamespaceMeansNoVif(_ namespace: [String: String]?) throws {
         let world = try World()
         let id = try ContainerID("plain")
@@ -188,7 +198,8 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
         let world = try World()
         world.network.failWire = true
         let id = try ContainerID("unwired")
-        let bundle = try world.bundle(namespace: ["type": "network", "path": "/run/netns/podman-y"])
+        let namespace = try world.namespaceFile("podman-y")
+        let bundle = try world.bundle(namespace: ["type": "network", "path": namespace])
         do {
             _ = try world.engine.create(id, options: .init(bundle: bundle), launchSupervisor: world.launcher)
             Issue.record("create must fail when the network cannot be wired")
@@ -197,7 +208,30 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
         }
         #expect(try world.fake.listDomains().isEmpty)
         #expect(!world.engine.store.exists(id))
-        #expect(world.network.unwired.map(\.namespacePath) == ["/run/netns/podman-y"])
+        #expect(world.network.unwired.map(\.namespacePath) == [namespace])
+    }
+
+    /// runc's setns refuses a path of another type or none at all; create does before it makes
+    /// anything (runtime-tools' linux_ns_path_type).
+    @Test(arguments: [
+        (["type": "cgroup", "path": "/proc/self/ns/ipc"], "is a namespace of type ipc, not cgroup"),
+        (["type": "network", "path": "/proc/self/ns/pid"], "is a namespace of type pid, not network"),
+        (["type": "uts", "path": "/etc/hostname"], "is not a namespace file"),
+        (["type": "ipc", "path": "/nonexistent/ns/ipc"], "cannot open /nonexistent/ns/ipc"),
+    ])
+    func aNamespacePathOfTheWrongTypeOrNoneFailsCreateAndLeavesNothing(namespace: [String: String], reason: String) throws {
+        let world = try World()
+        let id = try ContainerID("wrongtype")
+        let bundle = try world.bundle(namespace: namespace)
+        let error = #expect(throws: RunxlError.self) {
+            _ = try world.engine.create(id, options: .init(bundle: bundle), launchSupervisor: world.launcher)
+        }
+        #expect(error?.code == .invalidConfig)
+        #expect(error?.message.contains(reason) == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("linux.namespaces[0]") == true)
+        #expect(try world.fake.listDomains().isEmpty)
+        #expect(!world.engine.store.exists(id))
+        #expect(world.network.wired.isEmpty)
     }
 }
 
