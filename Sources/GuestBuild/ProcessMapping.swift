@@ -85,7 +85,17 @@ extension ProcessDescription {
             seccomp: try spec.linux?.seccomp.map(Self.seccompProfile),
             // A path would join another process's namespace: inside a VM there is none to join,
             // and the process keeps the guest's (today's behaviour, which a pod VM will change).
-            pidNamespace: spec.linux?.namespaces?.contains { $0.type == .pid && $0.path == nil } ?? false)
+            pidNamespace: spec.linux?.namespaces?.contains { $0.type == .pid && $0.path == nil } ?? false,
+            oomScoreAdj: try Self.oomScoreAdj(process.oomScoreAdj))
+    }
+
+    /// The kernel's range; runc fails the container on a value outside it, so create does.
+    private static func oomScoreAdj(_ value: Int?) throws(RunxlError) -> Int? {
+        guard let value else { return nil }
+        guard (-1000...1000).contains(value) else {
+            throw RunxlError(.invalidConfig, "process.oomScoreAdj \(value) is outside the kernel's range -1000...1000")
+        }
+        return value
     }
 
     /// runc's defaults: mode 0666 and root's ownership when the spec leaves them out; a character

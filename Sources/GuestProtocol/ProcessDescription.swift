@@ -41,13 +41,17 @@ public struct ProcessDescription: Sendable, Equatable {
     /// The spec asks for a pid namespace of its own: the process is PID 1 there, as under runc,
     /// with runxl-init outside it and the spec's /proc showing that namespace.
     public var pidNamespace: Bool
+    /// `process.oomScoreAdj` (-1000...1000), written to the process's oom_score_adj before its
+    /// exec; nil leaves the guest's default.
+    public var oomScoreAdj: Int?
 
     public init(
         args: [String], env: [String] = [], cwd: String = "/", user: User = User(),
         rlimits: [Rlimit] = [], noNewPrivileges: Bool = false, hostname: String? = nil,
         terminal: Bool = false, mounts: [Mount] = [], capabilities: Capabilities? = nil,
         maskedPaths: [String] = [], readonlyPaths: [String] = [], readonlyRoot: Bool = false,
-        sysctl: [Sysctl] = [], devices: [Device] = [], seccomp: SeccompProfile? = nil, pidNamespace: Bool = false
+        sysctl: [Sysctl] = [], devices: [Device] = [], seccomp: SeccompProfile? = nil, pidNamespace: Bool = false,
+        oomScoreAdj: Int? = nil
     ) {
         self.args = args
         self.env = env
@@ -66,6 +70,7 @@ public struct ProcessDescription: Sendable, Equatable {
         self.devices = devices
         self.seccomp = seccomp
         self.pidNamespace = pidNamespace
+        self.oomScoreAdj = oomScoreAdj
     }
 
     public struct User: Sendable, Equatable {
@@ -283,6 +288,7 @@ extension ProcessDescription {
         if !devices.isEmpty { members.append(("devices", .array(devices.map(\.json)))) }
         if let seccomp { members.append(("seccomp", seccomp.json)) }
         if pidNamespace { members.append(("pidNamespace", .bool(true))) }
+        if let oomScoreAdj { members.append(("oomScoreAdj", .number(String(oomScoreAdj)))) }
         var bytes = JSONWriter.write(.object(members))
         bytes.append(0x0A)
         return bytes
@@ -338,7 +344,11 @@ extension ProcessDescription {
             } ?? [],
             devices: try root.optional("devices") { try $0.array { try Device(try ObjectReader($0)) } } ?? [],
             seccomp: try root.optional("seccomp") { try SeccompProfile(try ObjectReader($0)) },
-            pidNamespace: try root.optional("pidNamespace") { try $0.bool() } ?? false)
+            pidNamespace: try root.optional("pidNamespace") { try $0.bool() } ?? false,
+            oomScoreAdj: try root.optional("oomScoreAdj") { try $0.int() })
+        if let score = description.oomScoreAdj, !(-1000...1000).contains(score) {
+            throw GuestProtocolError("process.oomScoreAdj \(score) is outside -1000...1000")
+        }
         try root.rejectUnknown()
         return description
     }

@@ -137,6 +137,14 @@ struct Launcher {
             var value = rlimit(rlim_cur: rlim_t(limit.soft), rlim_max: rlim_t(limit.hard))
             try check(setrlimit(__rlimit_resource_t(UInt32(resource)), &value), "setrlimit \(limit.type)")
         }
+        // While still root: lowering the score needs CAP_SYS_RESOURCE.
+        if let score = description.oomScoreAdj {
+            let fd = try check(open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC), "open /proc/self/oom_score_adj")
+            let written = writeAll(fd, Array(String(score).utf8))
+            let code = errno
+            close(fd)
+            guard written else { throw InitFailure("write oom_score_adj \(score): \(errnoText(code))") }
+        }
 
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: do it while still root.
         if let seccomp = description.seccomp, !description.noNewPrivileges {

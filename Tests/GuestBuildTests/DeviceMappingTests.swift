@@ -5,7 +5,7 @@ import Testing
 
 @testable import GuestBuild
 
-/// `linux.devices` reaches runxl-init with runc's defaults (issue 19, runtime-tools'
+/// `linux.devices` and `process.oomScoreAdj` reach runxl-init with runc's defaults (issue 19, runtime-tools'
 /// linux_devices), and a device init could not make is refused on the host, before any boot.
 @Suite struct DeviceMappingTests {
     private func description(_ devices: [LinuxDevice]) throws -> ProcessDescription {
@@ -32,6 +32,22 @@ import Testing
                 .init(path: "/dev/test3", kind: .fifo, fileMode: 0o666),
             ])
         #expect(try ProcessDescription.decode(mapped.encoded()).devices == mapped.devices)
+    }
+
+    /// runtime-tools' process_oom_score_adj; outside the kernel's range is a config error.
+    @Test func oomScoreAdjIsCarriedWithinTheKernelsRange() throws {
+        func mapped(_ score: Int?) throws -> ProcessDescription {
+            let scratch = try ScratchDirectory("oom")
+            var spec = Spec(ociVersion: "1.2.0")
+            spec.process = OCI.Process(args: ["sh"], env: ["PATH=/bin"], cwd: "/", oomScoreAdj: score)
+            spec.root = Root(path: "rootfs")
+            return try ProcessDescription(spec: spec, lookup: RootfsLookup(rootfs: try makeBusyboxRootfs(in: scratch)))
+        }
+        #expect(try mapped(500).oomScoreAdj == 500)
+        #expect(try ProcessDescription.decode(try mapped(-1000).encoded()).oomScoreAdj == -1000)
+        #expect(try mapped(nil).oomScoreAdj == nil)
+        let error = #expect(throws: RunxlError.self) { try mapped(1001) }
+        #expect(error?.code == .invalidConfig)
     }
 
     @Test func aDeviceWithoutNumbersOrWithABadTypeOrPathIsRefused() throws {

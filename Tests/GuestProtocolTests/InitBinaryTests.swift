@@ -160,6 +160,14 @@ struct InitBinaryTests {
         #expect(run.exitFrame == .exited(0))
     }
 
+    /// runtime-tools' process_oom_score_adj: the process starts with the spec's score.
+    @Test func oomScoreAdjIsSetBeforeTheExec() throws {
+        let run = try InitBinary.run(
+            ProcessDescription(args: ["cat", "/proc/self/oom_score_adj"], env: InitBinary.path_, oomScoreAdj: 500))
+        #expect(run.stdout == "500\n")
+        #expect(run.exitFrame == .exited(0))
+    }
+
     @Test func aHeldProcessWhoseExecFailsAnswersFailed() throws {
         let run = try InitBinary.run(ProcessDescription(args: ["/no/such/program"]), heldUntilStart: true)
         #expect(run.started == GuestKeys.startedFailed)

@@ -35,7 +35,8 @@ import Testing
                     args: [SeccompArgument(index: 0, value: 0xFFFF_FFFF_FFFF_FFFF, valueTwo: 8, op: .maskedEqual)]),
                 SeccompRule(names: ["mkdir"], action: .errno, errnoRet: 13),
             ]),
-        pidNamespace: true)
+        pidNamespace: true,
+        oomScoreAdj: -500)
 
     @Test func fullRoundTrip() throws {
         let bytes = Self.full.encoded()
@@ -80,6 +81,7 @@ import Testing
         #"{"version":1,"args":["a"],"devices":[{"path":"dev/x","type":"c"}]}"#,
         #"{"version":1,"args":["a"],"devices":[{"path":"/dev/x","type":"c","fileMode":99999}]}"#,
         #"{"version":1,"args":["a"],"devices":[{"type":"c"}]}"#,
+        #"{"version":1,"args":["a"],"oomScoreAdj":1001}"#, #"{"version":1,"args":["a"],"oomScoreAdj":"5"}"#,
     ])
     func malformedDocumentsAreRejected(text: String) {
         #expect(throws: GuestProtocolError.self) { try ProcessDescription.decode(Array(text.utf8)) }
