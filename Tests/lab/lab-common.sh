@@ -52,5 +52,8 @@ if [ ! -L "$work/busybox-rootfs" ] && [ -d "$work/busybox-rootfs" ]; then
   cp -a "$work/busybox-rootfs" /var/tmp/lab-rootfs
   mv "$work/busybox-rootfs" "$work/busybox-rootfs.share"
   ln -s /var/tmp/lab-rootfs "$work/busybox-rootfs"
+elif [ -L "$work/busybox-rootfs" ] && [ ! -d /var/tmp/lab-rootfs ] && [ -d "$work/busybox-rootfs.share" ]; then
+  # A work directory used by an earlier lab boot: this dom0 is new, its copy is not there.
+  cp -a "$work/busybox-rootfs.share" /var/tmp/lab-rootfs
 fi
 lab_common_loaded=1
