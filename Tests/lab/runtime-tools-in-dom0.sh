@@ -35,8 +35,11 @@ PY
   fi
   # Bundles (a rootfs and the runtimetest binary each) on the host's disk through the lab's
   # share: dom0's /tmp is RAM and filled up within one run. The logs stay beside them.
-  mkdir -p "$rt/scratch"
-  TMPDIR=$rt/scratch RT_TIMEOUT=${RUNXL_RT_TIMEOUT:-240} RT_TESTS=${RUNXL_RT_TESTS:-} RT_LOGDIR=$rt/logs \
+  # RUNXL_RT_SCRATCH=DIR puts them elsewhere, e.g. dom0's own /tmp: the lab's virtio 9p share
+  # refuses mknod (ENXIO), which linux_readonly_paths needs for its device nodes.
+  scratch=${RUNXL_RT_SCRATCH:-$rt/scratch}
+  mkdir -p "$scratch"
+  TMPDIR=$scratch RT_TIMEOUT=${RUNXL_RT_TIMEOUT:-240} RT_TESTS=${RUNXL_RT_TESTS:-} RT_LOGDIR=$rt/logs \
     "$(dirname "${BASH_SOURCE[0]}")/../runtime-tools/run.sh" /tmp/runxl-rt "$rt/bin" "$rt/rootfs-amd64.tar.gz" |
     sed 's/^/  /' | tee /tmp/rt-summary
   echo "FIGURE runtime-tools $(tail -n 1 /tmp/rt-summary | sed 's/^ *//')"
