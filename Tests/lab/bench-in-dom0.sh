@@ -16,7 +16,8 @@ export RUNXL_INIT
 
 mkdir -p /etc/runxl /var/lib/runxl "$root"
 # initramfs mode by default: sections 1-5 compare runxl with `xl create` of the same kernel and
-# initramfs; section 6 names each bundle's mode (share is the runtime's own default).
+# initramfs; section 6 names each bundle's mode (share is the runtime's own default); section 7
+# measures issue 17's levers with xl alone (the kernel's boot timeline, xl save and restore).
 cat >/etc/runxl/config.json <<JSON
 {"kernel": "$RUNXL_LAB_KERNEL", "cacheDir": "/var/lib/runxl/cache", "rootfs": "initramfs"}
 JSON
@@ -370,6 +371,79 @@ else
   note "no small kernel (build it with Images/kernel/build; Scripts/bench lab passes Images/kernel/out/vmlinux when it exists)"
 fi
 
+fi
+
+if wanted 7; then
+echo "== 7. issue 17's levers: the kernel's boot timeline, and a VM template's cost (xl save, then xl restore against a cold boot)"
+# 7a: the hello guest converted with the kernel's clock on its console (printk.time), booted by
+# xl create; a new name so that xenconsoled's log holds this boot only.
+mkdir -p "$work/hello-trace"
+python3 - "$work/hello/config.json" "$work/hello-trace/config.json" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config.setdefault("annotations", {})["org.runxl.cmdline.extra"] = "loglevel=7 printk.time=1"
+json.dump(config, open(sys.argv[2], "w"))
+PY
+rm -rf /tmp/bench-trace
+rx image convert "$work/hello-trace" --output /tmp/bench-trace >/tmp/bench-trace.log 2>&1 || note "convert: $(tail -c 300 /tmp/bench-trace.log)"
+name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' /tmp/bench-trace/xl.cfg 2>/dev/null)
+log=/var/log/xen/console/guest-$name.log
+rm -f "$log"
+if [ -n "$name" ] && xl create /tmp/bench-trace/xl.cfg >/tmp/bench-trace.log 2>&1; then
+  for _ in $(seq 1 1200); do xl domid "$name" >/dev/null 2>&1 || break; nap 0.1; done
+  xl destroy "$name" >/dev/null 2>&1
+  stamp() { grep -a -m1 "$1" "$log" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'; }
+  figure "kernel clock at the TSC calibration's end (s)" "$(stamp 'tsc: Fast TSC calibration')"
+  figure "kernel clock, p2m remap from-to (s)" "$(stamp 'p2m virtual area') $(stamp 'Remapped ')"
+  figure "kernel clock, SMP alternatives from-to (s)" "$(stamp 'x87 FPU will use') $(stamp 'Freeing SMP alternatives')"
+  figure "kernel clock at the initramfs unpack (s)" "$(stamp 'Trying to unpack rootfs')"
+  figure "kernel clock when runxl-init runs (s)" "$(stamp 'Run /.runxl/init')"
+  figure "kernel clock at power-off (s)" "$(stamp 'reboot: System halted')"
+else
+  note "xl create of the traced guest: $(tail -c 300 /tmp/bench-trace.log)"
+fi
+
+# 7b: the sleeper at 128 MiB booted by xl create to its ready line (a template's point: init
+# and the process up), saved, then restored paused $samples times.
+mkdir -p "$work/sleeper-template"
+python3 - "$work/sleeper/config.json" "$work/sleeper-template/config.json" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config.setdefault("annotations", {})["org.runxl.memory"] = "128"
+json.dump(config, open(sys.argv[2], "w"))
+PY
+rm -rf /tmp/bench-template
+rx image convert "$work/sleeper-template" --output /tmp/bench-template >/tmp/bench-template.log 2>&1 || note "convert: $(tail -c 300 /tmp/bench-template.log)"
+name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' /tmp/bench-template/xl.cfg 2>/dev/null)
+log=/var/log/xen/console/guest-$name.log
+rm -f "$log"
+start=$EPOCHREALTIME
+if [ -n "$name" ] && xl create /tmp/bench-template/xl.cfg >/tmp/bench-template.log 2>&1; then
+  for _ in $(seq 1 1200); do file_has "$log" ready && break; nap 0.05; done
+  figure "template: cold boot, xl create to the ready line (s)" "$(elapsed "$start" "$EPOCHREALTIME")"
+  start=$EPOCHREALTIME
+  if xl save "$name" /tmp/bench-template.save >/tmp/bench-template.log 2>&1; then
+    figure "template: xl save (s)" "$(elapsed "$start" "$EPOCHREALTIME")"
+    figure "template: saved image (MiB)" "$(du -m /tmp/bench-template.save | cut -f1)"
+    restore_t=()
+    for ((n = 1; n <= samples; n++)); do
+      start=$EPOCHREALTIME
+      if xl restore -p /tmp/bench-template.save >/tmp/bench-template.log 2>&1; then
+        restore_t+=("$(elapsed "$start" "$EPOCHREALTIME")")
+      else
+        note "xl restore: $(tail -c 300 /tmp/bench-template.log)"
+      fi
+      xl destroy "$name" >/dev/null 2>&1
+    done
+    figure "template: xl restore -p, median of ${#restore_t[@]} (s)" "$(median "${restore_t[@]}")"
+  else
+    note "xl save: $(tail -c 300 /tmp/bench-template.log)"
+    xl destroy "$name" >/dev/null 2>&1
+  fi
+  rm -f /tmp/bench-template.save
+else
+  note "xl create of the template guest: $(tail -c 300 /tmp/bench-template.log)"
+fi
 fi
 
 if wanted 6 || [[ " ${RUNXL_BENCH_SECTIONS:-} " =~ \ 6[a-f]\  ]]; then
