@@ -35,7 +35,7 @@ public enum RootfsMode: String, Codable, Sendable, CaseIterable {
 
 /// Where a share-mode container's shares live in dom0, inside its state directory (removed by
 /// delete): `share/root` (the rootfs is bind-mounted there for the backend) and `share/control`
-/// (the process file, and `binds/N` where bind source N is mounted). On the host's own mount
+/// (the process file, and `binds/N/NAME` where bind source N is mounted). On the host's own mount
 /// table both stay empty directories and files; only the backend's namespace has the mounts.
 public struct ShareLayout: Sendable, Equatable {
     public let directory: String
@@ -46,16 +46,19 @@ public struct ShareLayout: Sendable, Equatable {
 
     public var root: String { directory + "/root" }
     public var control: String { directory + "/control" }
-    public func bind(_ position: Int) -> String { control + "/" + GuestShares.bindsDirectoryName + "/" + String(position) }
+    public func bind(_ position: Int, hostSource: String) -> String {
+        control + "/" + GuestShares.bindEntry(position, hostSource: hostSource)
+    }
 
     /// Creates the directories, one mount point per bind (a directory or an empty file, as its
-    /// source is) and the process file.
-    func create(processFile: [UInt8], bindIsDirectory: [Bool]) throws(RunxlError) {
+    /// source is, in a directory of its own) and the process file.
+    func create(processFile: [UInt8], binds: [(hostSource: String, isDirectory: Bool)]) throws(RunxlError) {
         try FileSystem.makeDirectories(root, mode: 0o755)
         try FileSystem.makeDirectories(control + "/" + GuestShares.bindsDirectoryName, mode: 0o700)
-        for (position, isDirectory) in bindIsDirectory.enumerated() {
-            let path = bind(position)
-            if isDirectory {
+        for (position, bind) in binds.enumerated() {
+            let path = self.bind(position, hostSource: bind.hostSource)
+            try FileSystem.makeDirectories(control + "/" + GuestShares.bindsDirectoryName + "/" + String(position), mode: 0o700)
+            if bind.isDirectory {
                 try FileSystem.makeDirectories(path, mode: 0o700)
                 continue
             }
@@ -95,9 +98,10 @@ extension GuestBuilder {
         for (position, bind) in binds.enumerated() {
             let options = bind.mount.options ?? []
             guestMounts[bind.mountIndex] = ProcessDescription.Mount(
-                destination: bind.mount.destination, type: "bind", source: GuestShares.bindSource(position), options: options)
+                destination: bind.mount.destination, type: "bind", source: GuestShares.bindSource(position, hostSource: bind.source),
+                options: options)
             hostMounts.append(HostMount(
-                source: bind.source, target: layout.bind(position), readOnly: bind.mount.isReadOnly,
+                source: bind.source, target: layout.bind(position, hostSource: bind.source), readOnly: bind.mount.isReadOnly,
                 recursive: options.contains("rbind")))
         }
         let process = try ProcessDescription(spec: spec, lookup: RootfsLookup(rootfs: rootfs), guestMounts: guestMounts)
@@ -108,7 +112,7 @@ extension GuestBuilder {
             compression: settings.compression,
             modules: try initramfsModules(settings, spec: spec, extra: GuestShares.guestModules))
         let initramfs = try InitramfsBuilder(cacheDirectory: cache, cacheLimitMiB: options.host.initramfsCacheMiB).build(request)
-        try layout.create(processFile: process.encoded(), bindIsDirectory: binds.map(\.isDirectory))
+        try layout.create(processFile: process.encoded(), binds: binds.map { ($0.source, $0.isDirectory) })
 
         var guest = try assemble(
             settings: settings, kernel: kernel, initramfs: initramfs, ramdisk: initramfs.path,

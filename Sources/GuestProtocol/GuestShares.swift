@@ -14,13 +14,27 @@ public enum GuestShares {
     public static let controlMountPoint = "/.runxl/control"
     /// The process description, inside the control share.
     public static let processFileName = "process"
-    /// The bind sources, inside the control share: `binds/0`, `binds/1`, ...
+    /// The bind sources, inside the control share: `binds/0/NAME`, `binds/1/NAME`, ... where NAME
+    /// is the last component of the host source (`bindEntryName`).
     public static let bindsDirectoryName = "binds"
+
+    /// Entry `index` inside the control share: `binds/INDEX/NAME`.
+    public static func bindEntry(_ index: Int, hostSource: String) -> String {
+        bindsDirectoryName + "/" + String(index) + "/" + bindEntryName(hostSource)
+    }
 
     /// How the guest names the source of bind entry `index` in the process description. Once the
     /// root share is `/`, init reaches it through a descriptor it kept (`/proc/self/fd/N/...`).
-    public static func bindSource(_ index: Int) -> String {
-        controlMountPoint + "/" + bindsDirectoryName + "/" + String(index)
+    public static func bindSource(_ index: Int, hostSource: String) -> String {
+        controlMountPoint + "/" + bindEntry(index, hostSource: hostSource)
+    }
+
+    /// The source's own name, so that the guest's mount table shows a bind's root ending as the
+    /// host path does (`/binds/3/etc` for `/etc`), as a runc container's shows `/etc`: tools
+    /// and runtime-tools match binds that way. `source` for `/` and names that are no name.
+    public static func bindEntryName(_ hostSource: String) -> String {
+        let name = hostSource.split(separator: "/").last.map(String.init) ?? ""
+        return name.isEmpty || name == "." || name == ".." ? "source" : name
     }
 
     /// 9p2000.L over the Xen transport. `cache=mmap` keeps no metadata in the guest, so host-side

@@ -44,19 +44,24 @@ private func shareSpec(_ mounts: [OCI.Mount] = [], annotations: [String: String]
             ShareSpec(tag: GuestShares.rootTag, path: layout.root), ShareSpec(tag: GuestShares.controlTag, path: layout.control),
         ])
         let resolved = { (path: String) in URL(fileURLWithPath: path).resolvingSymlinksInPath().path }
+        let volume = resolved(scratch.path + "/volume")
+        let hosts = resolved(scratch.path + "/hosts")
         #expect(guest.hostMounts == [
             HostMount(source: rootfs, target: layout.root, readOnly: false, recursive: true),
-            HostMount(source: resolved(scratch.path + "/volume"), target: layout.bind(0), readOnly: false, recursive: true),
-            HostMount(source: resolved(scratch.path + "/hosts"), target: layout.bind(1), readOnly: true, recursive: false),
+            HostMount(source: volume, target: layout.bind(0, hostSource: volume), readOnly: false, recursive: true),
+            HostMount(source: hosts, target: layout.bind(1, hostSource: hosts), readOnly: true, recursive: false),
         ])
+        // Each entry keeps its source's name (the guest's mount table shows a bind's root as
+        // `/binds/N/NAME`, as runtime-tools' mounts validation matches it).
+        #expect(layout.bind(1, hostSource: hosts) == layout.control + "/binds/1/hosts")
         // The guest mounts each from the control share, in the spec's place; /dev/shm stays the guest's.
         #expect(guest.process.mounts.map(\.destination) == ["/proc", "/data", "/etc/hosts"])
         #expect(guest.process.mounts[1] == ProcessDescription.Mount(
-            destination: "/data", type: "bind", source: GuestShares.bindSource(0), options: ["rbind", "rw"]))
-        #expect(guest.process.mounts[2].source == GuestShares.bindSource(1))
+            destination: "/data", type: "bind", source: GuestShares.bindSource(0, hostSource: volume), options: ["rbind", "rw"]))
+        #expect(guest.process.mounts[2].source == GuestShares.controlMountPoint + "/binds/1/hosts")
         // Mount points of the right kind, and the process file, in the control share.
-        #expect(FileSystem.isDirectory(layout.bind(0)))
-        #expect(FileSystem.exists(layout.bind(1)) && !FileSystem.isDirectory(layout.bind(1)))
+        #expect(FileSystem.isDirectory(layout.bind(0, hostSource: volume)))
+        #expect(FileSystem.exists(layout.bind(1, hostSource: hosts)) && !FileSystem.isDirectory(layout.bind(1, hostSource: hosts)))
         let processFile = try FileSystem.read(layout.control + "/" + GuestShares.processFileName)
         #expect(try ProcessDescription.decode(processFile) == guest.process)
         // Nothing of the image is copied: the initramfs holds init and no process file.
@@ -65,6 +70,13 @@ private func shareSpec(_ mounts: [OCI.Mount] = [], annotations: [String: String]
         #expect(!entries.contains { $0.path == ".runxl/process" })
         #expect(!entries.contains { $0.path.hasPrefix("bin/") })
         #expect(guest.domain.memoryMiB == GuestDefaults().memoryMiB)
+    }
+
+    @Test func aBindEntryIsNamedAfterItsSource() {
+        #expect(GuestShares.bindEntry(3, hostSource: "/etc") == "binds/3/etc")
+        #expect(GuestShares.bindEntry(0, hostSource: "/var/lib/vol/_data/") == "binds/0/_data")
+        #expect(GuestShares.bindEntry(1, hostSource: "/") == "binds/1/source")
+        #expect(GuestShares.bindEntry(2, hostSource: "/a/..") == "binds/2/source")
     }
 
     @Test func oneCachedInitramfsWhateverTheImage() throws {
