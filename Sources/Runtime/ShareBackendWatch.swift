@@ -1,4 +1,4 @@
-public import Hypervisor
+import Hypervisor
 import RunxlBase
 
 #if canImport(Glibc)
