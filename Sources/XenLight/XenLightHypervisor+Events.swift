@@ -55,14 +55,15 @@ extension XenLightHypervisor {
                     rc, function: "libxl_event_check", failure: "cannot wait for domain \(domain) to end", records: [])
             }
 
-            var timeout: Int32 = -1
+            // Never an unbounded poll: see `longestPollMilliseconds`.
+            var timeout: Int32 = Self.longestPollMilliseconds
             if let deadline {
                 let remaining = deadline - ContinuousClock.now
                 guard remaining > .zero else { return .timedOut }
                 let (seconds, attoseconds) = remaining.components
                 // Round up, so the last poll does not wake just before the deadline and spin.
                 let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-                timeout = Int32(clamping: milliseconds)
+                timeout = min(Int32(clamping: milliseconds), Self.longestPollMilliseconds)
             }
             var count = Int32(descriptors.count)
             var now = timeval()
@@ -89,6 +90,16 @@ extension XenLightHypervisor {
             rx_libxl_osevent_afterpoll(context, count, &descriptors, now)
         }
     }
+
+    /// The rule for a context shared by threads: another thread may call libxl on it while this
+    /// wait runs (the supervisor destroys the domain from one when init reports the exit, or
+    /// when the 9pfs backend dies). That thread's synchronous call runs libxl's event loop
+    /// itself and can handle this wait's xenstore watch, queueing the death event without
+    /// anything this poll watches becoming readable, and an unbounded poll would never return
+    /// (the likely cause of a supervisor that stayed after its guest was gone, once, in the
+    /// lab's binds check). So the poll wakes at least this often to look at libxl's queue
+    /// again: four wake-ups a second per waiting supervisor.
+    static let longestPollMilliseconds: Int32 = 250
 
     /// Frees the events of a finished wait that were queued but not returned (a DEATH behind the
     /// SHUTDOWN it returned), which libxl would otherwise keep for the life of the ctx.

@@ -75,8 +75,19 @@ expect "binds: create" 0 "$status"
 ls "$root/binds/binds/"xvdb.img "$root/binds/binds/"xvdc.img >/dev/null 2>&1 \
   && pass "binds: one image per directory in the state directory" || fail "binds: images: $(ls -lR "$root/binds" 2>&1 | head)"
 expect "binds: a loop device per disk while the domain lives" 2 "$(( $(losetup -a | wc -l) - loops_before ))"
-rx start binds
+start=$(now)
+rx start binds 2>/tmp/binds-start.err
+echo "FIGURE start of the container with binds (s): $(since "$start") (status $?)"
+start=$(now)
 for _ in $(seq 1 240); do [ "$(rx state binds 2>/dev/null | grep -c '"stopped"')" = 1 ] && break; sleep 0.5; done
+echo "FIGURE start to stopped, container with binds (s): $(since "$start")"
+if [ "$(rx state binds 2>/dev/null | grep -c '"stopped"')" != 1 ]; then
+  echo "  not stopped: $(rx state binds 2>&1 | tr -d '\n' | head -c 600)"
+  echo "  start's stderr: $(tail -c 300 /tmp/binds-start.err)"
+  echo "  create's stderr: $(tail -c 600 /tmp/binds.err)"
+  echo "  runxl processes: $(pgrep -af 'runxl' | grep -v pgrep | head -n 8 | tr '\n' ';')"
+  xl list
+fi
 expect "binds: the guest read the read-only bind" "from-the-host" "$(sed -n 1p /tmp/binds.out)"
 expect "binds: the guest wrote into the read-write bind" "guest-wrote" "$(sed -n 2p /tmp/binds.out)"
 expect "binds: the read-write bind holds the host's files" "kept" "$(sed -n 3p /tmp/binds.out)"
@@ -113,7 +124,7 @@ fi
 # ran under its seccomp filter and capabilities.
 for _ in $(seq 1 40); do [ "$(losetup -a | wc -l)" = "$loops_before" ] && break; sleep 0.25; done
 expect "binds: loop devices released when the guest ended" "$loops_before" "$(losetup -a | wc -l)"
-rx delete binds
+rx delete binds 2>/tmp/binds-delete.err || echo "  delete: $(tail -c 300 /tmp/binds-delete.err)"
 xl list runxl-binds >/dev/null 2>&1 && fail "binds: domain left after delete" || pass "binds: no domain after delete"
 expect "binds: no loop device after delete" "$loops_before" "$(losetup -a | wc -l)"
 [ -e "$root/binds" ] && fail "binds: state left after delete: $(ls -lR "$root/binds")" || pass "binds: no image file after delete"
