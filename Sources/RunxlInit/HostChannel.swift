@@ -8,14 +8,26 @@ protocol HostChannel: AnyObject {
     var pollDescriptor: Int32? { get }
     func reportReady(pid: pid_t) throws(InitFailure)
     func reportExit(_ status: GuestExitStatus) throws(InitFailure)
-    /// Whether the host asked that the process wait for `start` (`GuestKeys.start`); from then
-    /// on `receiveRequests` reports the start.
-    func holdsStart() throws(InitFailure) -> Bool
+    /// What the host said about `start` (`GuestKeys.start`) when init looks, just before it
+    /// makes the process; after `.waiting`, `receiveRequests` reports the start.
+    func startState() throws(InitFailure) -> StartState
     /// The held process passed the gate: exec'd, or failed to (`GuestKeys.started`).
     func reportStarted(execFailed: Bool) throws(InitFailure)
     /// What arrived; `readable` says whether `pollDescriptor` polled readable (events may also
     /// have arrived while waiting for a reply, so this is called either way).
     func receiveRequests(readable: Bool) throws(InitFailure) -> HostRequests
+}
+
+/// `GuestKeys.start` as init finds it.
+enum StartState {
+    /// No key: the process starts at once and nobody waits for an answer.
+    case notAsked
+    /// `wait`: the process is held until `start`.
+    case waiting
+    /// `go` already: `start` ran while the guest was still booting (the usual case for a
+    /// create followed at once by a start); the process starts at once and `start` waits
+    /// for the answer.
+    case given
 }
 
 /// The requests from the host that one look at the channel found.
@@ -112,12 +124,18 @@ final class XenbusChannel: HostChannel {
         _ = try request(.write(GuestKeys.started, string: value), context: "write \(GuestKeys.started)")
     }
 
-    func holdsStart() throws(InitFailure) -> Bool {
+    func startState() throws(InitFailure) -> StartState {
         let value = try request(.read(GuestKeys.start), context: "read \(GuestKeys.start)", allowingError: "ENOENT")
-        guard let value, String(decoding: value, as: UTF8.self) == GuestKeys.startWait else { return false }
-        // The watch fires once at once, so a `start` written before it is not missed.
-        _ = try request(.watch(GuestKeys.start, token: GuestKeys.startWatchToken), context: "watch \(GuestKeys.start)")
-        return true
+        switch value.map({ String(decoding: $0, as: UTF8.self) }) {
+        case GuestKeys.startWait:
+            // The watch fires once at once, so a `start` written before it is not missed.
+            _ = try request(.watch(GuestKeys.start, token: GuestKeys.startWatchToken), context: "watch \(GuestKeys.start)")
+            return .waiting
+        case GuestKeys.startGo:
+            return .given
+        default:
+            return .notAsked
+        }
     }
 
     func receiveRequests(readable: Bool) throws(InitFailure) -> HostRequests {
@@ -234,9 +252,13 @@ final class DirectoryChannel: HostChannel {
         try writeFile("started", execFailed ? GuestKeys.startedFailed : GuestKeys.startedExec)
     }
 
-    func holdsStart() throws(InitFailure) -> Bool {
-        guard let bytes = try? readWholeFile(directory + "/start", limit: 64) else { return false }
-        return String(decoding: bytes, as: UTF8.self) == GuestKeys.startWait
+    func startState() throws(InitFailure) -> StartState {
+        guard let bytes = try? readWholeFile(directory + "/start", limit: 64) else { return .notAsked }
+        switch String(decoding: bytes, as: UTF8.self) {
+        case GuestKeys.startWait: return .waiting
+        case GuestKeys.startGo: return .given
+        default: return .notAsked
+        }
     }
 
     func receiveRequests(readable: Bool) throws(InitFailure) -> HostRequests {

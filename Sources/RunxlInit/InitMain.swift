@@ -147,13 +147,24 @@ struct InitMain {
         }
         let child: pid_t
         let gate: StartGate?
+        var startState = StartState.notAsked
         do {
-            launcher.heldUntilStart = try host?.holdsStart() ?? false
+            startState = try host?.startState() ?? .notAsked
+            launcher.heldUntilStart = startState == .waiting
             (child, gate) = try launcher.launch()
         } catch {
+            if startState == .given { try? host?.reportStarted(execFailed: true) }
             for fd in childEnds { close(fd) }
             input?.close()
             throw error
+        }
+        if startState == .given, let host {
+            // start came before init looked: the exec just happened, and start waits to hear it.
+            do {
+                try host.reportStarted(execFailed: false)
+            } catch {
+                console.diagnostic("cannot report the start: \(error.message)")
+            }
         }
         for fd in childEnds { close(fd) }
         if let host {

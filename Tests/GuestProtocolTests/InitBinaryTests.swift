@@ -168,6 +168,17 @@ struct InitBinaryTests {
         #expect(run.exitFrame == .exited(0))
     }
 
+    /// start came while the guest was booting: init finds `go` before it makes the process,
+    /// runs it at once, and still answers, or start would wait its whole bound for nothing.
+    @Test func aStartGivenBeforeInitLookedIsAnswered() throws {
+        let run = try InitBinary.run(
+            ProcessDescription(args: ["sh", "-c", "echo ran"], env: InitBinary.path_), startAlreadyGiven: true)
+        #expect(run.started == GuestKeys.startedExec)
+        #expect(run.stdout == "ran\n")
+        let failed = try InitBinary.run(ProcessDescription(args: ["/no/such/program"]), startAlreadyGiven: true)
+        #expect(failed.started == GuestKeys.startedFailed)
+    }
+
     @Test func aHeldProcessWhoseExecFailsAnswersFailed() throws {
         let run = try InitBinary.run(ProcessDescription(args: ["/no/such/program"]), heldUntilStart: true)
         #expect(run.started == GuestKeys.startedFailed)
@@ -243,17 +254,21 @@ enum InitBinary {
 
     static func run(
         _ description: ProcessDescription, signals: [String] = [], heldUntilStart: Bool = false,
-        whileHeld: (URL) throws -> Void = { _ in }
+        startAlreadyGiven: Bool = false, whileHeld: (URL) throws -> Void = { _ in }
     ) throws -> InitRun {
-        try run(rawProcessFile: description.encoded(), signals: signals, heldUntilStart: heldUntilStart, whileHeld: whileHeld)
+        try run(
+            rawProcessFile: description.encoded(), signals: signals, heldUntilStart: heldUntilStart,
+            startAlreadyGiven: startAlreadyGiven, whileHeld: whileHeld)
     }
 
     /// `signals` are written once the process is ready; with `heldUntilStart` (the `start` file
     /// says `wait`), `whileHeld` runs with the state directory before the `start` line is sent,
     /// and the signals after it.
+    /// `startAlreadyGiven`: the `start` file says `go` before init looks, as when `start` ran
+    /// while the guest was still booting.
     static func run(
         rawProcessFile: [UInt8], signals: [String] = [], heldUntilStart: Bool = false,
-        whileHeld: (URL) throws -> Void = { _ in }
+        startAlreadyGiven: Bool = false, whileHeld: (URL) throws -> Void = { _ in }
     ) throws -> InitRun {
         let binary = try #require(path)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("runxl-init-test-\(UUID().uuidString)")
@@ -265,6 +280,7 @@ enum InitBinary {
         let requests = (heldUntilStart ? ["start"] : []) + signals
         if !requests.isEmpty { #expect(mkfifo(fifo, 0o600) == 0) }
         if heldUntilStart { try Data("wait".utf8).write(to: directory.appendingPathComponent("start")) }
+        if startAlreadyGiven { try Data("go".utf8).write(to: directory.appendingPathComponent("start")) }
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
