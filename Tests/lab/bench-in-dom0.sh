@@ -398,7 +398,6 @@ if [ -n "$name" ] && xl create /tmp/bench-trace/xl.cfg >/tmp/bench-trace.log 2>&
   figure "kernel clock, SMP alternatives from-to (s)" "$(stamp 'x87 FPU will use') $(stamp 'Freeing SMP alternatives')"
   figure "kernel clock at the initramfs unpack (s)" "$(stamp 'Trying to unpack rootfs')"
   figure "kernel clock when runxl-init runs (s)" "$(stamp 'Run /.runxl/init')"
-  figure "kernel clock at power-off (s)" "$(stamp 'reboot: System halted')"
 else
   note "xl create of the traced guest: $(tail -c 300 /tmp/bench-trace.log)"
 fi
