@@ -34,9 +34,9 @@ public enum GuestKeys {
     /// Written by init once a held process has passed the gate, or once it made the process
     /// when `start` had written `startGo` before init looked (start while the guest booted):
     /// `startedExec` when its exec succeeded, `startedFailed` when it did not (the exit key
-    /// follows). `start` returns after
-    /// it, as runc's start returns once its init has been released: a signal sent after `start`
-    /// then finds the program running, not init's child before its exec.
+    /// follows). `start` returns after it, as runc's start returns once its init has been
+    /// released: a signal sent after `start` then finds the program running, not init's child
+    /// before its exec.
     public static let started = "data/runxl/started"
     public static let startedExec = "exec"
     public static let startedFailed = "failed"
