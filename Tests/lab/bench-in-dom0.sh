@@ -375,21 +375,27 @@ fi
 
 if wanted 7; then
 echo "== 7. issue 17's levers: the kernel's boot timeline, and a VM template's cost (xl save, then xl restore against a cold boot)"
-# 7a: the hello guest converted with the kernel's clock on its console (printk.time), booted by
-# xl create; a new name so that xenconsoled's log holds this boot only.
-mkdir -p "$work/hello-trace"
-python3 - "$work/hello/config.json" "$work/hello-trace/config.json" <<'PY'
+# converted_variant FROM NAME KEY VALUE: bundle FROM with annotation KEY=VALUE as bundle NAME,
+# converted by runxl into /tmp/bench-NAME; sets `name` (its domain, a new one per variant so
+# that xenconsoled's log holds this boot only) and `log` (that log, emptied).
+converted_variant() {
+  mkdir -p "$work/$2"
+  python3 - "$work/$1/config.json" "$work/$2/config.json" "$3" "$4" <<'PY'
 import json, sys
 config = json.load(open(sys.argv[1]))
-config.setdefault("annotations", {})["org.runxl.cmdline.extra"] = "loglevel=7 printk.time=1"
+config.setdefault("annotations", {})[sys.argv[3]] = sys.argv[4]
 json.dump(config, open(sys.argv[2], "w"))
 PY
-rm -rf /tmp/bench-trace
-rx image convert "$work/hello-trace" --output /tmp/bench-trace >/tmp/bench-trace.log 2>&1 || note "convert: $(tail -c 300 /tmp/bench-trace.log)"
-name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' /tmp/bench-trace/xl.cfg 2>/dev/null)
-log=/var/log/xen/console/guest-$name.log
-rm -f "$log"
-if [ -n "$name" ] && xl create /tmp/bench-trace/xl.cfg >/tmp/bench-trace.log 2>&1; then
+  rm -rf "/tmp/bench-$2"
+  rx image convert "$work/$2" --output "/tmp/bench-$2" >"/tmp/bench-$2.log" 2>&1 || note "convert: $(tail -c 300 "/tmp/bench-$2.log")"
+  name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "/tmp/bench-$2/xl.cfg" 2>/dev/null)
+  log=/var/log/xen/console/guest-$name.log
+  rm -f "$log"
+}
+
+# 7a: the hello guest with the kernel's clock on its console (printk.time), booted by xl create.
+converted_variant hello hello-trace org.runxl.cmdline.extra "loglevel=7 printk.time=1"
+if [ -n "$name" ] && xl create /tmp/bench-hello-trace/xl.cfg >/tmp/bench-hello-trace.log 2>&1; then
   for _ in $(seq 1 1200); do xl domid "$name" >/dev/null 2>&1 || break; nap 0.1; done
   xl destroy "$name" >/dev/null 2>&1
   stamp() { grep -a -m1 "$1" "$log" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'; }
@@ -399,49 +405,38 @@ if [ -n "$name" ] && xl create /tmp/bench-trace/xl.cfg >/tmp/bench-trace.log 2>&
   figure "kernel clock at the initramfs unpack (s)" "$(stamp 'Trying to unpack rootfs')"
   figure "kernel clock when runxl-init runs (s)" "$(stamp 'Run /.runxl/init')"
 else
-  note "xl create of the traced guest: $(tail -c 300 /tmp/bench-trace.log)"
+  note "xl create of the traced guest: $(tail -c 300 /tmp/bench-hello-trace.log)"
 fi
 
 # 7b: the sleeper at 128 MiB booted by xl create to its ready line (a template's point: init
 # and the process up), saved, then restored paused $samples times.
-mkdir -p "$work/sleeper-template"
-python3 - "$work/sleeper/config.json" "$work/sleeper-template/config.json" <<'PY'
-import json, sys
-config = json.load(open(sys.argv[1]))
-config.setdefault("annotations", {})["org.runxl.memory"] = "128"
-json.dump(config, open(sys.argv[2], "w"))
-PY
-rm -rf /tmp/bench-template
-rx image convert "$work/sleeper-template" --output /tmp/bench-template >/tmp/bench-template.log 2>&1 || note "convert: $(tail -c 300 /tmp/bench-template.log)"
-name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' /tmp/bench-template/xl.cfg 2>/dev/null)
-log=/var/log/xen/console/guest-$name.log
-rm -f "$log"
+converted_variant sleeper sleeper-template org.runxl.memory 128
 start=$EPOCHREALTIME
-if [ -n "$name" ] && xl create /tmp/bench-template/xl.cfg >/tmp/bench-template.log 2>&1; then
+if [ -n "$name" ] && xl create /tmp/bench-sleeper-template/xl.cfg >/tmp/bench-sleeper-template.log 2>&1; then
   for _ in $(seq 1 1200); do file_has "$log" ready && break; nap 0.05; done
   figure "template: cold boot, xl create to the ready line (s)" "$(elapsed "$start" "$EPOCHREALTIME")"
   start=$EPOCHREALTIME
-  if xl save "$name" /tmp/bench-template.save >/tmp/bench-template.log 2>&1; then
+  if xl save "$name" /tmp/bench-template.save >/tmp/bench-sleeper-template.log 2>&1; then
     figure "template: xl save (s)" "$(elapsed "$start" "$EPOCHREALTIME")"
     figure "template: saved image (MiB)" "$(du -m /tmp/bench-template.save | cut -f1)"
     restore_t=()
     for ((n = 1; n <= samples; n++)); do
       start=$EPOCHREALTIME
-      if xl restore -p /tmp/bench-template.save >/tmp/bench-template.log 2>&1; then
+      if xl restore -p /tmp/bench-template.save >/tmp/bench-sleeper-template.log 2>&1; then
         restore_t+=("$(elapsed "$start" "$EPOCHREALTIME")")
       else
-        note "xl restore: $(tail -c 300 /tmp/bench-template.log)"
+        note "xl restore: $(tail -c 300 /tmp/bench-sleeper-template.log)"
       fi
       xl destroy "$name" >/dev/null 2>&1
     done
     figure "template: xl restore -p, median of ${#restore_t[@]} (s)" "$(median "${restore_t[@]}")"
   else
-    note "xl save: $(tail -c 300 /tmp/bench-template.log)"
+    note "xl save: $(tail -c 300 /tmp/bench-sleeper-template.log)"
     xl destroy "$name" >/dev/null 2>&1
   fi
   rm -f /tmp/bench-template.save
 else
-  note "xl create of the template guest: $(tail -c 300 /tmp/bench-template.log)"
+  note "xl create of the template guest: $(tail -c 300 /tmp/bench-sleeper-template.log)"
 fi
 fi
 
