@@ -92,8 +92,8 @@ extension ProcessDescription {
     /// The kernel's range; runc fails the container on a value outside it, so create does.
     private static func oomScoreAdj(_ value: Int?) throws(RunxlError) -> Int? {
         guard let value else { return nil }
-        guard (-1000...1000).contains(value) else {
-            throw RunxlError(.invalidConfig, "process.oomScoreAdj \(value) is outside the kernel's range -1000...1000")
+        guard oomScoreAdjRange.contains(value) else {
+            throw RunxlError(.invalidConfig, "process.oomScoreAdj \(value) is outside the kernel's range \(oomScoreAdjRange)")
         }
         return value
     }

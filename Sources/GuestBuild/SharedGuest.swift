@@ -57,7 +57,7 @@ public struct ShareLayout: Sendable, Equatable {
         try FileSystem.makeDirectories(control + "/" + GuestShares.bindsDirectoryName, mode: 0o700)
         for (position, bind) in binds.enumerated() {
             let path = self.bind(position, hostSource: bind.hostSource)
-            try FileSystem.makeDirectories(control + "/" + GuestShares.bindsDirectoryName + "/" + String(position), mode: 0o700)
+            try FileSystem.makeDirectories(control + "/" + GuestShares.bindDirectory(position), mode: 0o700)
             if bind.isDirectory {
                 try FileSystem.makeDirectories(path, mode: 0o700)
                 continue

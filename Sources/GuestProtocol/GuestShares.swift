@@ -18,9 +18,14 @@ public enum GuestShares {
     /// is the last component of the host source (`bindEntryName`).
     public static let bindsDirectoryName = "binds"
 
+    /// The directory of entry `index` inside the control share: `binds/INDEX`.
+    public static func bindDirectory(_ index: Int) -> String {
+        bindsDirectoryName + "/" + String(index)
+    }
+
     /// Entry `index` inside the control share: `binds/INDEX/NAME`.
     public static func bindEntry(_ index: Int, hostSource: String) -> String {
-        bindsDirectoryName + "/" + String(index) + "/" + bindEntryName(hostSource)
+        bindDirectory(index) + "/" + bindEntryName(hostSource)
     }
 
     /// How the guest names the source of bind entry `index` in the process description. Once the

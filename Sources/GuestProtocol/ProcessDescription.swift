@@ -41,9 +41,11 @@ public struct ProcessDescription: Sendable, Equatable {
     /// The spec asks for a pid namespace of its own: the process is PID 1 there, as under runc,
     /// with runxl-init outside it and the spec's /proc showing that namespace.
     public var pidNamespace: Bool
-    /// `process.oomScoreAdj` (-1000...1000), written to the process's oom_score_adj before its
-    /// exec; nil leaves the guest's default.
+    /// `process.oomScoreAdj` (within `oomScoreAdjRange`), written to the process's
+    /// oom_score_adj before its exec; nil leaves the guest's default.
     public var oomScoreAdj: Int?
+    /// The kernel's range for oom_score_adj.
+    public static let oomScoreAdjRange = -1000...1000
 
     public init(
         args: [String], env: [String] = [], cwd: String = "/", user: User = User(),
@@ -346,8 +348,8 @@ extension ProcessDescription {
             seccomp: try root.optional("seccomp") { try SeccompProfile(try ObjectReader($0)) },
             pidNamespace: try root.optional("pidNamespace") { try $0.bool() } ?? false,
             oomScoreAdj: try root.optional("oomScoreAdj") { try $0.int() })
-        if let score = description.oomScoreAdj, !(-1000...1000).contains(score) {
-            throw GuestProtocolError("process.oomScoreAdj \(score) is outside -1000...1000")
+        if let score = description.oomScoreAdj, !oomScoreAdjRange.contains(score) {
+            throw GuestProtocolError("process.oomScoreAdj \(score) is outside \(oomScoreAdjRange)")
         }
         try root.rejectUnknown()
         return description

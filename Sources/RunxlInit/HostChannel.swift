@@ -28,6 +28,15 @@ enum StartState {
     /// create followed at once by a start); the process starts at once and `start` waits
     /// for the answer.
     case given
+
+    /// From the key's value (nil: no key).
+    init(value: String?) {
+        switch value {
+        case GuestKeys.startWait: self = .waiting
+        case GuestKeys.startGo: self = .given
+        default: self = .notAsked
+        }
+    }
 }
 
 /// The requests from the host that one look at the channel found.
@@ -126,16 +135,12 @@ final class XenbusChannel: HostChannel {
 
     func startState() throws(InitFailure) -> StartState {
         let value = try request(.read(GuestKeys.start), context: "read \(GuestKeys.start)", allowingError: "ENOENT")
-        switch value.map({ String(decoding: $0, as: UTF8.self) }) {
-        case GuestKeys.startWait:
+        let state = StartState(value: value.map { String(decoding: $0, as: UTF8.self) })
+        if state == .waiting {
             // The watch fires once at once, so a `start` written before it is not missed.
             _ = try request(.watch(GuestKeys.start, token: GuestKeys.startWatchToken), context: "watch \(GuestKeys.start)")
-            return .waiting
-        case GuestKeys.startGo:
-            return .given
-        default:
-            return .notAsked
         }
+        return state
     }
 
     func receiveRequests(readable: Bool) throws(InitFailure) -> HostRequests {
@@ -253,12 +258,8 @@ final class DirectoryChannel: HostChannel {
     }
 
     func startState() throws(InitFailure) -> StartState {
-        guard let bytes = try? readWholeFile(directory + "/start", limit: 64) else { return .notAsked }
-        switch String(decoding: bytes, as: UTF8.self) {
-        case GuestKeys.startWait: return .waiting
-        case GuestKeys.startGo: return .given
-        default: return .notAsked
-        }
+        let bytes = try? readWholeFile(directory + "/start", limit: 64)
+        return StartState(value: bytes.map { String(decoding: $0, as: UTF8.self) })
     }
 
     func receiveRequests(readable: Bool) throws(InitFailure) -> HostRequests {

@@ -68,9 +68,7 @@ enum FileSystemSetup {
             case .block: type = S_IFBLK
             case .fifo: type = S_IFIFO
             }
-            var parent = device.path
-            while let last = parent.last, last != "/" { parent.removeLast() }
-            if parent.count > 1 { try makeDirectories(String(parent.dropLast())) }
+            try makeParentDirectories(of: device.path)
             let number = Linux.makeDevice(major: device.major, minor: device.minor)
             if mknod(device.path, type | mode_t(device.fileMode), number) == -1 {
                 let code = errno
@@ -209,15 +207,20 @@ enum FileSystemSetup {
         }
     }
 
+    /// The directories above an absolute path, for a file made there (a mount point, a device).
+    private static func makeParentDirectories(of path: String) throws(InitFailure) {
+        var parent = path
+        while let last = parent.last, last != "/" { parent.removeLast() }
+        if parent.count > 1 { try makeDirectories(String(parent.dropLast())) }
+    }
+
     private static func makeMountPoint(_ path: String, directory: Bool) throws(InitFailure) {
         if directory {
             try makeDirectories(path)
             return
         }
         if fileMode(path) != nil { return }
-        var parent = path
-        while let last = parent.last, last != "/" { parent.removeLast() }
-        if parent.count > 1 { try makeDirectories(String(parent.dropLast())) }
+        try makeParentDirectories(of: path)
         let fd = try check(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644), "create mount point \(path)")
         close(fd)
     }
