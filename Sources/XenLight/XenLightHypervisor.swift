@@ -72,8 +72,7 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
 
     /// The default log sink: one line per message on standard error.
     public static let logToStandardError: @Sendable (String) -> Void = { line in
-        let bytes = Array((line + "\n").utf8)
-        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        Descriptors.writeAllIfPossible(2, Array((line + "\n").utf8))
     }
 
     /// Whether this kernel runs as Xen's control domain, as `/proc/xen/capabilities` says.
@@ -176,6 +175,14 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
             }
         } catch where error.code == .domainNotFound {
             // Someone else destroyed it at the same moment: what the caller wanted.
+        } catch {
+            // Two destroys of one domain (a supervisor ending its container while `delete
+            // --force` removes it) race inside libxl, and the loser can fail with a generic
+            // error while the winner completes. Xen never reuses a domid at once, so a domain
+            // gone once the release settles was destroyed, which is all the caller asked for.
+            waitUntilReleased(domain, timeoutSeconds: 10)
+            if exists(domain) { throw error }
+            return
         }
         waitUntilReleased(domain, timeoutSeconds: 10)
     }

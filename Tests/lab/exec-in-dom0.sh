@@ -129,7 +129,10 @@ rm -f /tmp/tty-console.sock
 
 rx kill execd TERM
 for _ in $(seq 1 120); do [ "$(rx state execd 2>/dev/null | grep -c '"stopped"')" = 1 ] && break; sleep 0.5; done
-rx delete --force execd
+rx delete --force execd 2>/tmp/execd.delete
+expect "exec: delete --force after the container stopped: status" 0 "$?"
+[ ! -e "$root/execd" ] && pass "exec: delete leaves no state" \
+  || fail "exec: delete left $(ls -lA "$root/execd" 2>&1; cat "$root/execd/deleting" 2>&1); delete said: $(cat /tmp/execd.delete)"
 expect "exec: the container's own exit is untouched" "got-term" "$(grep got-term /tmp/execd.out)"
 
 if [ -n "${exec_standalone:-}" ]; then finish_lab; fi
