@@ -16,6 +16,10 @@ expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$2], got
 only_dom0() { [ "$(xl list | tail -n +2 | wc -l)" = 1 ]; }
 root_empty() { [ -z "$(ls -A "$root" 2>/dev/null)" ]; }
 rx() { "$runxl" --root "$root" "$@"; }
+# Runs that only give a comparison figure (runc beside runxl, runxl beside raw xl) and no
+# pass or fail: Scripts/bench measures each with medians, so CI's lab, at its time budget,
+# skips them unless RUNXL_LAB_FIGURES=1.
+wants_figures() { [ "${RUNXL_LAB_FIGURES:-}" = 1 ]; }
 # median X...: the middle value (the mean of the two middle ones for an even count), as the
 # bench scripts compute it.
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
