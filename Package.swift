@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(name: "runxl", dependencies: ["RunxlCommands"], swiftSettings: strictSettings),
         // PID 1 inside Linux guests; built fully static, no Foundation.
         .executableTarget(
-            name: "runxl-init", dependencies: ["GuestProtocol", "CSeccomp"], path: "Sources/RunxlInit",
+            name: "runxl-init", dependencies: ["GuestProtocol", "CSeccomp", "RunxlBase"], path: "Sources/RunxlInit",
             swiftSettings: strictSettings),
 
         .testTarget(name: "OCITests", dependencies: ["OCI", "RunxlBase"], swiftSettings: strictSettings),
@@ -89,6 +89,7 @@ let package = Package(
             // GuestBuild and GuestProtocol: StreamConvertTests compares the streamed initramfs with the unpack path's.
             dependencies: ["ImageStore", "Registry", "Archive", "OCI", "RunxlBase", "GuestBuild", "GuestProtocol"],
             swiftSettings: strictSettings),
+        .testTarget(name: "RunxlBaseTests", dependencies: ["RunxlBase"], swiftSettings: strictSettings),
         .testTarget(name: "XenLightTests", dependencies: ["XenLight", "Hypervisor", "RunxlBase"], swiftSettings: strictSettings),
         // Run inside the nested Xen lab (Scripts/xenlab); skipped where this host is not a dom0.
         .testTarget(

@@ -108,7 +108,6 @@ public final class TransferReporter {
     }
 
     private func emit(_ text: String) {
-        var bytes = Array(text.utf8)
-        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        Descriptors.writeAllIfPossible(2, Array(text.utf8))
     }
 }

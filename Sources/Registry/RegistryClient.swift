@@ -208,16 +208,10 @@ public final class RegistryClient {
     }
 
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(RunxlError) {
-        guard let base = bytes.baseAddress else { return }
-        var offset = 0
-        while offset < bytes.count {
-            let count = write(fd, base + offset, bytes.count - offset)
-            if count < 0 {
-                let err = errno
-                if err == EINTR { continue }
-                throw RunxlError(.io, "cannot write \(path)", cause: SystemCallError("write", errno: err))
-            }
-            offset += count
+        do {
+            try Descriptors.writeAll(fd, bytes)
+        } catch {
+            throw RunxlError(.io, "cannot write \(path)", cause: error)
         }
     }
 
@@ -433,7 +427,6 @@ struct AuthChallenge: Equatable {
 /// stderr without Foundation's FileHandle: status lines of a pull.
 enum FileHandleOutput {
     static func standardError(_ text: String) {
-        var bytes = Array(text.utf8)
-        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        Descriptors.writeAllIfPossible(2, Array(text.utf8))
     }
 }

@@ -173,7 +173,7 @@ final class ExecServer: @unchecked Sendable {
     func deliver(session: UInt32, stream: UInt8, _ bytes: ArraySlice<UInt8>) {
         guard let entry = sessions.withLock({ $0[session] }) else { return }
         let target = entry.descriptors.count == 1 ? entry.descriptors[0] : entry.descriptors[stream == 2 ? 2 : 1]
-        ConsolePump.writeAll(target, Array(bytes))
+        Descriptors.writeAllIfPossible(target, Array(bytes))
     }
 
     /// The end of a session: told to its client, then its descriptors are let go.
@@ -198,7 +198,7 @@ final class ExecServer: @unchecked Sendable {
     }
 
     private func reply(_ connection: Int32, _ text: String) {
-        ConsolePump.writeAll(connection, Array((text + "\n").utf8))
+        Descriptors.writeAllIfPossible(connection, Array((text + "\n").utf8))
     }
 }
 
@@ -211,7 +211,7 @@ final class ConsoleWriter: Sendable {
     init(descriptor: Int32) { self.descriptor = descriptor }
 
     func write(_ frames: [UInt8]) {
-        lock.withLock { _ in ConsolePump.writeAll(descriptor, frames) }
+        lock.withLock { _ in Descriptors.writeAllIfPossible(descriptor, frames) }
     }
 }
 

@@ -64,7 +64,7 @@ public struct HookRunner: Sendable {
         }
         // The state is small (well under a pipe's buffer) and a hook may not read it at all.
         signal(SIGPIPE, SIG_IGN)
-        _ = input.withUnsafeBytes { write(stdin.write, $0.baseAddress, $0.count) }
+        Descriptors.writeAllIfPossible(stdin.write, input)
         close(stdin.write)
 
         let deadline = hook.timeout.map { Clock.monotonicSeconds() + Double($0) }

@@ -141,7 +141,7 @@ public struct Supervisor {
         if let console = attached.tail?.text, !console.isEmpty {
             text += "runxl: the guest console's last lines:\n\(console)\n"
         }
-        ConsolePump.writeAll(attached.errors, Array(text.utf8))
+        Descriptors.writeAllIfPossible(attached.errors, Array(text.utf8))
     }
 
     /// Once init has written the exit status and its exit frame has been copied, nothing the
@@ -202,8 +202,7 @@ public struct Supervisor {
 
     private func report(_ descriptor: Int32?, _ text: String) {
         guard let descriptor, descriptor >= 0 else { return }
-        let bytes = Array((text + "\n").utf8)
-        _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        Descriptors.writeAllIfPossible(descriptor, Array((text + "\n").utf8))
         close(descriptor)
     }
 
@@ -347,8 +346,8 @@ struct ConsolePump {
             if count <= 0 { return }
             for event in decoder.feed(buffer[0..<count]) {
                 switch event {
-                case .frame(.stdout, let bytes): Self.writeAll(output, bytes)
-                case .frame(.stderr, let bytes): Self.writeAll(errors, bytes)
+                case .frame(.stdout, let bytes): Descriptors.writeAllIfPossible(output, bytes)
+                case .frame(.stderr, let bytes): Descriptors.writeAllIfPossible(errors, bytes)
                 case .frame(.exit, _): return
                 case .frame(.diagnostics, let bytes):
                     log("guest: \(String(decoding: bytes, as: UTF8.self))")
@@ -365,18 +364,6 @@ struct ConsolePump {
                 case .frame: break
                 }
             }
-        }
-    }
-
-    static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress.map { $0 + offset }, $0.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            offset += written
         }
     }
 }
@@ -423,7 +410,7 @@ struct RawConsolePump {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(console, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             if count <= 0 { return }
-            ConsolePump.writeAll(1, Array(buffer[0..<count]))
+            Descriptors.writeAllIfPossible(1, Array(buffer[0..<count]))
         }
     }
 }

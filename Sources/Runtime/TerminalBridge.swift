@@ -94,7 +94,7 @@ public final class TerminalBridge: Sendable {
                 let count = buffer.withUnsafeMutableBytes { read(master, $0.baseAddress, $0.count) }
                 if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
                 if count <= 0 { break }
-                ConsolePump.writeAll(1, Array(buffer[0..<count]))
+                Descriptors.writeAllIfPossible(1, Array(buffer[0..<count]))
             }
             if stdinOpen && entries[1].revents != 0 {
                 let count = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
@@ -102,7 +102,7 @@ public final class TerminalBridge: Sendable {
                 if count <= 0 {
                     stdinOpen = false
                 } else {
-                    ConsolePump.writeAll(master, Array(buffer[0..<count]))
+                    Descriptors.writeAllIfPossible(master, Array(buffer[0..<count]))
                 }
             }
         }

@@ -67,15 +67,10 @@ public enum FileSystem {
             throw RunxlError(.io, "cannot write \(path)", cause: SystemCallError("open", errno: err))
         }
         var failure: SystemCallError?
-        var offset = 0
-        while offset < bytes.count, failure == nil {
-            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + offset }, $0.count - offset) }
-            if written < 0 {
-                let err = errno
-                if err != EINTR { failure = SystemCallError("write", errno: err) }
-            } else {
-                offset += written
-            }
+        do {
+            try Descriptors.writeAll(fd, bytes)
+        } catch {
+            failure = error
         }
         if failure == nil, fsync(fd) != 0 { failure = SystemCallError("fsync", errno: errno) }
         close(fd)

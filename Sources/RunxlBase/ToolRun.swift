@@ -91,7 +91,7 @@ public struct ToolRun: Sendable {
         for pipe in pipes.dropFirst() { close(pipe.write) }
         // Within a pipe's buffer (checked above): the write cannot block.
         signal(SIGPIPE, SIG_IGN)
-        _ = input.withUnsafeBytes { write(inputPipe.write, $0.baseAddress, $0.count) }
+        Descriptors.writeAllIfPossible(inputPipe.write, input)
         close(inputPipe.write)
 
         let deadline = Clock.monotonicSeconds() + timeoutSeconds

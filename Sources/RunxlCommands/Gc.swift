@@ -44,8 +44,7 @@ struct Gc: Verb {
             for line in report.removed { text += "removed: \(line)\n" }
             for line in report.kept { text += "kept: \(line)\n" }
             if text.isEmpty { text = "nothing to clean\n" }
-            let bytes = Array(text.utf8)
-            _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+            Descriptors.writeAllIfPossible(1, Array(text.utf8))
         }
         return report.kept.contains { $0.hasPrefix("failed:") } ? 1 : 0
     }

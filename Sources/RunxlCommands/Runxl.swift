@@ -110,8 +110,7 @@ public enum RunxlMain {
     }
 
     static func exitPrinting(_ text: String, status: Int32 = 0) -> Never {
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { write(status == 0 ? 1 : 2, $0.baseAddress, $0.count) }
+        Descriptors.writeAllIfPossible(status == 0 ? 1 : 2, Array(text.utf8))
         exit(status)
     }
 }

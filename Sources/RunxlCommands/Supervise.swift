@@ -106,7 +106,7 @@ struct Supervise: Verb {
             let count = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             if count <= 0 { break }
-            if destination >= 0 { _ = buffer.withUnsafeBytes { write(destination, $0.baseAddress, count) } }
+            if destination >= 0 { Descriptors.writeAllIfPossible(destination, Array(buffer[0..<count])) }
         }
         close(source)
         if destination >= 0 { close(destination) }

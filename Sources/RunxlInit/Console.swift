@@ -1,4 +1,5 @@
 import Glibc
+import RunxlBase
 import GuestProtocol
 
 /// Where init's output goes: the container's stdout/stderr, its own diagnostics, the exit record.
@@ -45,13 +46,13 @@ final class Console {
 
     func send(_ stream: ConsoleStream, _ bytes: [UInt8]) {
         guard framed else { return }
-        writeAll(fd, ConsoleFraming.encode(stream: stream, payload: bytes))
+        Descriptors.writeAllIfPossible(fd, ConsoleFraming.encode(stream: stream, payload: bytes))
     }
 
     /// Bytes that are already frames (an exec session's).
     func sendFramed(_ frames: [UInt8]) {
         guard framed else { return }
-        writeAll(fd, frames)
+        Descriptors.writeAllIfPossible(fd, frames)
     }
 
     func diagnostic(_ message: String) {
@@ -59,7 +60,7 @@ final class Console {
         if framed {
             send(.diagnostics, Array((line + "\n").utf8))
         } else {
-            writeAll(fd, Array((line + "\r\n").utf8))
+            Descriptors.writeAllIfPossible(fd, Array((line + "\r\n").utf8))
         }
         Kmsg.log(line)
     }
@@ -80,6 +81,6 @@ enum Kmsg {
 
     static func log(_ line: String) {
         guard fd >= 0 else { return }
-        writeAll(fd, Array("<6>\(line)\n".utf8))
+        Descriptors.writeAllIfPossible(fd, Array("<6>\(line)\n".utf8))
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import RunxlBase
 import GuestProtocol
 
 /// Processes `runxl exec` asked for, each a numbered session (GuestProtocol's `ExecFrames`):
@@ -40,7 +41,7 @@ final class ExecSessions {
             if last == 1, let description = partialStarts.removeValue(forKey: session) { start(session, description) }
         case .execInput:
             guard let target = sessions[session]?.input, target >= 0 else { return }
-            writeAll(target, Array(rest))
+            Descriptors.writeAllIfPossible(target, Array(rest))
         case .execResize:
             // With a terminal the session's input is its pty master, which also carries output.
             guard let entry = sessions[session], entry.input >= 0, entry.outputs.contains(entry.input),

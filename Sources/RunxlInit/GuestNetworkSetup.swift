@@ -1,4 +1,5 @@
 import Glibc
+import RunxlBase
 import GuestProtocol
 
 /// Gives the guest the network the host read from the container's namespace (`GuestNetwork`):
@@ -83,7 +84,7 @@ enum GuestNetworkSetup {
             throw InitFailure("cannot set \(path) (does the guest kernel have IPv6?): \(errnoText(code))")
         }
         defer { close(fd) }
-        _ = writeAll(fd, Array(value.utf8))
+        _ = Descriptors.writeAllIfPossible(fd, Array(value.utf8))
     }
 
     /// struct in6_ifreq: the address (16 bytes), the prefix length (u32), the interface index.

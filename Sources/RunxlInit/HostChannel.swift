@@ -1,4 +1,5 @@
 import Glibc
+import RunxlBase
 import GuestProtocol
 
 /// How init talks to the host besides the console: readiness, exit status, signal requests.
@@ -289,7 +290,7 @@ final class DirectoryChannel: HostChannel {
         let path = directory + "/" + name
         let temporary = path + ".tmp"
         let fd = try check(open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644), "cannot create \(temporary)")
-        let complete = writeAll(fd, Array(text.utf8))
+        let complete = Descriptors.writeAllIfPossible(fd, Array(text.utf8))
         close(fd)
         guard complete else { throw InitFailure("cannot write \(temporary)") }
         try check(rename(temporary, path), "cannot rename \(temporary) to \(path)")

@@ -1,4 +1,5 @@
 import Glibc
+import RunxlBase
 import GuestProtocol
 
 /// The whole life of the guest: set up, start the process, supervise it, report, power off.
@@ -15,7 +16,7 @@ struct InitMain {
 
     func run() -> Never {
         guard isGuest || environmentValue("RUNXL_INIT_TEST") == "1" else {
-            writeAll(2, Array("runxl-init runs as PID 1 inside a runxl guest; set RUNXL_INIT_TEST=1 to try it elsewhere\n".utf8))
+            Descriptors.writeAllIfPossible(2, Array("runxl-init runs as PID 1 inside a runxl guest; set RUNXL_INIT_TEST=1 to try it elsewhere\n".utf8))
             exit(2)
         }
         signal(SIGPIPE, SIG_IGN)

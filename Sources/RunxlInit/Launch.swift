@@ -1,5 +1,6 @@
 import CSeccomp
 import Glibc
+import RunxlBase
 import GuestProtocol
 
 /// Starts the container process: fork, then in the child everything runc's init does between
@@ -77,7 +78,7 @@ struct Launcher {
                 failure = error
             }
             let code = failure.exitCode ?? 1
-            writeAll(errorPipe[1], Self.encodeFailure(failure))
+            Descriptors.writeAllIfPossible(errorPipe[1], Self.encodeFailure(failure))
             _exit(code)
         }
         close(errorPipe[1])
@@ -140,7 +141,7 @@ struct Launcher {
         // While still root: lowering the score needs CAP_SYS_RESOURCE.
         if let score = description.oomScoreAdj {
             let fd = try check(open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC), "open /proc/self/oom_score_adj")
-            let written = writeAll(fd, Array(String(score).utf8))
+            let written = Descriptors.writeAllIfPossible(fd, Array(String(score).utf8))
             let code = errno
             close(fd)
             guard written else { throw InitFailure("write oom_score_adj \(score): \(errnoText(code))") }
@@ -176,7 +177,7 @@ struct Launcher {
         if gate.wait >= 0 {
             // Everything that can fail for a plain reason has been tried: wait for `start`.
             // End-of-file instead of the byte means init gave up on the start.
-            guard writeAll(gate.report, [Self.waitingAtGate]) else { throw InitFailure("cannot report waiting at the start gate") }
+            guard Descriptors.writeAllIfPossible(gate.report, [Self.waitingAtGate]) else { throw InitFailure("cannot report waiting at the start gate") }
             var byte: UInt8 = 0
             guard retryingEINTR({ read(gate.wait, &byte, 1) }) == 1 else { throw InitFailure("the container was never started") }
             close(gate.wait)
@@ -281,7 +282,7 @@ final class StartGate {
     /// the code in it (127 for a program that is gone), which the caller reaps as usual.
     func open() -> InitFailure? {
         guard release >= 0 else { return nil }
-        _ = writeAll(release, [1])
+        _ = Descriptors.writeAllIfPossible(release, [1])
         close(release)
         release = -1
         // End-of-file comes with the exec (close-on-exec) or with the child's exit.

@@ -1,4 +1,5 @@
 import Glibc
+import RunxlBase
 import GuestProtocol
 
 /// The file system a runc container sees, built inside the guest: init's own /proc, /sys, /dev
@@ -232,7 +233,7 @@ enum FileSystemSetup {
         let path = "/proc/sys/" + sysctl.key.split(separator: ".").joined(separator: "/")
         let fd = try check(open(path, O_WRONLY | O_TRUNC | O_CLOEXEC), "sysctl \(sysctl.key)")
         defer { close(fd) }
-        guard writeAll(fd, Array(sysctl.value.utf8)) else {
+        guard Descriptors.writeAllIfPossible(fd, Array(sysctl.value.utf8)) else {
             let code = errno
             throw InitFailure("sysctl \(sysctl.key)=\(sysctl.value): \(errnoText(code))")
         }

@@ -70,27 +70,6 @@ func retryingEINTR(_ call: () -> Int) -> Int {
     }
 }
 
-/// Writes every byte, looping over short writes; false if the fd is gone.
-@discardableResult
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes.withUnsafeBytes { buffer in
-            retryingEINTR { write(fd, buffer.baseAddress! + offset, buffer.count - offset) }
-        }
-        if written <= 0 {
-            if written == -1 && errno == EAGAIN {
-                var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&descriptor, 1, 1000)
-                continue
-            }
-            return false
-        }
-        offset += written
-    }
-    return true
-}
-
 /// The whole file, or a failure naming it. Bounded so that a huge file cannot exhaust memory.
 func readWholeFile(_ path: String, limit: Int) throws(InitFailure) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
