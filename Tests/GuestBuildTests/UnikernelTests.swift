@@ -1,5 +1,5 @@
 import Foundation
-import GuestBuild
+@testable import GuestBuild
 import Hypervisor
 import OCI
 import RunxlBase
@@ -143,7 +143,39 @@ enum TestUnikernels {
         launch.parameters = ["netdev.ip=10.0.0.2/24:10.0.0.1"]
         launch.hasInitrd = true
         let line = try UnikraftFlavour().commandLine(for: launch).rendered()
-        #expect(line == #"netdev.ip=10.0.0.2/24:10.0.0.1 env.vars=[ A=1 "B=two words" ] vfs.fstab=[ "initrd0:/:extract:::" ] -- app "a b" x"#)
+        #expect(line == #"unikernel netdev.ip=10.0.0.2/24:10.0.0.1 env.vars=[ A=1 "B=two words" ] vfs.fstab=[ "initrd0:/:extract:::" ] -- app "a b" x"#)
+    }
+
+    /// Unikraft takes the first word as argv[0]: the binary's name leads, so that a library
+    /// parameter or `--` is never mistaken for the program.
+    @Test func unikraftLeadsWithTheProgramName() throws {
+        var launch = UnikernelLaunch(arguments: ["a"], parameters: ["netdev.ip=10.0.0.2/24"])
+        launch.programName = UnikernelBuilder.programName(of: "/unikraft/bin/kernel")
+        #expect(try UnikraftFlavour().commandLine(for: launch).rendered() == "kernel netdev.ip=10.0.0.2/24 -- a")
+        #expect(UnikernelBuilder.programName(of: "boot/helloworld_xen-x86_64") == "helloworld_xen-x86_64")
+        #expect(UnikernelBuilder.programName(of: "/boot/my kernel") == "unikernel")
+        #expect(UnikernelBuilder.programName(of: "/") == "unikernel")
+        // The other flavours have no program word.
+        #expect(try MiniOSFlavour().commandLine(for: launch).rendered() == "netdev.ip=10.0.0.2/24 a")
+    }
+
+    /// Unikraft (lib/ukboot) ignores a `--` right after the program name and leaves it in argv:
+    /// without parameters the arguments follow the name directly.
+    @Test func unikraftWithoutParametersHasNoSeparator() throws {
+        var launch = UnikernelLaunch(arguments: ["a", "b c"], programName: "kernel")
+        #expect(try UnikraftFlavour().commandLine(for: launch).rendered() == #"kernel a "b c""#)
+        launch.arguments = []
+        #expect(try UnikraftFlavour().commandLine(for: launch).rendered() == "kernel")
+        launch.arguments = ["x", "--", "y"]
+        do {
+            _ = try UnikraftFlavour().commandLine(for: launch).rendered()
+            Issue.record("accepted a -- the kernel would take as its separator")
+        } catch {
+            #expect(error.code == .invalidConfig)
+            #expect(error.message.contains("process.args[1]"))
+        }
+        launch.parameters = ["netdev.ip=10.0.0.2/24"]
+        #expect(try UnikraftFlavour().commandLine(for: launch).rendered() == "kernel netdev.ip=10.0.0.2/24 -- x -- y")
     }
 
     @Test func unikraftRefusesQuotes() {

@@ -63,7 +63,8 @@ public struct UnikernelBuilder: Sendable {
         let launch = UnikernelLaunch(
             arguments: arguments, environment: flavour.passesEnvironment ? spec.process?.env ?? [] : [],
             parameters: declaration.parameters, hasInitrd: initrdPath != nil,
-            block: blockPath.map { _ in UnikernelBlockDevice(virtualDevice: Self.blockDevice, mountPoint: declaration.blockMountPoint) })
+            block: blockPath.map { _ in UnikernelBlockDevice(virtualDevice: Self.blockDevice, mountPoint: declaration.blockMountPoint) },
+            programName: Self.programName(of: declaration.binary))
         let commandLine = try flavour.commandLine(for: launch)
         let rendered = try commandLine.rendered()
 
@@ -82,6 +83,14 @@ public struct UnikernelBuilder: Sendable {
         return UnikernelGuest(
             domain: domain, declaration: declaration, notes: notes, commandLine: commandLine, binaryPath: binaryPath,
             initrdPath: initrdPath, blockPath: blockPath)
+    }
+
+    /// The binary's file name, as a shell would give argv[0]; words a command line cannot carry
+    /// (spaces, quotes) fall back to "unikernel" rather than fail a launch over a file name.
+    static func programName(of binary: String) -> String {
+        let name = binary.split(separator: "/").last.map(String.init) ?? ""
+        let printable = name.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7F && $0 != "\"" && $0 != "\\" && $0 != "'" }
+        return name.isEmpty || !printable ? "unikernel" : name
     }
 
     /// The host path of a file the declaration names, looked up inside the rootfs (symlinks

@@ -47,16 +47,20 @@ public struct UnikernelLaunch: Sendable, Equatable {
     public var hasInitrd: Bool
     /// The block device's name in the guest and where to mount it, when one is attached.
     public var block: UnikernelBlockDevice?
+    /// The program's name (argv[0]) for flavours whose command line starts with one: the file
+    /// name of the unikernel's binary.
+    public var programName: String
 
     public init(
         arguments: [String], environment: [String] = [], parameters: [String] = [], hasInitrd: Bool = false,
-        block: UnikernelBlockDevice? = nil
+        block: UnikernelBlockDevice? = nil, programName: String = "unikernel"
     ) {
         self.arguments = arguments
         self.environment = environment
         self.parameters = parameters
         self.hasInitrd = hasInitrd
         self.block = block
+        self.programName = programName
     }
 }
 
