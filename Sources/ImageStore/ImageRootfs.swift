@@ -54,7 +54,7 @@ public enum ImageBundle {
     @discardableResult
     public static func create(
         _ image: StoredImage, store: ContentStore, at directory: String, args: [String] = [], terminal: Bool = false,
-        sharing: RootfsSharing = .copies
+        sharing: RootfsSharing = .copies, commandRequired: Bool = true
     ) throws(RunxlError) -> Spec {
         var rootfs = directory + "/rootfs"
         try FileSystem.makeDirectories(directory, mode: 0o700)
@@ -73,31 +73,36 @@ public enum ImageBundle {
         }
         let manifest = try store.manifest(of: image)
         let config = try store.config(of: image, manifest: manifest)
-        let spec = try spec(for: config, image: image.name, rootfs: rootfs, args: args, terminal: terminal)
+        let spec = try spec(
+            for: config, image: image.name, rootfs: rootfs, args: args, terminal: terminal, commandRequired: commandRequired)
         try FileSystem.writeAtomically(directory + "/config.json", Array(try spec.encoded(pretty: true)) + [0x0A])
         return spec
     }
 
     /// runxl's default spec with the image's process settings.
     public static func spec(
-        for config: ImageConfig, image: String, rootfs: String, args: [String], terminal: Bool
+        for config: ImageConfig, image: String, rootfs: String, args: [String], terminal: Bool, commandRequired: Bool = true
     ) throws(RunxlError) -> Spec {
         let users = ImageUserDatabases(
             passwd: databaseBytes(rootfs, "etc/passwd"), group: databaseBytes(rootfs, "etc/group"))
-        return try spec(for: config, image: image, rootfsPath: rootfs, args: args, terminal: terminal, users: users)
+        return try spec(
+            for: config, image: image, rootfsPath: rootfs, args: args, terminal: terminal, users: users,
+            commandRequired: commandRequired)
     }
 
     /// The same with the rootfs's user databases given as bytes (an image streamed, never
     /// unpacked). `users` nil leaves the user at 0:0 unresolved: the spec to key a cache with
     /// before the databases are read (the image's `User` text is in its manifest digest).
+    /// `commandRequired` false: a unikernel's image, whose kernel is the program, may name no
+    /// arguments at all (Unikraft's helloworld as kraftkit packages it).
     public static func spec(
         for config: ImageConfig, image: String, rootfsPath: String, args: [String], terminal: Bool,
-        users: ImageUserDatabases?
+        users: ImageUserDatabases?, commandRequired: Bool = true
     ) throws(RunxlError) -> Spec {
         let rootfs = rootfsPath
         let settings = config.config ?? ImageConfig.Config()
         let command = (settings.entrypoint ?? []) + (args.isEmpty ? settings.cmd ?? [] : args)
-        guard !command.isEmpty else {
+        guard !command.isEmpty || !commandRequired else {
             throw RunxlError(.invalidImage, "image \(image) has no Entrypoint or Cmd: give the command to run")
         }
         var spec = Spec.runxlDefault(args: command, terminal: terminal)

@@ -109,7 +109,7 @@ struct ImageConvert: ImageAction {
         }
         let directory = String(cString: made)
         defer { try? FileSystem.removeTree(directory) }
-        try ImageBundle.create(image, store: store, at: directory, sharing: .hardLinks)
+        try ImageBundle.create(image, store: store, at: directory, sharing: .hardLinks, commandRequired: false)
         guard let guest = try XenBackend.unikernelBuilder().convert(
             bundle: directory, output: output, domainName: name ?? Self.domainName(for: image.name),
             annotations: hints.merging(overrides) { _, flag in flag }, source: "\(image.name) (\(image.manifest.digest))")

@@ -12,7 +12,9 @@ import Glibc
 /// unpacked into launch's temporary bundle (which launch removes when the guest is gone).
 enum ImageLaunch {
     /// nil when `argument` is not an image reference at all (a mistyped path, say).
-    static func bundle(for argument: String, global: GlobalOptions) throws(RunxlError) -> (directory: String, spec: Spec)? {
+    /// `args` are `launch`'s own (after `--`): they take the place of the image's Cmd, after its
+    /// Entrypoint, as `docker run IMAGE ARGS` does, so an image without a Cmd can be launched.
+    static func bundle(for argument: String, args: [String], global: GlobalOptions) throws(RunxlError) -> (directory: String, spec: Spec)? {
         guard !argument.hasPrefix("/"), !argument.hasPrefix("."), (try? ImageReference(parsing: argument)) != nil
             || ImageReference.isDigest(argument)
         else { return nil }
@@ -33,7 +35,7 @@ enum ImageLaunch {
         do {
             // Hard links to the store's snapshot: launch only reads this rootfs (into an initramfs)
             // and removes it with the bundle.
-            var spec = try ImageBundle.create(image, store: store, at: directory, sharing: .hardLinks)
+            var spec = try ImageBundle.create(image, store: store, at: directory, args: args, sharing: .hardLinks)
             // A unikernel image says so in its manifest and config, which a bundle does not carry.
             let manifest = try store.manifest(of: image)
             let hints = UnikernelImageHints.annotations(manifest: manifest, config: try store.config(of: image, manifest: manifest))

@@ -94,13 +94,14 @@ struct Launch: Verb {
         } else if FileSystem.isDirectory(source) {
             spec = Spec.runxlDefault(args: args.isEmpty ? ["sh"] : args, terminal: false)
             spec.root = Root(path: source, readonly: true)
-        } else if let image = try ImageLaunch.bundle(for: sourceArgument, global: global) {
+        } else if let image = try ImageLaunch.bundle(for: sourceArgument, args: args, global: global) {
             imageBundle = image.directory
             spec = image.spec
         } else {
             throw RunxlError(.bundleNotFound, "\(source) is neither a bundle (no config.json) nor a rootfs directory")
         }
-        if !args.isEmpty { spec.process?.args = args }
+        // An image's spec has them already, after its Entrypoint.
+        if !args.isEmpty && imageBundle == nil { spec.process?.args = args }
         spec.process?.terminal = false
         spec.annotations = (spec.annotations ?? [:]).merging(annotations) { _, new in new }
 

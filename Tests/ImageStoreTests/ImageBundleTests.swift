@@ -54,6 +54,18 @@ import Testing
         }
     }
 
+    /// A unikernel's image may carry no Cmd (kraftkit's helloworld): converting it needs none,
+    /// and arguments given at launch stand in for the missing Cmd.
+    @Test func aUnikernelImageNeedsNoCommand() throws {
+        let scratch = try StoreScratch()
+        let root = try rootfs(scratch)
+        let bare = try ImageBundle.spec(
+            for: config(.init()), image: "uk", rootfs: root, args: [], terminal: false, commandRequired: false)
+        #expect(bare.process?.args == [])
+        let given = try ImageBundle.spec(for: config(.init()), image: "uk", rootfs: root, args: ["a", "b c"], terminal: false)
+        #expect(given.process?.args == ["a", "b c"])
+    }
+
     /// An /etc/passwd that is a symlink must not make runxl read a file of the host.
     @Test func passwdThroughASymlinkIsNotRead() throws {
         let scratch = try StoreScratch()
