@@ -59,13 +59,24 @@ public enum Processes {
             envp?.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let result = envp.map { posix_spawn(&pid, path, &actions, &attributes, argv, $0) }
-            ?? posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        var result: Int32 = 0
+        // ETXTBSY: a file written moments ago (a hook, a credential helper) is still open for
+        // writing in a child another thread forked before the writer closed it, until that
+        // child's exec; the kernel refuses to run it meanwhile. It passes within milliseconds.
+        for attempt in 0..<Self.busyExecutableRetries {
+            result = envp.map { posix_spawn(&pid, path, &actions, &attributes, argv, $0) }
+                ?? posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+            guard result == ETXTBSY, attempt + 1 < Self.busyExecutableRetries else { break }
+            usleep(20_000)
+        }
         guard result == 0 else {
             throw RunxlError(.spawnFailed, "cannot start \(path)", cause: SystemCallError("posix_spawn", errno: result))
         }
         return pid
     }
+
+    /// About one second of 20 ms waits for an executable busy being written (see `spawn`).
+    static let busyExecutableRetries = 50
 
     /// Closes every descriptor numbered `first` or above: what a caller (conmon's sync pipes, a
     /// shim's fds) left open must not be kept alive by a long-running supervisor.
