@@ -1,5 +1,4 @@
 import GuestBuild
-import GuestProtocol
 import Hypervisor
 import OCI
 import Runtime
@@ -36,13 +35,12 @@ struct XenGuestPreparer: GuestPreparing {
     let host: HostConfig
 
     func prepare(
-        id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String, network: GuestNetwork?
+        id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String
     ) throws(RunxlError) -> PreparedGuest {
         let name = DomainNaming.name(for: id)
         if let unikernel = try UnikernelRecognizer.recognize(annotations: spec.annotations ?? [:], rootfs: RootfsLookup(rootfs: rootfs)) {
-            let guest = try UnikernelBuilder(host: host).build(unikernel, spec: spec, rootfs: rootfs, domainName: name, network: network)
-            return PreparedGuest(
-                domain: guest.domain, unikernel: unikernel.kind.rawValue, takesNetwork: unikernel.kind.flavour.configuresNetwork)
+            let guest = try UnikernelBuilder(host: host).build(unikernel, spec: spec, rootfs: rootfs, domainName: name)
+            return PreparedGuest(domain: guest.domain, unikernel: unikernel.kind.rawValue)
         }
         let builder = GuestBuilder(options: GuestBuildOptions(initBinary: try InitBinary.locate(), host: host))
         let guest = switch try RootfsMode.resolve(spec: spec, host: host) {

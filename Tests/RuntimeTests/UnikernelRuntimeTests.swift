@@ -1,6 +1,5 @@
 import FakeHypervisor
 import Foundation
-import GuestProtocol
 import Hypervisor
 import OCI
 import Runtime
@@ -34,9 +33,7 @@ import Testing
 /// The engine's kill on a unikernel record, over the fake hypervisor.
 @Suite struct UnikernelKillTests {
     struct UnikernelPreparer: GuestPreparing {
-        func prepare(
-            id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String, network: GuestNetwork?
-        ) throws(RunxlError) -> PreparedGuest {
+        func prepare(id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String) throws(RunxlError) -> PreparedGuest {
             PreparedGuest(
                 domain: DomainSpec(name: DomainNaming.name(for: id), type: .pvh, kernel: "/nonexistent/unikernel", memoryMiB: 32),
                 unikernel: "xen-elf")
