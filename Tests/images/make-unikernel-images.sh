@@ -9,22 +9,28 @@
 #   kraftkit-pv           kraftkit's layout: /unikraft/bin/kernel on a layer annotated
 #                         org.unikraft.kernel.image, config os "xen" (import with
 #                         --platform xen/x86_64)
-# Each image's Cmd is ["hello"]. Prints the output directory.
-# Usage: Tests/images/make-unikernel-images.sh OUT_DIR
+# Each image's Cmd is ["hello"]. With REAL_DIR (Images/unikernels/real/build's output), also
+# the real unikernels built from their own sources:
+#   real-unikraft         Unikraft helloworld in kraftkit's layout (as kraftkit-pv), no Cmd
+#   real-unikraft-httpreply  Unikraft's HTTP server (port 8080), the same layout, no Cmd
+#   real-mini-os-pv, -pvh Mini-OS with org.runxl.unikernel.type mini-os, kernel at /boot/mini-os
+# Prints the output directory.
+# Usage: Tests/images/make-unikernel-images.sh OUT_DIR [REAL_DIR]
 set -euo pipefail
-out=${1:?usage: make-unikernel-images.sh OUT_DIR}
+out=${1:?usage: make-unikernel-images.sh OUT_DIR [REAL_DIR]}
+real=${2:-}
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 "$repo/Images/unikernels/build" >/dev/null
 mkdir -p "$out"
-/usr/bin/python3 - "$repo/Images/unikernels/out" "$out" <<'PY'
+/usr/bin/python3 - "$repo/Images/unikernels/out" "$out" "$real" <<'PY'
 import base64, gzip, hashlib, io, json, os, shutil, sys, tarfile
 
-kernels, out = sys.argv[1], sys.argv[2]
+kernels, out, real = sys.argv[1], sys.argv[2], sys.argv[3]
 
 def b64(text):
     return base64.b64encode(text.encode()).decode()
 
-def layout(name, files, annotations=None, labels=None, layer_annotations=None, os_name="linux", arch="amd64"):
+def layout(name, files, annotations=None, labels=None, layer_annotations=None, os_name="linux", arch="amd64", cmd=("hello",)):
     root = os.path.join(out, name)
     shutil.rmtree(root, ignore_errors=True)
     blobs = os.path.join(root, "blobs", "sha256")
@@ -57,7 +63,7 @@ def layout(name, files, annotations=None, labels=None, layer_annotations=None, o
     layer_digest, layer_size = blob(gzip.compress(raw.getvalue(), mtime=0))
     config = {
         "architecture": arch, "os": os_name,
-        "config": {"Cmd": ["hello"], "Env": ["PATH=/bin"]},
+        "config": {"Cmd": list(cmd), "Env": ["PATH=/bin"]},
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
     }
     if labels:
@@ -112,5 +118,26 @@ layout("kraftkit-pv", [("/unikraft/bin/kernel", kernel("pv"), 0o755)],
        annotations={"org.unikraft.kernel.version": "0.17.0"},
        layer_annotations={"org.unikraft.kernel.image": "/unikraft/bin/kernel"},
        os_name="xen", arch="x86_64")
+
+def real_kernel(name):
+    with open(os.path.join(real, name), "rb") as f:
+        return f.read()
+
+if real:
+    for name, kernel_name in (("real-unikraft", "unikraft-helloworld"), ("real-unikraft-httpreply", "unikraft-httpreply")):
+        layout(name, [("/unikraft/bin/kernel", real_kernel(kernel_name), 0o755)],
+               annotations={"org.unikraft.kernel.version": "0.17.0"},
+               layer_annotations={"org.unikraft.kernel.image": "/unikraft/bin/kernel"},
+               os_name="xen", arch="x86_64", cmd=())
+    for kind in ("pv", "pvh"):
+        # /urunc.json too: containerd passes no image annotations to the runtime.
+        layout("real-mini-os-" + kind, [
+            ("/boot/mini-os", real_kernel("mini-os-" + kind), 0o755),
+            ("/urunc.json", json.dumps({
+                "com.urunc.unikernel.unikernelType": b64("mini-os"),
+                "com.urunc.unikernel.hypervisor": b64("xen"),
+                "com.urunc.unikernel.binary": b64("/boot/mini-os"),
+            }).encode(), 0o644)], annotations={
+            "org.runxl.unikernel.type": "mini-os", "org.runxl.unikernel.binary": "/boot/mini-os"}, cmd=())
 print(out)
 PY

@@ -217,6 +217,8 @@ for kind in pv pvh; do
 done
 expect "ctr unikernels leave no domain" 0 "$(podman_domains)"
 
+. "$(dirname "${BASH_SOURCE[0]}")/unikernel-real-in-dom0.sh"
+
 kill "$containerd_pid" 2>/dev/null
 wait "$containerd_pid" 2>/dev/null
 

@@ -52,6 +52,18 @@ bundle badkernel '{"process": {"args": ["echo", "never"]}, "annotations": {"org.
 bundle hugememory '{"process": {"args": ["echo", "never"]}, "annotations": {"org.runxl.memory": "100000"}}'
 # The busybox rootfs as an OCI image layout (and archives), for the image store checks.
 "$(dirname "$0")/../images/make-archives.sh" "$dir/images" >/dev/null
-# The test unikernels (built with gcc) as OCI layouts, one per packaging convention.
-"$(dirname "$0")/../images/make-unikernel-images.sh" "$dir/unikernel-images" >/dev/null
+# The test unikernels (built with gcc) as OCI layouts, one per packaging convention; with the
+# real unikernels too when their sources are there (Images/unikernels/real). Otherwise the
+# reason is kept for the lab to print as a skip.
+# Exit 3 means the sources are not there (a skip); any other failure is the lab's to report.
+real_dir=$dir/real-unikernels
+rm -f "$dir/real-unikernels.skipped" "$dir/real-unikernels.failed"
+real_status=0
+"$(dirname "$0")/../../Images/unikernels/real/build" "" "$real_dir" >/dev/null 2>"$dir/real-unikernels.log" || real_status=$?
+case $real_status in
+  0) ;;
+  3) tail -n 1 "$dir/real-unikernels.log" >"$dir/real-unikernels.skipped"; real_dir= ;;
+  *) tail -n 5 "$dir/real-unikernels.log" >"$dir/real-unikernels.failed"; real_dir= ;;
+esac
+"$(dirname "$0")/../images/make-unikernel-images.sh" "$dir/unikernel-images" $real_dir >/dev/null
 echo "fixtures in $dir"
