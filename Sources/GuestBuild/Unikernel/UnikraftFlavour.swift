@@ -5,13 +5,14 @@ public import RunxlBase
 ///
 /// Unikraft's boot code (lib/ukboot) splits the command line with uk_argnparse, which honours
 /// double quotes, and takes the first word as argv[0], as a shell would: without a program name
-/// the first library parameter became argv[0] and was never applied (seen on Unikraft 0.17's
-/// Xen platform, the first real Unikraft kernel the lab booted). Library parameters
-/// (`netdev.ip=...`, `vfs.fstab=[ ... ]`, read when the kernel has CONFIG_LIBUKLIBPARAM, as
-/// kraftkit's builds do) come before `--`, the application's arguments after it. The OCI process args are the application's arguments
-/// as they are (kraftkit's images keep the program name out of `Cmd`). The environment goes in
-/// `env.vars` (needs CONFIG_LIBPOSIX_ENVIRON_LIBPARAM in the kernel); an initrd is mounted as the
-/// root file system through `vfs.fstab`, as urunc does for Unikraft 0.16.1 and later.
+/// the first library parameter became argv[0] and was never applied (seen when the lab first
+/// booted a real Unikraft kernel, 0.17 on Xen). Library parameters (`netdev.ip=...`,
+/// `vfs.fstab=[ ... ]`, read when the kernel has CONFIG_LIBUKLIBPARAM, as kraftkit's builds do)
+/// come before `--`, the application's arguments after it. The OCI process args are the
+/// application's arguments as they are (kraftkit's images keep the program name out of `Cmd`).
+/// The environment goes in `env.vars` (needs CONFIG_LIBPOSIX_ENVIRON_LIBPARAM in the kernel; a
+/// kernel without it ignores the parameter); an initrd is mounted as the root file system
+/// through `vfs.fstab`, as urunc does for Unikraft 0.16.1 and later.
 public struct UnikraftFlavour: UnikernelFlavour {
     public init() {}
     public var kind: UnikernelKind { .unikraft }
