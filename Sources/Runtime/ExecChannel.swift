@@ -211,7 +211,7 @@ final class ConsoleWriter: Sendable {
     init(descriptor: Int32) { self.descriptor = descriptor }
 
     func write(_ frames: [UInt8]) {
-        lock.withLock { _ in Descriptors.writeAllIfPossible(descriptor, frames) }
+        lock.withLock { _ in _ = Descriptors.writeAllIfPossible(descriptor, frames) }
     }
 }
 
