@@ -21,10 +21,13 @@ public enum Descriptors {
         var offset = 0
         while offset < bytes.count {
             let written = write(descriptor, base + offset, bytes.count - offset)
-            if written >= 0 {
+            if written > 0 {
                 offset += written
                 continue
             }
+            // Nothing written without an error: the device takes no more (the copy this replaced
+            // in runxl-init gave up there too, where looping would hang PID 1).
+            if written == 0 { throw SystemCallError("write", errno: EIO) }
             let err = errno
             switch err {
             case EINTR:
