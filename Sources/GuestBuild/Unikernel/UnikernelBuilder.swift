@@ -85,12 +85,13 @@ public struct UnikernelBuilder: Sendable {
             initrdPath: initrdPath, blockPath: blockPath)
     }
 
-    /// The binary's file name, as a shell would give argv[0]; words a command line cannot carry
-    /// (spaces, quotes) fall back to "unikernel" rather than fail a launch over a file name.
+    /// The binary's file name, as a shell would give argv[0]; a name that is not one plain
+    /// Unikraft word (empty, a space, a quote, not printable ASCII) falls back to "unikernel"
+    /// rather than fail a launch over a file name.
     static func programName(of binary: String) -> String {
         let name = binary.split(separator: "/").last.map(String.init) ?? ""
-        let printable = name.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7F && $0 != "\"" && $0 != "\\" && $0 != "'" }
-        return name.isEmpty || !printable ? "unikernel" : name
+        let token = try? UnikernelCommandLine.unikraftToken(name, field: "the unikernel binary's name")
+        return token == .word(name) ? name : "unikernel"
     }
 
     /// The host path of a file the declaration names, looked up inside the rootfs (symlinks
