@@ -127,12 +127,8 @@ expect "$cycles cycles leave only dom0" 0 "$(podman_domains)"
 runxl_state_empty && pass "$cycles cycles leave runxl's root empty" || fail "left: $(ls -A /run/runxl)"
 
 echo "== unikernels through podman, PV and PVH (urunc.json in the rootfs)"
-# The test layouts all name their image "latest": each gets its own name before it is archived.
 for kind in pv pvh; do
-  rm -rf "$clients/uk-$kind"
-  cp -r "$work/unikernel-images/uruncjson-$kind" "$clients/uk-$kind"
-  sed -i "s/\"org.opencontainers.image.ref.name\": \"latest\"/\"org.opencontainers.image.ref.name\": \"uk-$kind\"/" "$clients/uk-$kind/index.json"
-  tar -C "$clients/uk-$kind" -cf "$clients/uk-$kind.tar" .
+  layout_archive "$work/unikernel-images/uruncjson-$kind" "uk-$kind"
   if pm load -i "$clients/uk-$kind.tar" >/tmp/pm.load 2>&1; then
     uk_image=$(awk '/Loaded image/ { print $NF }' /tmp/pm.load)
     pm run --rm "$uk_image" hello exit=3 </dev/null >/tmp/pm.uk 2>/tmp/pm.uk.err

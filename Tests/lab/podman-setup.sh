@@ -42,6 +42,14 @@ pm() { timeout -k 5 180 podman --runtime runxl --root "$clients/podman-graph" --
 podman_domains() { xl list | awk 'NR > 2 { print $1 }' | grep -c . ; }
 # podman and containerd pass no --root: runxl's default, as runc's is /run/runc.
 runxl_state_empty() { [ -z "$(ls -A /run/runxl 2>/dev/null)" ]; }
+# layout_archive LAYOUT NAME: $clients/NAME.tar, the OCI layout with its image named NAME (the
+# test layouts all name theirs "latest"), for `podman load` and `ctr images import`.
+layout_archive() {
+  rm -rf "${clients:?}/$2"
+  cp -r "$1" "$clients/$2"
+  sed -i "s/\"org.opencontainers.image.ref.name\": \"latest\"/\"org.opencontainers.image.ref.name\": \"$2\"/" "$clients/$2/index.json"
+  tar -C "$clients/$2" -cf "$clients/$2.tar" .
+}
 
 # cgroup2 for podman's cgroupfs manager (the lab's dom0 init mounts none).
 mountpoint -q /sys/fs/cgroup || mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null

@@ -107,17 +107,9 @@ echo "== real unikernels: Mini-OS PVH (shown, not counted)"
 rxr_bounded 90 launch --name real-minios-pvh "real-mini-os-pvh:lab" -- hello world >/tmp/real-minios.out 2>/tmp/real-minios.err
 echo "  exit status $?; its last lines: $(tr -d '\r' </tmp/real-minios.out | tail -n 4 | paste -sd'|')"
 
-# podman and ctr load archives: each layout is renamed first (they all say "latest").
-real_archive() {
-  rm -rf "$clients/$1"
-  cp -r "$real_images/$1" "$clients/$1"
-  sed -i "s/\"org.opencontainers.image.ref.name\": \"latest\"/\"org.opencontainers.image.ref.name\": \"$1\"/" "$clients/$1/index.json"
-  tar -C "$clients/$1" -cf "$clients/$1.tar" .
-}
-
 echo "== real unikernels through podman: Unikraft runs to its end, Mini-OS stops on podman stop"
-real_archive real-unikraft
-real_archive real-mini-os-pv
+layout_archive "$real_images/real-unikraft" real-unikraft
+layout_archive "$real_images/real-mini-os-pv" real-mini-os-pv
 for name in real-unikraft real-mini-os-pv; do
   pm load -i "$clients/$name.tar" >/tmp/pm.load 2>&1 || fail "podman load $name: $(tail -c 300 /tmp/pm.load)"
 done
