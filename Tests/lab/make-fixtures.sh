@@ -53,9 +53,9 @@ bundle hugememory '{"process": {"args": ["echo", "never"]}, "annotations": {"org
 # The busybox rootfs as an OCI image layout (and archives), for the image store checks.
 "$(dirname "$0")/../images/make-archives.sh" "$dir/images" >/dev/null
 # The test unikernels (built with gcc) as OCI layouts, one per packaging convention; with the
-# real unikernels too when their sources are there (Images/unikernels/real). Otherwise the
-# reason is kept for the lab to print as a skip.
-# Exit 3 means the sources are not there (a skip); any other failure is the lab's to report.
+# real unikernels too when their sources are there (Images/unikernels/real). The build's exit 3
+# (no sources) leaves the reason for the lab to print as a skip; any other failure, for the lab
+# to report as one.
 real_dir=$dir/real-unikernels
 rm -f "$dir/real-unikernels.skipped" "$dir/real-unikernels.failed"
 real_status=0
