@@ -92,13 +92,15 @@ public final class ContainerEngine {
         do {
             let lock = try store.lock(id)
             defer { lock.unlock() }
+            // Planned first: a unikernel takes the address on its command line.
+            var networkPlan = try planNetwork(spec, id: id)
             let guest = try preparer.prepare(
-                id: id, bundle: bundle, rootfs: rootfs, spec: spec, stateDirectory: store.directory(id))
+                id: id, bundle: bundle, rootfs: rootfs, spec: spec, stateDirectory: store.directory(id), network: networkPlan?.guest)
             KillInjection.reached(.afterPrepare)
             record.domainName = guest.domain.name
             record.unikernel = guest.unikernel
             var domainSpec = guest.domain
-            var networkPlan = try planNetwork(spec, guest: guest, id: id)
+            if !guest.takesNetwork { networkPlan = nil }
             if let plan = networkPlan {
                 networkPlan?.firstDeviceID = domainSpec.vifs.count
                 domainSpec.vifs += plan.vifs
@@ -122,7 +124,9 @@ public final class ContainerEngine {
             if let networkPlan, let domain {
                 try network.wire(networkPlan, domain: domain)
                 // Before the supervisor unpauses: init reads it before it starts the process.
-                try hypervisor.writeStore("\(try hypervisor.storePath(domain))/\(GuestKeys.network)", networkPlan.guest.encoded())
+                if guest.unikernel == nil {
+                    try hypervisor.writeStore("\(try hypervisor.storePath(domain))/\(GuestKeys.network)", networkPlan.guest.encoded())
+                }
                 trace.mark("create \(id): network wired")
             }
 
@@ -173,10 +177,10 @@ public final class ContainerEngine {
 
     /// The network side of create when config.json names a network namespace: runc joins it,
     /// a guest gets a vif per interface in it. A namespace to be created (no path) is empty for
-    /// runc too, and a unikernel gets no network (it would need its own way to be told the
-    /// addresses). Only reads: nothing to undo if it fails.
-    private func planNetwork(_ spec: Spec, guest: PreparedGuest, id: ContainerID) throws(RunxlError) -> NetworkPlan? {
-        guard guest.unikernel == nil, let path = spec.joinedNetworkNamespace else { return nil }
+    /// runc too; a unikernel whose flavour cannot be told the address gets none (the guest's
+    /// `takesNetwork`). Only reads: nothing to undo if it fails.
+    private func planNetwork(_ spec: Spec, id: ContainerID) throws(RunxlError) -> NetworkPlan? {
+        guard let path = spec.joinedNetworkNamespace else { return nil }
         let plan = try network.plan(namespacePath: path, id: id)
         return plan.vifs.isEmpty ? nil : plan
     }

@@ -1,3 +1,4 @@
+public import GuestProtocol
 public import Hypervisor
 public import OCI
 public import RunxlBase
@@ -10,10 +11,14 @@ public struct PreparedGuest: Sendable {
     public var unikernel: String?
     /// What dom0 mounts for the domain's 9pfs backend before the domain exists (`ShareMounts`).
     public var hostMounts: [HostMount]
-    public init(domain: DomainSpec, unikernel: String? = nil, hostMounts: [HostMount] = []) {
+    /// Whether the guest uses the namespace's network when there is one: runxl-init configures
+    /// it; a unikernel only when its flavour puts the address on its command line.
+    public var takesNetwork: Bool
+    public init(domain: DomainSpec, unikernel: String? = nil, hostMounts: [HostMount] = [], takesNetwork: Bool = true) {
         self.domain = domain
         self.unikernel = unikernel
         self.hostMounts = hostMounts
+        self.takesNetwork = takesNetwork
     }
 }
 
@@ -21,9 +26,10 @@ public struct PreparedGuest: Sendable {
 /// the fake path only validates, so that the layers above can be tested without Xen.
 public protocol GuestPreparing: Sendable {
     /// Builds the guest for container `id`. `stateDirectory` is the container's own directory,
-    /// where per-container files may go (removed by delete).
+    /// where per-container files may go (removed by delete). `network` is the namespace's
+    /// network the guest's vif stands in for, when config.json joins one.
     func prepare(
-        id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String
+        id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String, network: GuestNetwork?
     ) throws(RunxlError) -> PreparedGuest
 }
 
@@ -33,7 +39,7 @@ public struct ValidatingGuestPreparer: GuestPreparing {
     public init() {}
 
     public func prepare(
-        id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String
+        id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String, network: GuestNetwork?
     ) throws(RunxlError) -> PreparedGuest {
         PreparedGuest(domain: DomainSpec(
             name: DomainNaming.name(for: id), type: .pv, kernel: "/nonexistent/fake-kernel",

@@ -1,4 +1,5 @@
 import GuestBuild
+import GuestProtocol
 import Hypervisor
 import OCI
 import Runtime
@@ -35,12 +36,13 @@ struct XenGuestPreparer: GuestPreparing {
     let host: HostConfig
 
     func prepare(
-        id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String
+        id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String, network: GuestNetwork?
     ) throws(RunxlError) -> PreparedGuest {
         let name = DomainNaming.name(for: id)
         if let unikernel = try UnikernelRecognizer.recognize(annotations: spec.annotations ?? [:], rootfs: RootfsLookup(rootfs: rootfs)) {
-            let guest = try UnikernelBuilder(host: host).build(unikernel, spec: spec, rootfs: rootfs, domainName: name)
-            return PreparedGuest(domain: guest.domain, unikernel: unikernel.kind.rawValue)
+            let guest = try UnikernelBuilder(host: host).build(unikernel, spec: spec, rootfs: rootfs, domainName: name, network: network)
+            return PreparedGuest(
+                domain: guest.domain, unikernel: unikernel.kind.rawValue, takesNetwork: unikernel.kind.flavour.configuresNetwork)
         }
         let builder = GuestBuilder(options: GuestBuildOptions(initBinary: try InitBinary.locate(), host: host))
         let guest = switch try RootfsMode.resolve(spec: spec, host: host) {

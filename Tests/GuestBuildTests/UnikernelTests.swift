@@ -1,5 +1,6 @@
 import Foundation
 @testable import GuestBuild
+import GuestProtocol
 import Hypervisor
 import OCI
 import RunxlBase
@@ -157,6 +158,31 @@ enum TestUnikernels {
         #expect(UnikernelBuilder.programName(of: "/") == "unikernel")
         // The other flavours have no program word.
         #expect(try MiniOSFlavour().commandLine(for: launch).rendered() == "netdev.ip=10.0.0.2/24 a")
+    }
+
+    /// The namespace's address (CNI's) reaches Unikraft as uknetdev's `netdev.ip`; flavours
+    /// that cannot take it get no vif (`configuresNetwork`).
+    @Test func unikraftTakesTheNamespacesAddress() throws {
+        let namespace = GuestNetwork(
+            interfaces: [
+                .init(name: "lo", mac: "00:00:00:00:00:00", mtu: 65536, addresses: []),
+                .init(name: "eth0", mac: "6a:1b:2c:3d:4e:5f", mtu: 1500, addresses: [
+                    .init(address: "fd00::7", prefixLength: 64), .init(address: "10.88.0.7", prefixLength: 16),
+                ]),
+            ],
+            routes: [
+                .init(destination: nil, gateway: "fd00::1", interface: "eth0"),
+                .init(destination: nil, gateway: "10.88.0.1", interface: "eth0"),
+            ])
+        let network = try #require(UnikernelNetwork(namespace))
+        #expect(network == UnikernelNetwork(address: "10.88.0.7", prefixLength: 16, gateway: "10.88.0.1"))
+        let launch = UnikernelLaunch(arguments: ["a"], programName: "kernel", network: network)
+        #expect(try UnikraftFlavour().commandLine(for: launch).rendered() == "kernel netdev.ip=10.88.0.7/16:10.88.0.1 -- a")
+        #expect(UnikraftFlavour().configuresNetwork)
+        for flavour in [MiniOSFlavour(), XenELFFlavour(), MirageFlavour(), RumprunFlavour()] as [any UnikernelFlavour] {
+            #expect(!flavour.configuresNetwork)
+        }
+        #expect(UnikernelNetwork(GuestNetwork(interfaces: [], routes: [])) == nil)
     }
 
     /// Unikraft (lib/ukboot) ignores a `--` right after the program name and leaves it in argv:

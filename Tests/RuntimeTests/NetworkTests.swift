@@ -194,6 +194,43 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
         try world.engine.delete(id, force: true)
     }
 
+    /// A unikernel has no init to read `data/runxl/network`: its preparer gets the namespace's
+    /// network to put on the command line, and the vif is wired only when the flavour can.
+    final class UnikernelPreparer: GuestPreparing, @unchecked Sendable {
+        let takesNetwork: Bool
+        var given: GuestNetwork?
+        init(takesNetwork: Bool) { self.takesNetwork = takesNetwork }
+        func prepare(
+            id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String, network: GuestNetwork?
+        ) throws(RunxlError) -> PreparedGuest {
+            given = network
+            return PreparedGuest(
+                domain: DomainSpec(name: DomainNaming.name(for: id), type: .pv, kernel: "/nonexistent/unikernel"),
+                unikernel: "unikraft", takesNetwork: takesNetwork)
+        }
+    }
+
+    @Test(arguments: [true, false])
+    func aUnikernelGetsTheNamespacesNetworkOnlyWhenItsFlavourTakesIt(_ takesNetwork: Bool) throws {
+        let world = try World()
+        let preparer = UnikernelPreparer(takesNetwork: takesNetwork)
+        let engine = ContainerEngine(
+            store: world.engine.store, hypervisor: world.fake, hypervisorName: "fake", preparer: preparer)
+        engine.network = world.network
+        let id = try ContainerID("uk-net")
+        let namespace = try world.namespaceFile("podman-uk")
+        let bundle = try world.bundle(namespace: ["type": "network", "path": namespace])
+        let record = try engine.create(id, options: .init(bundle: bundle), launchSupervisor: world.launcher)
+        let domain = try #require(record.domainID)
+        #expect(preparer.given == world.network.guest)
+        #expect(world.network.wired.count == (takesNetwork ? 1 : 0))
+        #expect(try world.fake.readStore("/fake/\(domain)/vifs") == (takesNetwork ? "mac=6a:1b:2c:3d:4e:5f,vifname=rxvtest" : ""))
+        // No runxl-init inside to read it.
+        #expect(try world.fake.readStore("/local/domain/\(domain)/data/runxl/network") == nil)
+        try engine.delete(id, force: true)
+        #expect(world.network.unwired.count == (takesNetwork ? 1 : 0))
+    }
+
     @Test func aFailedWiringLeavesNothing() throws {
         let world = try World()
         world.network.failWire = true

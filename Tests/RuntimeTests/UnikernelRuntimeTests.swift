@@ -1,5 +1,6 @@
 import FakeHypervisor
 import Foundation
+import GuestProtocol
 import Hypervisor
 import OCI
 import Runtime
@@ -33,7 +34,9 @@ import Testing
 /// The engine's kill on a unikernel record, over the fake hypervisor.
 @Suite struct UnikernelKillTests {
     struct UnikernelPreparer: GuestPreparing {
-        func prepare(id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String) throws(RunxlError) -> PreparedGuest {
+        func prepare(
+            id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String, network: GuestNetwork?
+        ) throws(RunxlError) -> PreparedGuest {
             PreparedGuest(
                 domain: DomainSpec(name: DomainNaming.name(for: id), type: .pvh, kernel: "/nonexistent/unikernel", memoryMiB: 32),
                 unikernel: "xen-elf")

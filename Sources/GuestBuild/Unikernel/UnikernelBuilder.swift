@@ -1,3 +1,4 @@
+public import GuestProtocol
 public import Hypervisor
 public import OCI
 public import RunxlBase
@@ -42,7 +43,7 @@ public struct UnikernelBuilder: Sendable {
     static let blockDevice = "xvda"
 
     public func build(
-        _ declaration: UnikernelDeclaration, spec: Spec, rootfs: String, domainName: String
+        _ declaration: UnikernelDeclaration, spec: Spec, rootfs: String, domainName: String, network: GuestNetwork? = nil
     ) throws(RunxlError) -> UnikernelGuest {
         let lookup = RootfsLookup(rootfs: rootfs)
         let binaryPath = try file(declaration.binary, source: declaration.binarySource, role: "binary", lookup: lookup, rootfs: rootfs)
@@ -64,7 +65,8 @@ public struct UnikernelBuilder: Sendable {
             arguments: arguments, environment: flavour.passesEnvironment ? spec.process?.env ?? [] : [],
             parameters: declaration.parameters, hasInitrd: initrdPath != nil,
             block: blockPath.map { _ in UnikernelBlockDevice(virtualDevice: Self.blockDevice, mountPoint: declaration.blockMountPoint) },
-            programName: Self.programName(of: declaration.binary))
+            programName: Self.programName(of: declaration.binary),
+            network: flavour.configuresNetwork ? network.flatMap(UnikernelNetwork.init) : nil)
         let commandLine = try flavour.commandLine(for: launch)
         let rendered = try commandLine.rendered()
 

@@ -1,3 +1,4 @@
+public import GuestProtocol
 public import Hypervisor
 public import RunxlBase
 
@@ -50,10 +51,13 @@ public struct UnikernelLaunch: Sendable, Equatable {
     /// The program's name (argv[0]) for flavours whose command line starts with one: the file
     /// name of the unikernel's binary.
     public var programName: String
+    /// The IPv4 address of the container's network namespace, for a flavour that takes it on
+    /// its command line (its vif stands in for the namespace's interface, as a Linux guest's).
+    public var network: UnikernelNetwork?
 
     public init(
         arguments: [String], environment: [String] = [], parameters: [String] = [], hasInitrd: Bool = false,
-        block: UnikernelBlockDevice? = nil, programName: String = "unikernel"
+        block: UnikernelBlockDevice? = nil, programName: String = "unikernel", network: UnikernelNetwork? = nil
     ) {
         self.arguments = arguments
         self.environment = environment
@@ -61,6 +65,35 @@ public struct UnikernelLaunch: Sendable, Equatable {
         self.hasInitrd = hasInitrd
         self.block = block
         self.programName = programName
+        self.network = network
+    }
+}
+
+/// One interface's static IPv4 configuration: unikernels have no DHCP client runxl could rely on,
+/// and CNI has already chosen the address.
+public struct UnikernelNetwork: Sendable, Equatable {
+    public var address: String
+    public var prefixLength: Int
+    public var gateway: String?
+
+    public init(address: String, prefixLength: Int, gateway: String? = nil) {
+        self.address = address
+        self.prefixLength = prefixLength
+        self.gateway = gateway
+    }
+
+    /// The namespace's first interface with an IPv4 address, and the default IPv4 route's
+    /// gateway through it: what a unikernel with one netfront can use. nil when there is none.
+    public init?(_ network: GuestNetwork) {
+        for interface in network.interfaces {
+            guard let address = interface.addresses.first(where: { !$0.address.contains(":") }) else { continue }
+            let gateway = network.routes.first {
+                $0.destination == nil && $0.interface == interface.name && !($0.gateway ?? "").contains(":")
+            }?.gateway
+            self.init(address: address.address, prefixLength: address.prefixLength, gateway: gateway)
+            return
+        }
+        return nil
     }
 }
 
@@ -87,7 +120,14 @@ public protocol UnikernelFlavour: Sendable {
     var preferredType: GuestType { get }
     /// Whether `UnikernelLaunch.environment` reaches the guest (documented per flavour).
     var passesEnvironment: Bool { get }
+    /// Whether the command line carries `UnikernelLaunch.network`: only then does the guest get
+    /// the namespace's vif (one it could not configure would only swallow the traffic).
+    var configuresNetwork: Bool { get }
     func commandLine(for launch: UnikernelLaunch) throws(RunxlError) -> UnikernelCommandLine
+}
+
+extension UnikernelFlavour {
+    public var configuresNetwork: Bool { false }
 }
 
 extension UnikernelFlavour {

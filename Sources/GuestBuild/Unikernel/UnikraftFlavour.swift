@@ -19,6 +19,9 @@ public struct UnikraftFlavour: UnikernelFlavour {
     public var defaultMemoryMiB: Int { 64 }
     public var preferredType: GuestType { .pv }
     public var passesEnvironment: Bool { true }
+    /// uknetdev's `netdev.ip=CIDR[:GATEWAY]`, read by lwIP's netfront glue (needs
+    /// CONFIG_LIBUKLIBPARAM and uknetdev's einfo parameters, as kraftkit's network builds have).
+    public var configuresNetwork: Bool { true }
 
     static let initrdRoot = "initrd0:/:extract:::"
 
@@ -26,6 +29,11 @@ public struct UnikraftFlavour: UnikernelFlavour {
         var elements: [UnikernelCommandLine.Element] = [
             try UnikernelCommandLine.unikraftToken(launch.programName, field: "the unikernel binary's name")
         ]
+        if let network = launch.network {
+            var value = "netdev.ip=\(network.address)/\(network.prefixLength)"
+            if let gateway = network.gateway { value += ":\(gateway)" }
+            elements.append(try UnikernelCommandLine.unikraftToken(value, field: "the container's network address"))
+        }
         for (index, parameter) in launch.parameters.enumerated() {
             elements.append(try UnikernelCommandLine.unikraftToken(
                 parameter, field: "\(UnikernelAnnotations.Runxl.parameters) word \(index)"))
