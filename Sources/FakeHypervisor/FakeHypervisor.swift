@@ -79,6 +79,10 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
             world.store["/fake/\(id)/cmdline"] = spec.cmdline
             // What libxl would get as `vif = [...]`, for tests of the layers that add vifs.
             world.store["/fake/\(id)/vifs"] = spec.vifs.map { "mac=\($0.mac ?? ""),vifname=\($0.backendName ?? "")" }.joined(separator: " ")
+            // libxl links each frontend to its backend directory the same way.
+            for device in spec.vifs.indices {
+                world.store["/local/domain/\(id)/device/vif/\(device)/backend"] = "/local/domain/0/backend/vif/\(id)/\(device)"
+            }
             return DomainID(id)
         }
     }
@@ -126,7 +130,7 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     public func destroy(_ domain: DomainID) throws(RunxlError) {
         try withWorld { (world: inout World) throws(RunxlError) in
             world.domains[domain.rawValue] = nil
-            let prefixes = ["/local/domain/\(domain)/", "/fake/\(domain)/"]
+            let prefixes = ["/local/domain/\(domain)/", "/fake/\(domain)/", "/local/domain/0/backend/vif/\(domain)/"]
             world.store = world.store.filter { entry in !prefixes.contains { entry.key.hasPrefix($0) } }
         }
     }

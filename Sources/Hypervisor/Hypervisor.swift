@@ -100,3 +100,18 @@ public protocol Hypervisor: AnyObject, Sendable {
     /// Blocks until the domain shuts down or disappears, through the hypervisor's event machinery.
     func waitForEnd(_ domain: DomainID, timeoutSeconds: Double?) throws(RunxlError) -> DomainEnd
 }
+
+extension Hypervisor {
+    /// Tells the vif's backend that its hotplug step is done, as the last line of Xen's own
+    /// `vif-bridge` script does. runxl gives libxl `/bin/true` as the script and wires the
+    /// backend itself; until `hotplug-status` says `connected`, Linux netback holds its xenbus
+    /// state at InitWait. Linux's netfront runs regardless, but Unikraft's and Mini-OS's wait
+    /// for the backend's Connected state and would block their boot forever.
+    public func reportNetworkBackendConnected(_ domain: DomainID, device: Int) throws(RunxlError) {
+        let frontend = "\(try storePath(domain))/device/vif/\(device)"
+        guard let backend = try readStore("\(frontend)/backend"), !backend.isEmpty else {
+            throw RunxlError(.networkFailed, "domain \(domain) has no backend for vif \(device) (no \(frontend)/backend in xenstore)")
+        }
+        try writeStore("\(backend)/hotplug-status", "connected")
+    }
+}

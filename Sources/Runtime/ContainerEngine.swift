@@ -123,6 +123,9 @@ public final class ContainerEngine {
             }
             if let networkPlan, let domain {
                 try network.wire(networkPlan, domain: domain)
+                for device in networkPlan.firstDeviceID..<(networkPlan.firstDeviceID + networkPlan.vifs.count) {
+                    try hypervisor.reportNetworkBackendConnected(domain, device: device)
+                }
                 // Before the supervisor unpauses: init reads it before it starts the process.
                 if guest.unikernel == nil {
                     try hypervisor.writeStore("\(try hypervisor.storePath(domain))/\(GuestKeys.network)", networkPlan.guest.encoded())

@@ -176,6 +176,8 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
         let domain = try #require(record.domainID)
         #expect(try world.fake.readStore("/fake/\(domain)/vifs") == "mac=6a:1b:2c:3d:4e:5f,vifname=rxvtest")
         #expect(world.network.wired.count == 1)
+        // Said only after the wiring, as a hotplug script would: netback waits for it.
+        #expect(try world.fake.readStore("/local/domain/0/backend/vif/\(domain)/0/hotplug-status") == "connected")
         #expect(try world.fake.readStore("/local/domain/\(domain)/data/runxl/network") == world.network.guest.encoded())
         #expect(try world.engine.state(id).network?.namespacePath == namespace)
         try world.engine.delete(id, force: true)
@@ -225,6 +227,8 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
         #expect(preparer.given == world.network.guest)
         #expect(world.network.wired.count == (takesNetwork ? 1 : 0))
         #expect(try world.fake.readStore("/fake/\(domain)/vifs") == (takesNetwork ? "mac=6a:1b:2c:3d:4e:5f,vifname=rxvtest" : ""))
+        // Unikraft's netfront waits for the backend's Connected state, which needs this.
+        #expect(try world.fake.readStore("/local/domain/0/backend/vif/\(domain)/0/hotplug-status") == (takesNetwork ? "connected" : nil))
         // No runxl-init inside to read it.
         #expect(try world.fake.readStore("/local/domain/\(domain)/data/runxl/network") == nil)
         try engine.delete(id, force: true)
