@@ -20,6 +20,14 @@ rx() { "$runxl" --root "$root" "$@"; }
 # pass or fail: Scripts/bench measures each with medians, so CI's lab, at its time budget,
 # skips them unless RUNXL_LAB_FIGURES=1.
 wants_figures() { [ "${RUNXL_LAB_FIGURES:-}" = 1 ]; }
+# What a Xen host's xencommons loads (netback), plus tc's redirect and the veth and bridge CNI
+# uses: the lab's dom0 loads none of them by itself.
+load_network_modules() {
+  local module
+  for module in xen-netback sch_ingress act_mirred cls_u32 veth bridge; do
+    modprobe "$module" 2>/dev/null || echo "note: modprobe $module failed"
+  done
+}
 # median X...: the middle value (the mean of the two middle ones for an even count), as the
 # bench scripts compute it.
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -11,10 +11,7 @@ if [ -z "${lab_common_loaded:-}" ]; then
 fi
 
 echo "== network: a vif in the container's network namespace"
-# What a Xen host's xencommons loads, plus tc's redirect and the veth/bridge CNI uses.
-for module in xen-netback sch_ingress act_mirred cls_u32 veth bridge; do
-  modprobe "$module" 2>/dev/null || echo "note: modprobe $module failed"
-done
+load_network_modules
 ip netns del rxlab 2>/dev/null
 ip link del rxhost 2>/dev/null
 ip netns add rxlab
