@@ -159,11 +159,21 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
         }
     }
 
+    /// Writes the PV shutdown request (`control/shutdown` = `poweroff`) and returns, as a
+    /// signal is sent and not waited on. `libxl_domain_shutdown` also waits up to a minute for
+    /// the guest to acknowledge and then fails: a unikernel that watches no key (Unikraft's HTTP
+    /// server) is a process that ignores SIGTERM, and `podman stop` must be free to go on to KILL
+    /// after its own timeout, not find `kill` blocked and failed.
     public func shutdown(_ domain: DomainID) throws(RunxlError) {
         try refuseDom0(domain, "shut down")
-        try call("libxl_domain_shutdown", "cannot ask domain \(domain) to shut down", domain: domain) {
-            rx_libxl_domain_shutdown(context, domain.rawValue, nil)
+        let key = "\(try storePath(domain))/control/shutdown"
+        // libxl creates the key with the domain (writable by the guest, which clears it to
+        // acknowledge); without it the domain is gone or going, and a write would leave a stray
+        // directory behind in xenstore.
+        guard exists(domain), try readStore(key) != nil else {
+            throw RunxlError(.domainNotFound, "domain \(domain) does not exist")
         }
+        try writeStore(key, "poweroff")
     }
 
     public func destroy(_ domain: DomainID) throws(RunxlError) {

@@ -90,8 +90,6 @@
              (context, domid, how)) \
     FUNCTION(int, libxl_domain_unpause, (libxl_ctx *context, uint32_t domid, const libxl_asyncop_how *how), \
              (context, domid, how)) \
-    FUNCTION(int, libxl_domain_shutdown, (libxl_ctx *context, uint32_t domid, const libxl_asyncop_how *how), \
-             (context, domid, how)) \
     FUNCTION(int, libxl_domain_destroy, (libxl_ctx *context, uint32_t domid, const libxl_asyncop_how *how), \
              (context, domid, how)) \
     FUNCTION(int, libxl_domain_info, (libxl_ctx *context, libxl_dominfo *info, uint32_t domid), \
