@@ -107,6 +107,8 @@ done
 echo "== real unikernels: Mini-OS PVH (shown, not counted)"
 rxr_bounded 90 launch --name real-minios-pvh "real-mini-os-pvh:lab" -- hello world >/tmp/real-minios.out 2>/tmp/real-minios.err
 echo "  exit status $?; its last lines: $(tr -d '\r' </tmp/real-minios.out | tail -n 4 | paste -sd'|')"
+# Xen turns a PVH guest's triple fault into a reboot, which runxl counts as a power-off.
+echo "  Xen's log: $(xl dmesg | grep -a "Triple fault" | tail -n 1)"
 
 echo "== real unikernels through podman: Unikraft runs to its end, Mini-OS stops on podman stop"
 layout_archive "$real_images/real-unikraft" real-unikraft
@@ -118,14 +120,32 @@ pm run --rm localhost/real-unikraft:latest a "b c" </dev/null >/tmp/pm.real 2>/t
 expect "podman Unikraft: exit status" 0 "$?"
 grep -aqF 'Arguments:  "kernel" "a" "b c"' /tmp/pm.real && pass "podman Unikraft: output and arguments" \
   || fail "podman Unikraft: $(tail -c 600 /tmp/pm.real /tmp/pm.real.err)"
+start=$(now)
 pm run -d --name real-minios localhost/real-mini-os-pv:latest hello podman </dev/null >/dev/null 2>/tmp/pm.real.err \
   || fail "podman run -d Mini-OS: $(tail -c 400 /tmp/pm.real.err)"
+# `pm logs` to a file, then grep: under pipefail a `grep -q` that stops reading early fails the
+# pipeline when podman is still writing (SIGPIPE), which once looked like missing output.
 deadline=$((SECONDS + 120))
-while ((SECONDS < deadline)); do pm logs real-minios 2>/dev/null | grep -aq "dummy main" && break; sleep 1; done
-pm logs real-minios 2>/dev/null | grep -aqF "cmd_line: hello podman" && pass "podman Mini-OS: console and command line" \
-  || fail "podman Mini-OS: $(pm logs real-minios 2>&1 | tail -c 600)"
+while ((SECONDS < deadline)); do
+  pm logs real-minios >/tmp/pm.minios 2>&1
+  grep -aq "dummy main" /tmp/pm.minios && break
+  sleep 1
+done
+if grep -aq "dummy main" /tmp/pm.minios; then
+  echo "FIGURE real Mini-OS pv, podman run -d to its application's line in podman logs (s): $(since "$start")"
+else
+  # Seen in some lab boots, not in others: the rest was still in the guest's console ring, not
+  # in xenconsoled's own log either, and arrived with the next console event (the power-off).
+  name=$(xl list | awk 'NR > 2 { print $1; exit }')
+  echo "  not in podman logs within 120 s (not counted); xenconsoled's own log of $name ends:" \
+    "$(tr -d '\r' <"/var/log/xen/console/guest-$name.log" 2>/dev/null | tail -n 2 | paste -sd'|')"
+fi
 pm stop -t 60 real-minios >/dev/null 2>/tmp/pm.real.err || fail "podman stop Mini-OS: $(tail -c 300 /tmp/pm.real.err)"
 expect "podman Mini-OS: exit code after stop (clean power-off)" 0 "$(pm inspect -f '{{.State.ExitCode}}' real-minios 2>&1)"
+pm logs real-minios >/tmp/pm.minios 2>&1
+grep -aqF "cmd_line: hello podman" /tmp/pm.minios && grep -aq "dummy main" /tmp/pm.minios && grep -aq "Shutdown requested" /tmp/pm.minios \
+  && pass "podman Mini-OS: its whole console in podman logs (command line, application, power-off)" \
+  || fail "podman Mini-OS: podman logs: $(tr -d '\r' </tmp/pm.minios | tail -n 12 | paste -sd'|')"
 pm rm -f real-minios >/dev/null 2>&1
 expect "podman real unikernels leave no domain" 0 "$(podman_domains)"
 
@@ -148,8 +168,8 @@ if [ -n "$reply" ]; then
   echo "FIGURE real Unikraft httpreply, podman run -d to the first HTTP reply from dom0 (s): $(since "$start")"
 fi
 expect "podman Unikraft httpreply: answers on its address ($address)" "Hello, World!" "$reply"
-pm logs real-http 2>/dev/null | tr -d '\r' | grep -aq "netdev.ip\|Listening on port 8080" \
-  || echo "  its console: $(pm logs real-http 2>&1 | tr -d '\r' | tail -n 12 | paste -sd'|')"
+pm logs real-http >/tmp/pm.http 2>&1
+grep -aq "Listening on port 8080" /tmp/pm.http || echo "  its console: $(tr -d '\r' </tmp/pm.http | tail -n 12 | paste -sd'|')"
 domain=$(xl domid "$(xl list | awk 'NR > 2 { print $1; exit }')" 2>/dev/null)
 # netback reaches Connected (4) only once runxl reports the wiring done (hotplug-status).
 expect "podman Unikraft httpreply: the vif backend is Connected" 4 "$(xenstore-read "/local/domain/0/backend/vif/$domain/0/state" 2>&1)"
