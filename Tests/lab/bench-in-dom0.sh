@@ -17,7 +17,8 @@ export RUNXL_INIT
 mkdir -p /etc/runxl /var/lib/runxl "$root"
 # initramfs mode by default: sections 1-5 compare runxl with `xl create` of the same kernel and
 # initramfs; section 6 names each bundle's mode (share is the runtime's own default); section 7
-# measures issue 17's levers with xl alone (the kernel's boot timeline, xl save and restore).
+# measures issue 17's levers with xl alone (the kernel's boot timeline, PV against PVH, xl save
+# and restore).
 cat >/etc/runxl/config.json <<JSON
 {"kernel": "$RUNXL_LAB_KERNEL", "cacheDir": "/var/lib/runxl/cache", "rootfs": "initramfs"}
 JSON
@@ -105,16 +106,16 @@ runxl_sample() {
   fi
 }
 
-# One `xl create` of the converted guest under a fresh name: sets SAMPLE to the seconds from
-# command start to the hello line in its console log, empty on failure.
+# One `xl create` of the converted guest (or of the config CONFIG) under a fresh name: sets
+# SAMPLE to the seconds from command start to the hello line in its console log, empty on failure.
 xl_count=0
 xl_sample() {
   xl_count=$((xl_count + 1))
-  local name=bench-xl-$xl_count
+  local name=bench-xl-$xl_count config=${1:-/tmp/bench-converted/xl.cfg}
   local log=/var/log/xen/console/guest-$name.log
   local start=$EPOCHREALTIME end="" i
   SAMPLE=""
-  if ! xl create /tmp/bench-converted/xl.cfg "name=\"$name\"" >/tmp/bench-xl.log 2>&1; then
+  if ! xl create "$config" "name=\"$name\"" >/tmp/bench-xl.log 2>&1; then
     note "xl create failed: $(tail -c 300 /tmp/bench-xl.log)"
     return
   fi
@@ -374,16 +375,17 @@ fi
 fi
 
 if wanted 7; then
-echo "== 7. issue 17's levers: the kernel's boot timeline, and a VM template's cost (xl save, then xl restore against a cold boot)"
-# converted_variant FROM NAME KEY VALUE: bundle FROM with annotation KEY=VALUE as bundle NAME,
-# converted by runxl into /tmp/bench-NAME; sets `name` (its domain, a new one per variant so
-# that xenconsoled's log holds this boot only) and `log` (that log, emptied).
+echo "== 7. issue 17's levers: the kernel's boot timeline, PV against PVH, and a VM template's cost (xl save, then xl restore against a cold boot)"
+# converted_variant FROM NAME KEY VALUE [KEY VALUE]...: bundle FROM with these annotations as
+# bundle NAME, converted by runxl into /tmp/bench-NAME; sets `name` (its domain, a new one per
+# variant so that xenconsoled's log holds this boot only) and `log` (that log, emptied).
 converted_variant() {
   mkdir -p "$work/$2"
-  python3 - "$work/$1/config.json" "$work/$2/config.json" "$3" "$4" <<'PY'
+  python3 - "$work/$1/config.json" "$work/$2/config.json" "${@:3}" <<'PY'
 import json, sys
 config = json.load(open(sys.argv[1]))
-config.setdefault("annotations", {})[sys.argv[3]] = sys.argv[4]
+pairs = sys.argv[3:]
+config.setdefault("annotations", {}).update(zip(pairs[0::2], pairs[1::2]))
 json.dump(config, open(sys.argv[2], "w"))
 PY
   rm -rf "/tmp/bench-$2"
@@ -393,12 +395,13 @@ PY
   rm -f "$log"
 }
 
+# stamp TEXT: the kernel clock of the first line with TEXT in $log.
+stamp() { grep -a -m1 "$1" "$log" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'; }
 # 7a: the hello guest with the kernel's clock on its console (printk.time), booted by xl create.
 converted_variant hello hello-trace org.runxl.cmdline.extra "loglevel=7 printk.time=1"
 if [ -n "$name" ] && xl create /tmp/bench-hello-trace/xl.cfg >/tmp/bench-hello-trace.log 2>&1; then
   for _ in $(seq 1 1200); do xl domid "$name" >/dev/null 2>&1 || break; nap 0.1; done
   xl destroy "$name" >/dev/null 2>&1
-  stamp() { grep -a -m1 "$1" "$log" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'; }
   figure "kernel clock at the TSC calibration's end (s)" "$(stamp 'tsc: Fast TSC calibration')"
   figure "kernel clock, p2m remap from-to (s)" "$(stamp 'p2m virtual area') $(stamp 'Remapped ')"
   figure "kernel clock, SMP alternatives from-to (s)" "$(stamp 'x87 FPU will use') $(stamp 'Freeing SMP alternatives')"
@@ -408,7 +411,39 @@ else
   note "xl create of the traced guest: $(tail -c 300 /tmp/bench-hello-trace.log)"
 fi
 
-# 7b: the sleeper at 128 MiB booted by xl create to its ready line (a template's point: init
+# 7b: the same guest as PVH (org.runxl.guest.type): no PV MMU, so none of PV's p2m remap or
+# page-table hypercalls. xl create to the hello line, PV and PVH alternating after a warm-up
+# each, then PVH's own kernel timeline.
+converted_variant hello hello-pvh org.runxl.guest.type pvh
+if [ -n "$name" ]; then
+  xl_sample
+  xl_sample /tmp/bench-hello-pvh/xl.cfg
+  if [ -n "$SAMPLE" ]; then
+    pv_boot_t=() pvh_boot_t=()
+    for ((n = 1; n <= samples; n++)); do
+      xl_sample
+      [ -n "$SAMPLE" ] && pv_boot_t+=("$SAMPLE")
+      xl_sample /tmp/bench-hello-pvh/xl.cfg
+      [ -n "$SAMPLE" ] && pvh_boot_t+=("$SAMPLE")
+    done
+    figure "guest type: PV, xl create to the hello line, median of ${#pv_boot_t[@]} (s)" "$(median "${pv_boot_t[@]}")"
+    figure "guest type: PVH, xl create to the hello line, median of ${#pvh_boot_t[@]} (s)" "$(median "${pvh_boot_t[@]}")"
+    figure "guest type: PVH against PV" "$(ratio "$(median "${pvh_boot_t[@]}")" "$(median "${pv_boot_t[@]}")")"
+  else
+    note "the PVH guest printed no hello line: not compared"
+  fi
+fi
+converted_variant hello hello-pvh-trace org.runxl.guest.type pvh org.runxl.cmdline.extra "loglevel=7 printk.time=1"
+if [ -n "$name" ] && xl create /tmp/bench-hello-pvh-trace/xl.cfg >/tmp/bench-hello-pvh-trace.log 2>&1; then
+  for _ in $(seq 1 1200); do xl domid "$name" >/dev/null 2>&1 || break; nap 0.1; done
+  xl destroy "$name" >/dev/null 2>&1
+  figure "PVH: kernel clock at the initramfs unpack (s)" "$(stamp 'Trying to unpack rootfs')"
+  figure "PVH: kernel clock when runxl-init runs (s)" "$(stamp 'Run /.runxl/init')"
+else
+  note "xl create of the traced PVH guest: $(tail -c 300 /tmp/bench-hello-pvh-trace.log)"
+fi
+
+# 7c: the sleeper at 128 MiB booted by xl create to its ready line (a template's point: init
 # and the process up), saved, then restored paused $samples times.
 converted_variant sleeper sleeper-template org.runxl.memory 128
 start=$EPOCHREALTIME
