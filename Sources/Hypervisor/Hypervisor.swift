@@ -105,8 +105,8 @@ extension Hypervisor {
     /// Tells the vif's backend that its hotplug step is done, as the last line of Xen's own
     /// `vif-bridge` script does. runxl gives libxl `/bin/true` as the script and wires the
     /// backend itself; until `hotplug-status` says `connected`, Linux netback holds its xenbus
-    /// state at InitWait. Linux's netfront runs regardless, but Unikraft's and Mini-OS's wait
-    /// for the backend's Connected state and would block their boot forever.
+    /// state at InitWait. Linux's netfront runs regardless; Unikraft's waits for the backend's
+    /// Connected state and blocked its boot (docs/unikernels.md).
     public func reportNetworkBackendConnected(_ domain: DomainID, device: Int) throws(RunxlError) {
         let frontend = "\(try storePath(domain))/device/vif/\(device)"
         guard let backend = try readStore("\(frontend)/backend"), !backend.isEmpty else {

@@ -184,8 +184,32 @@ public final class ContainerEngine {
     /// `takesNetwork`). Only reads: nothing to undo if it fails.
     private func planNetwork(_ spec: Spec, id: ContainerID) throws(RunxlError) -> NetworkPlan? {
         guard let path = spec.joinedNetworkNamespace else { return nil }
+        try refuseJoiningAnotherContainer(path, id: id)
         let plan = try network.plan(namespacePath: path, id: id)
         return plan.vifs.isEmpty ? nil : plan
+    }
+
+    /// The containers of a pod share its first container's network namespace: podman's `--pod`
+    /// gives its path through that container's pid (`/proc/PID/ns/net`), containerd's CRI gives
+    /// the sandbox's own path (`/var/run/netns/cni-...`) to every container. Under runxl the pid
+    /// is the other container's supervisor, in dom0's own namespace, and a namespace already
+    /// redirected to one guest cannot be redirected to a second. Until a pod runs as one VM, say
+    /// what is not supported instead of failing in `ip` or `tc`, or taking dom0's interfaces.
+    private func refuseJoiningAnotherContainer(_ path: String, id: ContainerID) throws(RunxlError) {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        let viaPid = parts.count == 5 && parts[0].isEmpty && parts[1] == "proc" && parts[3] == "ns" && parts[4] == "net"
+            ? Int32(parts[2]) : nil
+        for other in try store.ids() where other != id {
+            guard let record = try? store.load(other) else { continue }
+            let sharesPid = viaPid != nil && record.pid == viaPid
+            let sharesNamespace = record.network.map { NamespaceNetwork.sameNamespace($0.namespacePath, path) } ?? false
+            guard sharesPid || sharesNamespace else { continue }
+            throw RunxlError(
+                .unsupported,
+                "config.json joins the network namespace of runxl container \(other) (\(path)), as the containers of a "
+                    + "pod do: runxl runs each container in a VM of its own, and two VMs cannot share one localhost; "
+                    + "pods are not supported yet (README, podman)")
+        }
     }
 
     // MARK: start, pause, resume

@@ -69,6 +69,14 @@ public struct NamespaceNetwork: NetworkAttaching {
             timeoutSeconds: 20)
     }
 
+    /// Whether two namespace files are one namespace: nsfs gives each namespace one inode.
+    static func sameNamespace(_ first: String, _ second: String) -> Bool {
+        var a = stat()
+        var b = stat()
+        guard stat(first, &a) == 0, stat(second, &b) == 0 else { return false }
+        return a.st_dev == b.st_dev && a.st_ino == b.st_ino
+    }
+
     private static func located(_ tool: String, package: String) throws(RunxlError) -> String {
         guard let path = ToolRun.find(tool) else {
             throw RunxlError(.networkFailed, "networking needs \(tool), which is not installed (Debian: apt-get install \(package))")
@@ -79,6 +87,13 @@ public struct NamespaceNetwork: NetworkAttaching {
     public func plan(namespacePath: String, id: ContainerID) throws(RunxlError) -> NetworkPlan {
         guard FileSystem.exists(namespacePath) else {
             throw RunxlError(.networkFailed, "network namespace \(namespacePath) (linux.namespaces in config.json) does not exist")
+        }
+        // wire() would move each vif "into" it and redirect the interfaces' traffic to the guest.
+        if Self.sameNamespace(namespacePath, "/proc/self/ns/net") {
+            throw RunxlError(
+                .unsupported,
+                "network namespace \(namespacePath) is the one runxl itself runs in (the host's): a guest's vif would take "
+                    + "over the host's interfaces. Give the container a namespace of its own (podman's bridge network) or none")
         }
         let output = try Self.inNamespace(namespacePath, "ip", options: ["-json"])
             .output(input: Array("addr show\nroute show\n".utf8), failing: .networkFailed)

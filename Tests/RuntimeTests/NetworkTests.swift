@@ -252,6 +252,47 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
         #expect(world.network.unwired.map(\.namespacePath) == [namespace])
     }
 
+    /// A pod's second container: podman gives the first one's pid (`/proc/PID/ns/net`, which
+    /// under runxl is a supervisor in dom0's namespace), containerd's CRI the sandbox's own path.
+    /// Either way create says pods are not supported and leaves nothing.
+    @Test(arguments: [true, false])
+    func aSecondContainerOfAPodIsRefusedAndLeavesNothing(_ throughPid: Bool) throws {
+        let world = try World()
+        let namespace = try world.namespaceFile("pod")
+        let infra = try world.engine.create(
+            try ContainerID("infra"), options: .init(bundle: try world.bundle(namespace: ["type": "network", "path": namespace])),
+            launchSupervisor: world.launcher)
+        let infraPid = try #require(infra.pid)
+        let joined = throughPid ? "/proc/\(infraPid)/ns/net" : namespace
+        let app = try ContainerID("app")
+        let appBundle = try world.bundle(namespace: ["type": "network", "path": joined])
+        do {
+            _ = try world.engine.create(app, options: .init(bundle: appBundle), launchSupervisor: world.launcher)
+            Issue.record("create must refuse to join another runxl container's network namespace")
+        } catch {
+            #expect(error.code == .unsupported)
+            #expect(error.message.contains("runxl container infra"))
+            #expect(error.message.contains("pods are not supported"))
+        }
+        #expect(!world.engine.store.exists(app))
+        #expect(try world.fake.listDomains().count == 1)
+        #expect(world.network.wired.count == 1)
+        try world.engine.delete(try ContainerID("infra"), force: true)
+        kill(infraPid, SIGKILL)
+    }
+
+    /// dom0's own namespace: wiring would redirect the host's interfaces into a guest.
+    @Test func theHostsOwnNamespaceIsRefusedBeforeAnythingIsRead() throws {
+        let id = try ContainerID("hostnet")
+        do {
+            _ = try NamespaceNetwork().plan(namespacePath: "/proc/self/ns/net", id: id)
+            Issue.record("planning from runxl's own network namespace must fail")
+        } catch {
+            #expect(error.code == .unsupported)
+            #expect(error.message.contains("the one runxl itself runs in"))
+        }
+    }
+
     /// runc's setns refuses a path of another type or none at all; create does before it makes
     /// anything (runtime-tools' linux_ns_path_type).
     @Test(arguments: [
