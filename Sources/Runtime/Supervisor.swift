@@ -116,11 +116,17 @@ public struct Supervisor {
             Self.waitReadable(attached.pumpDone, seconds: Self.consoleDrainSeconds)
         }
         attached.exec?.finishAll()
-        let status =
-            attached.unikernel
-            ? UnikernelExit.status(after: end, written: writtenStatus(domain))
-            : exitStatus(after: end, domain: domain, reported: reported.status)
-        if case .failed(let message) = status { explainFailure(message, attached) }
+        let status: GuestExitStatus
+        var explanation: String?
+        if attached.unikernel {
+            let written = writtenStatus(domain)
+            status = UnikernelExit.status(after: end, written: written)
+            explanation = UnikernelExit.explanation(after: end, written: written)
+        } else {
+            status = exitStatus(after: end, domain: domain, reported: reported.status)
+        }
+        if case .failed(let message) = status { explanation = message }
+        if let explanation { explainFailure(explanation, attached) }
         do {
             try engine.recordExit(id, status: status)
         } catch {

@@ -17,12 +17,32 @@ public enum UnikernelExit {
         case .shutdown(.crash):
             return .signaled(crashSignal)
         case .shutdown(.reboot):
-            // on_reboot is destroy: a unikernel that reboots has ended, as it asked.
-            return written ?? .exited(0)
+            return written ?? .exited(rebootStatus)
         case .shutdown(let reason):
             return written ?? .failed("the unikernel shut down (\(reason))")
         case .gone, .timedOut:
             return written ?? .signaled(9)
+        }
+    }
+
+    /// runxl never asks a unikernel to reboot (on_reboot is destroy, kill asks for a power-off),
+    /// so a reboot is the unikernel's own end and not a clean one as far as runxl can tell:
+    /// Unikraft's nolibc `exit(1)` reboots, and Xen ends a PVH or HVM guest's triple fault the
+    /// same way. A status of 0 would hide both.
+    public static let rebootStatus: Int32 = 1
+
+    /// Why a unikernel ended the way it did, for the container's stderr, when its status alone
+    /// would not say (there is no init inside to print a reason). nil for a clean power-off, a
+    /// kill, or an end the unikernel explained with its own exit code.
+    public static func explanation(after end: DomainEnd, written: GuestExitStatus?) -> String? {
+        switch end {
+        case .shutdown(.reboot) where written == nil:
+            return "the unikernel rebooted, which ends it with status \(rebootStatus) (Unikraft's exit(1) reboots; Xen "
+                + "also ends a PVH or HVM guest's triple fault as a reboot, which `xl dmesg` shows)"
+        case .shutdown(.crash):
+            return "the unikernel crashed (Xen's SHUTDOWN_crash), reported as status 134, as for SIGABRT"
+        default:
+            return nil
         }
     }
 

@@ -11,7 +11,18 @@ import Testing
     @Test func poweroffIsZeroUnlessTheUnikernelWroteAnExitCode() {
         #expect(UnikernelExit.status(after: .shutdown(.poweroff), written: nil) == .exited(0))
         #expect(UnikernelExit.status(after: .shutdown(.poweroff), written: .exited(3)) == .exited(3))
-        #expect(UnikernelExit.status(after: .shutdown(.reboot), written: nil) == .exited(0))
+    }
+
+    /// runxl never asks for a reboot: one is the unikernel's own unclean end (Unikraft's exit(1),
+    /// a PVH triple fault), so it is not reported as success, and stderr says why.
+    @Test func aRebootIsStatusOneWithAReasonUnlessTheUnikernelWroteItsCode() {
+        #expect(UnikernelExit.status(after: .shutdown(.reboot), written: nil) == .exited(1))
+        #expect(UnikernelExit.explanation(after: .shutdown(.reboot), written: nil)?.contains("triple fault") == true)
+        #expect(UnikernelExit.status(after: .shutdown(.reboot), written: .exited(0)) == .exited(0))
+        #expect(UnikernelExit.explanation(after: .shutdown(.reboot), written: .exited(0)) == nil)
+        #expect(UnikernelExit.explanation(after: .shutdown(.crash), written: nil)?.contains("crashed") == true)
+        #expect(UnikernelExit.explanation(after: .shutdown(.poweroff), written: nil) == nil)
+        #expect(UnikernelExit.explanation(after: .gone, written: nil) == nil)
     }
 
     @Test func aCrashIsSIGABRTsStatus134WhateverWasWritten() {
