@@ -107,7 +107,8 @@ done
 echo "== real unikernels: Mini-OS PVH (shown, not counted)"
 rxr_bounded 90 launch --name real-minios-pvh "real-mini-os-pvh:lab" -- hello world >/tmp/real-minios.out 2>/tmp/real-minios.err
 echo "  exit status $?; its last lines: $(tr -d '\r' </tmp/real-minios.out | tail -n 4 | paste -sd'|')"
-# Xen turns a PVH guest's triple fault into a reboot, which runxl counts as a power-off.
+# Xen turns a PVH guest's triple fault into a reboot, which ends a unikernel with status 1.
+echo "  runxl said: $(grep -a "runxl:" /tmp/real-minios.err | head -c 300)"
 echo "  Xen's log: $(xl dmesg | grep -a "Triple fault" | tail -n 1)"
 
 echo "== real unikernels through podman: Unikraft runs to its end, Mini-OS stops on podman stop"
