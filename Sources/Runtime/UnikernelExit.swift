@@ -40,7 +40,8 @@ public enum UnikernelExit {
             return "the unikernel rebooted, which ends it with status \(rebootStatus) (Unikraft's exit(1) reboots; Xen "
                 + "also ends a PVH or HVM guest's triple fault as a reboot, which `xl dmesg` shows)"
         case .shutdown(.crash):
-            return "the unikernel crashed (Xen's SHUTDOWN_crash), reported as status 134, as for SIGABRT"
+            return "the unikernel crashed (Xen's SHUTDOWN_crash), reported as status "
+                + "\(GuestExitStatus.signaled(crashSignal).shellExitCode), as for SIGABRT"
         default:
             return nil
         }

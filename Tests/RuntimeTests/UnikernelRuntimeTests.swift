@@ -21,6 +21,7 @@ import Testing
         #expect(UnikernelExit.status(after: .shutdown(.reboot), written: .exited(0)) == .exited(0))
         #expect(UnikernelExit.explanation(after: .shutdown(.reboot), written: .exited(0)) == nil)
         #expect(UnikernelExit.explanation(after: .shutdown(.crash), written: nil)?.contains("crashed") == true)
+        #expect(UnikernelExit.explanation(after: .shutdown(.crash), written: nil)?.contains("status 134,") == true)
         #expect(UnikernelExit.explanation(after: .shutdown(.poweroff), written: nil) == nil)
         #expect(UnikernelExit.explanation(after: .gone, written: nil) == nil)
     }
