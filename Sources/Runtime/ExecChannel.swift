@@ -210,8 +210,10 @@ final class ConsoleWriter: Sendable {
 
     init(descriptor: Int32) { self.descriptor = descriptor }
 
+    /// Escaped on the way (`ConsoleInputEscaping`: the guest's hvc driver would eat 0x0F).
     func write(_ frames: [UInt8]) {
-        lock.withLock { _ in _ = Descriptors.writeAllIfPossible(descriptor, frames) }
+        let wire = ConsoleInputEscaping.escaped(frames)
+        lock.withLock { _ in _ = Descriptors.writeAllIfPossible(descriptor, wire) }
     }
 }
 

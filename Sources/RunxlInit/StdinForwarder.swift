@@ -11,6 +11,7 @@ import GuestProtocol
 final class StdinForwarder {
     private let console: Int32
     private var pipe: Int32
+    private var unescaper = ConsoleInputUnescaper()
     private var decoder = ConsoleFrameDecoder()
     private var pending: [UInt8] = []
     private var endRequested = false
@@ -41,7 +42,7 @@ final class StdinForwarder {
         var buffer = [UInt8](repeating: 0, count: ConsoleFraming.maxFrameSize)
         let count = buffer.withUnsafeMutableBytes { raw in retryingEINTR { read(console, raw.baseAddress, raw.count) } }
         guard count > 0 else { return }
-        for event in decoder.feed(buffer[..<count]) {
+        for event in decoder.feed(unescaper.feed(buffer[..<count])) {
             switch event {
             case .frame(.input, let bytes): if isOpen { pending += bytes }
             case .frame(.inputEnd, _): endRequested = passesEndOfInput
