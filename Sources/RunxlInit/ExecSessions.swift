@@ -65,7 +65,7 @@ final class ExecSessions {
         do {
             description = try ProcessDescription.decode(encoded)
         } catch {
-            console.sendFramed(ExecFrames.exit(session: session, .failed("exec: \(error.message)")))
+            refuse(session, InitFailure("exec: \(error.message)"))
             return
         }
         do {
@@ -75,8 +75,18 @@ final class ExecSessions {
                 newOutputs.append((fd, stream, session))
             }
         } catch {
-            console.sendFramed(ExecFrames.exit(session: session, error.status))
+            refuse(session, error)
         }
+    }
+
+    /// A session that never ran: its caller gets the reason on its stderr, as runc's exec prints
+    /// why it failed, and then the status (127 for a program that is not there). The status alone
+    /// would leave podman exec with an exit code and nothing to say.
+    private func refuse(_ session: UInt32, _ failure: InitFailure) {
+        let line = Array("runxl: exec failed: \(failure.message)\n".utf8)
+        console.sendFramed(ExecFrames.output(session: session, stream: .stderr, line))
+        console.sendFramed(ExecFrames.exit(session: session, failure.status))
+        warn("exec session \(session) did not start: \(failure.message)")
     }
 
     private func launch(_ description: ProcessDescription) throws(InitFailure) -> Session {

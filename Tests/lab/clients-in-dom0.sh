@@ -85,6 +85,9 @@ pm exec ttyc sh -c 'echo exec-in-tty; echo exec-err >&2; exit 5' </dev/null >/tm
 expect "podman exec into a terminal container: exit status" 5 "$?"
 expect "podman exec into a terminal container: stdout" "exec-in-tty" "$(cat /tmp/pm.exec)"
 expect "podman exec into a terminal container: stderr" "exec-err" "$(cat /tmp/pm.exec.err)"
+head -c 300000 /dev/urandom >/tmp/pm.binary
+pm exec -i ttyc md5sum </tmp/pm.binary >/tmp/pm.exec 2>/tmp/pm.exec.err
+expect "podman exec -i: binary stdin arrives byte for byte" "$(md5sum </tmp/pm.binary | cut -d' ' -f1)" "$(cut -d' ' -f1 /tmp/pm.exec)"
 printf 'test -t 0 && echo exec-has-a-tty; stty size\nexit 6\n' |
   script -qec "stty rows 21 cols 71; timeout --foreground -k 5 120 podman --runtime runxl --root $clients/podman-graph --runroot $clients/podman-run exec -it ttyc sh" /dev/null >/tmp/pm.exectty 2>&1
 expect "podman exec -it: exit status" 6 "$?"

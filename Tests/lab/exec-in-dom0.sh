@@ -32,9 +32,19 @@ expect "exec: stdout" "exec-out" "$(cat /tmp/exec.out)"
 expect "exec: stderr" "exec-err" "$(cat /tmp/exec.err)"
 printf 'one\ntwo\nthree\n' | timeout 120 "$runxl" --root "$root" exec execd wc -l >/tmp/exec.out 2>/tmp/exec.err
 expect "exec: stdin with its end-of-file" "3" "$(tr -d ' ' </tmp/exec.out)"
+# Every byte value, ^O (0x0F) among them: the guest's hvc driver takes ^O and the byte after it
+# for SysRq unless the host escapes it (GuestProtocol's ConsoleInputEscaping).
+head -c 300000 /dev/urandom >/tmp/exec.binary
+timeout 120 "$runxl" --root "$root" exec execd md5sum </tmp/exec.binary >/tmp/exec.out 2>/tmp/exec.err
+expect "exec: binary stdin arrives byte for byte" "$(md5sum </tmp/exec.binary | cut -d' ' -f1)" "$(cut -d' ' -f1 /tmp/exec.out)"
 timeout 60 "$runxl" --root "$root" exec execd no-such-program >/tmp/exec.out 2>/tmp/exec.err
 expect "exec: a missing program fails on the host" 1 "$?"
 grep -q "no-such-program" /tmp/exec.err && pass "exec: the error names the program" || fail "exec error: $(cat /tmp/exec.err)"
+# A failure only the guest can see (a working directory that is a file) still says why.
+timeout 60 "$runxl" --root "$root" exec --cwd /etc/hostname execd true </dev/null >/tmp/exec.out 2>/tmp/exec.err
+expect "exec: a process init cannot start: status" 127 "$?"
+grep -q "exec failed: chdir to cwd /etc/hostname" /tmp/exec.err && pass "exec: init's reason reaches the caller's stderr" \
+  || fail "exec: no reason on stderr: $(cat /tmp/exec.err)"
 timeout 120 "$runxl" --root "$root" exec --detach --pid-file /tmp/exec.pid execd sh -c 'sleep 8; exit 9' </dev/null >/dev/null 2>/tmp/exec.err
 expect "exec --detach returns at once" 0 "$?"
 waiter=$(cat /tmp/exec.pid 2>/dev/null)
