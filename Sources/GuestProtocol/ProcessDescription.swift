@@ -46,6 +46,11 @@ public struct ProcessDescription: Sendable, Equatable {
     public var oomScoreAdj: Int?
     /// The kernel's range for oom_score_adj.
     public static let oomScoreAdjRange = -1000...1000
+    /// An exec session's terminal size (`process.consoleSize`, or the caller's terminal), set on
+    /// its pty before the process starts: a resize that followed the start would lose the race
+    /// against a process that asks at once (`stty size`). Never written for the container's own
+    /// process, whose description is part of the cached initramfs.
+    public var consoleSize: ConsoleSize?
 
     public init(
         args: [String], env: [String] = [], cwd: String = "/", user: User = User(),
@@ -53,7 +58,7 @@ public struct ProcessDescription: Sendable, Equatable {
         terminal: Bool = false, mounts: [Mount] = [], capabilities: Capabilities? = nil,
         maskedPaths: [String] = [], readonlyPaths: [String] = [], readonlyRoot: Bool = false,
         sysctl: [Sysctl] = [], devices: [Device] = [], seccomp: SeccompProfile? = nil, pidNamespace: Bool = false,
-        oomScoreAdj: Int? = nil
+        oomScoreAdj: Int? = nil, consoleSize: ConsoleSize? = nil
     ) {
         self.args = args
         self.env = env
@@ -73,6 +78,17 @@ public struct ProcessDescription: Sendable, Equatable {
         self.seccomp = seccomp
         self.pidNamespace = pidNamespace
         self.oomScoreAdj = oomScoreAdj
+        self.consoleSize = consoleSize
+    }
+
+    public struct ConsoleSize: Sendable, Equatable {
+        public var rows: UInt16
+        public var columns: UInt16
+
+        public init(rows: UInt16, columns: UInt16) {
+            self.rows = rows
+            self.columns = columns
+        }
     }
 
     public struct User: Sendable, Equatable {
@@ -291,6 +307,10 @@ extension ProcessDescription {
         if let seccomp { members.append(("seccomp", seccomp.json)) }
         if pidNamespace { members.append(("pidNamespace", .bool(true))) }
         if let oomScoreAdj { members.append(("oomScoreAdj", .number(String(oomScoreAdj)))) }
+        if let consoleSize {
+            members.append(
+                ("consoleSize", .object([("height", .number(String(consoleSize.rows))), ("width", .number(String(consoleSize.columns)))])))
+        }
         var bytes = JSONWriter.write(.object(members))
         bytes.append(0x0A)
         return bytes
@@ -347,12 +367,26 @@ extension ProcessDescription {
             devices: try root.optional("devices") { try $0.array { try Device(try ObjectReader($0)) } } ?? [],
             seccomp: try root.optional("seccomp") { try SeccompProfile(try ObjectReader($0)) },
             pidNamespace: try root.optional("pidNamespace") { try $0.bool() } ?? false,
-            oomScoreAdj: try root.optional("oomScoreAdj") { try $0.int() })
+            oomScoreAdj: try root.optional("oomScoreAdj") { try $0.int() },
+            consoleSize: try root.optional("consoleSize") { try ConsoleSize(try ObjectReader($0)) })
         if let score = description.oomScoreAdj, !oomScoreAdjRange.contains(score) {
             throw GuestProtocolError("process.oomScoreAdj \(score) is outside \(oomScoreAdjRange)")
         }
         try root.rejectUnknown()
         return description
+    }
+}
+
+extension ProcessDescription.ConsoleSize {
+    init(_ object: ObjectReader) throws {
+        let height = try object.require("height") { try $0.int() }
+        let width = try object.require("width") { try $0.int() }
+        let range = 1...Int(UInt16.max)
+        guard range.contains(height), range.contains(width) else {
+            throw GuestProtocolError("process.consoleSize \(height)x\(width) is outside 1...\(UInt16.max)")
+        }
+        try object.rejectUnknown()
+        self.init(rows: UInt16(height), columns: UInt16(width))
     }
 }
 

@@ -142,7 +142,22 @@ struct Exec: Verb {
             if arguments.isSet("no-new-privs") { process.noNewPrivileges = true }
             spec.process = process
         }
-        return try ProcessDescription(spec: spec, rootfs: record.rootfs)
+        var description = try ProcessDescription(spec: spec, rootfs: record.rootfs)
+        if description.terminal { description.consoleSize = Self.initialTerminalSize(spec.process?.consoleSize) }
+        return description
+    }
+
+    /// The size the exec's pty starts with: the process document's `consoleSize` (podman sets it),
+    /// else the caller's own terminal, which runxl bridges without `--console-socket`.
+    static func initialTerminalSize(_ requested: ConsoleSize?) -> ProcessDescription.ConsoleSize? {
+        if let requested, let rows = UInt16(exactly: requested.height), let columns = UInt16(exactly: requested.width),
+            rows > 0, columns > 0
+        {
+            return ProcessDescription.ConsoleSize(rows: rows, columns: columns)
+        }
+        var size = winsize()
+        guard isatty(0) == 1, ioctl(0, UInt(TIOCGWINSZ), &size) == 0, size.ws_row > 0, size.ws_col > 0 else { return nil }
+        return ProcessDescription.ConsoleSize(rows: size.ws_row, columns: size.ws_col)
     }
 }
 

@@ -93,6 +93,10 @@ final class ExecSessions {
         if description.terminal {
             let (master, replica) = try PseudoTerminal.open(purpose: "exec")
             defer { close(replica) }
+            if let size = description.consoleSize {
+                var window = winsize(ws_row: size.rows, ws_col: size.columns, ws_xpixel: 0, ws_ypixel: 0)
+                _ = ioctl(master, UInt(TIOCSWINSZ), &window)
+            }
             let pid = try Launcher(description: description, stdio: .terminal(replica), switchUser: true, warn: warn).launch().pid
             _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
             return Session(pid: pid, input: master, outputs: [master])

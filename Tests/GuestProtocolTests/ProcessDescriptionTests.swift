@@ -36,7 +36,8 @@ import Testing
                 SeccompRule(names: ["mkdir"], action: .errno, errnoRet: 13),
             ]),
         pidNamespace: true,
-        oomScoreAdj: -500)
+        oomScoreAdj: -500,
+        consoleSize: .init(rows: 21, columns: 71))
 
     @Test func fullRoundTrip() throws {
         let bytes = Self.full.encoded()
@@ -50,6 +51,7 @@ import Testing
         #expect(try ProcessDescription.decode(minimal.encoded()) == minimal)
         // No devices, no key: descriptions from before the field keep their bytes (and cache).
         #expect(!String(decoding: minimal.encoded(), as: UTF8.self).contains("devices"))
+        #expect(!String(decoding: minimal.encoded(), as: UTF8.self).contains("consoleSize"))
     }
 
     @Test func handWrittenDocumentWithDefaults() throws {
@@ -82,6 +84,10 @@ import Testing
         #"{"version":1,"args":["a"],"devices":[{"path":"/dev/x","type":"c","fileMode":99999}]}"#,
         #"{"version":1,"args":["a"],"devices":[{"type":"c"}]}"#,
         #"{"version":1,"args":["a"],"oomScoreAdj":1001}"#, #"{"version":1,"args":["a"],"oomScoreAdj":"5"}"#,
+        #"{"version":1,"args":["a"],"consoleSize":{"height":0,"width":80}}"#,
+        #"{"version":1,"args":["a"],"consoleSize":{"height":24,"width":65536}}"#,
+        #"{"version":1,"args":["a"],"consoleSize":{"height":24}}"#,
+        #"{"version":1,"args":["a"],"consoleSize":{"height":24,"width":80,"depth":1}}"#,
     ])
     func malformedDocumentsAreRejected(text: String) {
         #expect(throws: GuestProtocolError.self) { try ProcessDescription.decode(Array(text.utf8)) }
