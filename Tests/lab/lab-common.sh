@@ -7,8 +7,10 @@ root=/run/runxl-lab
 export RUNXL_INIT
 passed=0
 failed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+# Each line ends with the lab's clock ([S s], seconds since its commands began): the gap between
+# two lines is what a check cost, for keeping CI's time budget.
+pass() { echo "PASS: $* [$SECONDS s]"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $* [$SECONDS s]"; failed=$((failed + 1)); }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 # expect NAME EXPECTED ACTUAL
