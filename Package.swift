@@ -65,11 +65,16 @@ let package = Package(
         .target(
             name: "RunxlCommands",
             dependencies: [
-                "Runtime", "OCI", "Hypervisor", "FakeHypervisor", "XenLight", "GuestBuild", "ImageStore",
+                "Runtime", "OCI", "Hypervisor", "XenLight", "GuestBuild", "ImageStore",
                 "RunxlBase", "CSeccompHost",
             ],
             swiftSettings: strictSettings),
         .executableTarget(name: "runxl", dependencies: ["RunxlCommands"], swiftSettings: strictSettings),
+        // runxl with its test seams on (the fake hypervisor, kill injection, the confinement
+        // override): what the CLI tests and the lab's failure checks run; never shipped.
+        .executableTarget(
+            name: "runxl-testing", dependencies: ["RunxlCommands", "FakeHypervisor", "Runtime", "RunxlBase"],
+            path: "Sources/RunxlTesting", swiftSettings: strictSettings),
         // PID 1 inside Linux guests; built fully static, no Foundation.
         .executableTarget(
             name: "runxl-init", dependencies: ["GuestProtocol", "CSeccomp", "RunxlBase"], path: "Sources/RunxlInit",

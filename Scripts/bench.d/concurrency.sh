@@ -5,7 +5,7 @@
 # while the cycles run must parse. The real-libxl figure comes from the lab: Scripts/lab-tests
 # runs Tests/lab/failure-in-dom0.sh, whose "FIGURE concurrency" lines are the same measurement
 # with N as high as dom0's memory allows (RUNXL_CONCURRENCY=lab here boots the lab for it alone).
-# Env from Scripts/bench: RUNXL_BINARY, BENCH_WORK.
+# Env from Scripts/bench: RUNXL_BINARY, RUNXL_TEST_BINARY (runxl with the fake backend), BENCH_WORK.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runxl=${RUNXL_BINARY:?run through Scripts/bench concurrency}
@@ -28,6 +28,8 @@ mkdir -p "$bundle/rootfs"
 cat >"$bundle/config.json" <<'JSON'
 {"ociVersion": "1.2.0", "root": {"path": "rootfs"}, "process": {"args": ["sh"], "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0}}}
 JSON
+# The fake backend is a test seam: only runxl-testing has it.
+runxl=${RUNXL_TEST_BINARY:?run through Scripts/bench concurrency}
 export RUNXL_HYPERVISOR=fake
 echo "== concurrency: N parallel create+delete cycles on the fake backend ($(basename "$(dirname "$(dirname "$runxl")")")/$(basename "$(dirname "$runxl")") runxl)"
 printf '  %-6s %-10s %-9s %-12s %-14s %-12s %s\n' N "wall (s)" failures "root files" "fake domains" supervisors "unparsable reads"

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,14 +30,21 @@ public enum KillPoint: String, CaseIterable, Sendable {
     case afterRecordRemove = "after-record-remove"
 }
 
-/// `RUNXL_INJECT_KILL=<point>` makes runxl SIGKILL itself when it reaches that point. Unset (every
-/// real run) it costs one `getenv` per process.
+/// `RUNXL_INJECT_KILL=<point>` makes runxl SIGKILL itself when it reaches that point, in the test
+/// build only: `runxl-testing` calls `arm()` at start; the shipped `runxl` never does, so there the
+/// points cost one lock each and nothing in the environment can trigger them.
 public enum KillInjection {
     public static let variable = "RUNXL_INJECT_KILL"
-    private static let requested: String? = getenv(variable).map { String(cString: $0) }
+    private static let requested = Mutex<String?>(nil)
+
+    /// Reads the variable; only the test build's main calls this.
+    public static func arm() {
+        let value = getenv(variable).map { String(cString: $0) }
+        requested.withLock { $0 = value }
+    }
 
     public static func reached(_ point: KillPoint) {
-        guard let requested, requested == point.rawValue else { return }
+        guard requested.withLock({ $0 }) == point.rawValue else { return }
         kill(getpid(), SIGKILL)
         // SIGKILL cannot be caught; nothing after it runs.
     }

@@ -1,4 +1,3 @@
-import FakeHypervisor
 import Hypervisor
 import Runtime
 import RunxlBase
@@ -10,11 +9,11 @@ import Glibc
 /// Chooses the hypervisor backend and opens it only when a verb needs it, so that verbs which
 /// only read state (`state`, `list`) never pay for a libxl context.
 ///
-/// `RUNXL_HYPERVISOR=fake` selects the file-backed double (its files under `RUNXL_FAKE_DIR`,
-/// default `/tmp/runxl-fake`): for the CLI tests on hosts without Xen. Anything else is Xen.
+/// Xen, except in the test build, where `RUNXL_HYPERVISOR=fake` selects the file-backed double
+/// (`TestSeams.makeHypervisor`).
 enum Backend {
     static var selectedName: String {
-        guard let value = getenv("RUNXL_HYPERVISOR") else { return "xen" }
+        guard TestSeams.current.makeHypervisor != nil, let value = getenv("RUNXL_HYPERVISOR") else { return "xen" }
         return String(cString: value) == "fake" ? "fake" : "xen"
     }
 
@@ -22,10 +21,10 @@ enum Backend {
         let store = StateStore(root: global.root)
         let logger = global.logger
         let engine: ContainerEngine
-        if selectedName == "fake" {
+        if selectedName == "fake", let makeHypervisor = TestSeams.current.makeHypervisor {
             let directory = getenv("RUNXL_FAKE_DIR").map { String(cString: $0) } ?? "/tmp/runxl-fake"
             engine = ContainerEngine(
-                store: store, hypervisor: try FakeHypervisor(directory: directory), hypervisorName: "fake",
+                store: store, hypervisor: try makeHypervisor(directory), hypervisorName: "fake",
                 preparer: ValidatingGuestPreparer())
         } else {
             engine = ContainerEngine(

@@ -82,7 +82,9 @@ public enum Runxl {
 /// The process entry point: parses, runs, and turns every error into runc's behaviour
 /// (message on stderr, a log line, exit status 1).
 public enum RunxlMain {
-    public static func main(_ arguments: [String]) -> Never {
+    /// `seams`: only `runxl-testing` passes any (`TestSeams`).
+    public static func main(_ arguments: [String], seams: TestSeams = TestSeams()) -> Never {
+        TestSeams.install(seams)
         var logger = Logger(path: nil, format: .text, debug: false)
         do {
             let (globalParsed, rest) = try ArgumentScanner.parse(

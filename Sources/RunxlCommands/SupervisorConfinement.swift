@@ -12,9 +12,10 @@ import Glibc
 ///
 /// An unlisted call fails with EPERM instead of killing the process: a call missed here makes
 /// one operation fail with a logged error, never the container's supervisor die with the
-/// container still running. `RUNXL_SUPERVISOR_SECCOMP=0` turns the confinement off (filter and
-/// capabilities); `=log` installs a filter that allows everything and has the kernel log each
-/// unlisted call (audit type 1326, in dmesg), which is how this list is checked.
+/// container still running. In the test build only (`TestSeams`), `RUNXL_SUPERVISOR_SECCOMP=0`
+/// turns the confinement off (filter and capabilities) and `=log` installs a filter that allows
+/// everything and has the kernel log each unlisted call (audit type 1326, in dmesg), which is how
+/// this list is checked.
 enum SupervisorConfinement {
     static let variable = "RUNXL_SUPERVISOR_SECCOMP"
 
@@ -65,6 +66,7 @@ enum SupervisorConfinement {
     enum Mode { case off, enforce, log }
 
     static var mode: Mode {
+        guard TestSeams.current.supervisorConfinementOverride else { return .enforce }
         switch getenv(variable).map({ String(cString: $0) }) {
         case "0": return .off
         case "log": return .log

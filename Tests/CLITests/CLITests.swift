@@ -237,7 +237,7 @@ import Testing
     @Test func runxlLinksNoLibraryItOpensOnDemand() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
-        process.arguments = [RunxlProcess.binary]
+        process.arguments = [RunxlProcess.shippedBinary]
         let output = Pipe()
         process.standardOutput = output
         try process.run()

@@ -9,16 +9,27 @@ struct RunxlProcess {
         var stderr: String
     }
 
-    /// The binary under test: `RUNXL_BINARY`, or the debug build next to this package.
+    /// The binary under test: `RUNXL_TEST_BINARY`, or the debug build of `runxl-testing` (runxl
+    /// with its test seams: the fake hypervisor, kill injection) next to this package.
     static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["RUNXL_TEST_BINARY"] { return path }
+        return built("runxl-testing")
+    }
+
+    /// The `runxl` users get, without the seams: `RUNXL_BINARY`, or the debug build.
+    static var shippedBinary: String {
         if let path = ProcessInfo.processInfo.environment["RUNXL_BINARY"] { return path }
+        return built("runxl")
+    }
+
+    private static func built(_ product: String) -> String {
         let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
-        for candidate in [".build/debug/runxl", ".build/x86_64-unknown-linux-gnu/debug/runxl"] {
-            let path = packageRoot.appendingPathComponent(candidate).path
+        for directory in [".build/debug/", ".build/x86_64-unknown-linux-gnu/debug/"] {
+            let path = packageRoot.appendingPathComponent(directory + product).path
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
-        return packageRoot.appendingPathComponent(".build/debug/runxl").path
+        return packageRoot.appendingPathComponent(".build/debug/" + product).path
     }
 
     /// A scratch world: its own --root and fake hypervisor directory, removed by `cleanup()`.
@@ -63,9 +74,11 @@ struct RunxlProcess {
     }
 
     /// Starts `runxl --root ROOT ARGS...` without waiting.
-    func start(_ arguments: [String], globalFirst: [String] = [], extraEnvironment: [String: String] = [:]) throws -> Running {
+    func start(
+        _ arguments: [String], globalFirst: [String] = [], extraEnvironment: [String: String] = [:], binary: String = Self.binary
+    ) throws -> Running {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = globalFirst + ["--root", root] + arguments
         process.environment = environment.merging(extraEnvironment) { _, extra in extra }
         let name = UUID().uuidString
@@ -80,8 +93,10 @@ struct RunxlProcess {
     }
 
     @discardableResult
-    func run(_ arguments: [String], globalFirst: [String] = [], extraEnvironment: [String: String] = [:]) throws -> Result {
-        try start(arguments, globalFirst: globalFirst, extraEnvironment: extraEnvironment).wait()
+    func run(
+        _ arguments: [String], globalFirst: [String] = [], extraEnvironment: [String: String] = [:], binary: String = Self.binary
+    ) throws -> Result {
+        try start(arguments, globalFirst: globalFirst, extraEnvironment: extraEnvironment, binary: binary).wait()
     }
 
     /// Writes a bundle with a rootfs directory and the given process args (and `terminal`).

@@ -202,7 +202,9 @@ for kind in pv pvh; do
   before=$(c images ls -q | sort)
   # Without --base-name ctr keeps only refs under an import-DATE prefix: "uk-pv" would get no name.
   c images import --base-name localhost/uk "$clients/uk-$kind.tar" >/tmp/ctr.import 2>&1
-  uk_image=$(comm -13 <(echo "$before") <(c images ls -q | sort) | head -n 1)
+  # Through a file: dom0 has no /dev/fd for a process substitution.
+  c images ls -q | sort >/tmp/ctr.images
+  uk_image=$(echo "$before" | comm -13 - /tmp/ctr.images | head -n 1)
   [ -n "$uk_image" ] || uk_image=localhost/uk:uk-$kind
   c run --rm --runtime io.containerd.runc.v2 --runc-binary "$clients/bin/runxl" "$uk_image" "uk-ctr-$kind" \
     hello exit=4 </dev/null >/tmp/ctr.uk 2>/tmp/ctr.uk.err

@@ -20,7 +20,8 @@ if ! declare -F pass >/dev/null; then
 JSON
 fi
 export RUNXL_INIT
-failure_runxl=$RUNXL_BINARY
+# Kill injection and the seccomp audit are test seams: runxl-testing has them, runxl does not.
+failure_runxl=${RUNXL_TEST_BINARY:-$RUNXL_BINARY}
 failure_work=$RUNXL_LAB_WORK
 froot=/run/runxl-failure
 sections=${RUNXL_FAILURE_SECTIONS:-kill seccomp concurrency}
