@@ -252,8 +252,14 @@ public struct GuestBuilder: Sendable {
         let rootfs = rootPath.hasPrefix("/") ? rootPath : bundle + "/" + rootPath
         let bundleName = bundle.split(separator: "/").last.map(String.init) ?? "guest"
         let name = domainName ?? GuestNaming.domainName(containerID: bundleName)
-        let guest = try build(spec: spec, rootfs: rootfs, domainName: name)
-        return try writeOutputs(guest, output: output, source: bundle)
+        return try convert(spec: spec, rootfs: rootfs, domainName: name, output: output, source: bundle)
+    }
+
+    /// `convert` for a spec and rootfs already resolved (`LinuxHandler`).
+    @discardableResult
+    public func convert(spec: Spec, rootfs: String, domainName: String, output: String, source: String) throws(RunxlError) -> BuiltGuest {
+        let guest = try build(spec: spec, rootfs: rootfs, domainName: domainName)
+        return try writeOutputs(guest, output: output, source: source)
     }
 
     /// `convert` for an image given as its layers (`runxl image convert REF`): the same output

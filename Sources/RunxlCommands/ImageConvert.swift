@@ -48,10 +48,13 @@ struct ImageConvert: ImageAction {
     func run() throws(RunxlError) -> Int32 {
         let bundle = ContainerEngine.absolutePath(source)
         if FileSystem.isDirectory(bundle) {
-            if let guest = try XenBackend.unikernelBuilder().convert(bundle: bundle, output: output, domainName: name, annotations: overrides) {
-                return report(guest)
+            let handlers = GuestHandlers.standard(host: try HostConfig.load()) { () throws(RunxlError) in try InitBinary.locate() }
+            switch try handlers.convert(bundle: bundle, output: output, domainName: name, annotations: overrides) {
+            case .unikernel(let guest): return report(guest)
+            case .linux(let guest):
+                report(guest)
+                return 0
             }
-            return try convert(bundle: bundle, domainName: name)
         }
         if source.hasPrefix("/") || source.hasPrefix("./") || source.hasPrefix("../") {
             throw RunxlError(.bundleNotFound, "\(bundle) is not a bundle directory")
@@ -93,12 +96,6 @@ struct ImageConvert: ImageAction {
     }
 
     static let unikernelFilesFound = "the image's rootfs holds a unikernel"
-
-    private func convert(bundle: String, domainName: String?) throws(RunxlError) -> Int32 {
-        let guest = try XenBackend.builder().convert(bundle: bundle, output: output, domainName: domainName, annotations: overrides)
-        report(guest)
-        return 0
-    }
 
     /// A unikernel image (its manifest or config says so): its files are read from an unpacked
     /// rootfs (the store's snapshot, read in place), not streamed.

@@ -30,26 +30,23 @@ enum XenBackend {
     }
 }
 
-/// Builds the guest for `create`: a unikernel boots as itself (GuestBuild/Unikernel), anything
-/// else as kernel + initramfs with runxl-init.
+/// Builds the guest for `create` through GuestBuild's handlers (a unikernel boots as itself,
+/// anything else as a Linux guest with runxl-init), and tells the runtime what it got.
 struct XenGuestPreparer: GuestPreparing {
     let host: HostConfig
 
     func prepare(
         id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String, network: GuestNetwork?
     ) throws(RunxlError) -> PreparedGuest {
-        let name = DomainNaming.name(for: id)
-        if let unikernel = try UnikernelRecognizer.recognize(annotations: spec.annotations ?? [:], rootfs: RootfsLookup(rootfs: rootfs)) {
-            let guest = try UnikernelBuilder(host: host).build(unikernel, spec: spec, rootfs: rootfs, domainName: name, network: network)
-            return PreparedGuest(
-                domain: guest.domain, unikernel: unikernel.kind.rawValue, takesNetwork: unikernel.kind.flavour.configuresNetwork)
+        let container = ContainerSource(spec: spec, rootfs: rootfs, domainName: DomainNaming.name(for: id))
+        let handlers = GuestHandlers.standard(host: host) { () throws(RunxlError) in try InitBinary.locate() }
+        switch try handlers.build(container, stateDirectory: stateDirectory, network: network) {
+        case .unikernel(let guest):
+            let kind = guest.declaration.kind
+            return PreparedGuest(domain: guest.domain, unikernel: kind.rawValue, takesNetwork: kind.flavour.configuresNetwork)
+        case .linux(let guest):
+            return PreparedGuest(domain: guest.domain, hostMounts: guest.hostMounts)
         }
-        let builder = GuestBuilder(options: GuestBuildOptions(initBinary: try InitBinary.locate(), host: host))
-        let guest = switch try RootfsMode.resolve(spec: spec, host: host) {
-        case .share: try builder.buildShared(spec: spec, rootfs: rootfs, domainName: name, stateDirectory: stateDirectory)
-        case .initramfs: try builder.build(spec: spec, rootfs: rootfs, domainName: name, bindImageDirectory: stateDirectory)
-        }
-        return PreparedGuest(domain: guest.domain, hostMounts: guest.hostMounts)
     }
 }
 
