@@ -47,20 +47,22 @@ public final class ContainerEngine {
         /// attaches only after create returns, keeps the domain paused until `start` so that no
         /// console output comes before it listens.
         public var bootsBeforeStart: Bool
-        public init(bundle: String, pidFile: String? = nil, consoleSocket: String? = nil, bootsBeforeStart: Bool = true) {
+        public var supervisor: SupervisorStart
+        public init(
+            bundle: String, pidFile: String? = nil, consoleSocket: String? = nil, bootsBeforeStart: Bool = true,
+            supervisor: SupervisorStart
+        ) {
             self.bundle = bundle
             self.pidFile = pidFile
             self.consoleSocket = consoleSocket
             self.bootsBeforeStart = bootsBeforeStart
+            self.supervisor = supervisor
         }
     }
 
     /// Builds the guest, creates the domain paused and starts the supervisor, which `launch`
     /// returns the pid of. On any failure nothing is left: no record, no domain.
-    public func create(
-        _ id: ContainerID, options: CreateOptions,
-        launchSupervisor: (ContainerID, _ terminalReplica: Int32?) throws(RunxlError) -> Int32
-    ) throws(RunxlError) -> ContainerRecord {
+    public func create(_ id: ContainerID, options: CreateOptions) throws(RunxlError) -> ContainerRecord {
         let bundle = Self.absolutePath(options.bundle)
         let spec = try Self.loadSpec(bundle: bundle)
         let rootfs = try spec.validateForCreate(bundle: bundle, documentName: "\(bundle)/config.json")
@@ -139,13 +141,21 @@ public final class ContainerEngine {
                 try terminalPair?.sendMaster(to: Self.absolutePath(socket))
             }
             defer { terminalPair?.close() }
-            let pid = try launchSupervisor(id, terminalPair?.replica)
+            let pid: Int32
+            switch options.supervisor {
+            case .process(let globalArguments):
+                pid = try SupervisorProcess.spawn(globalArguments: globalArguments, id: id, terminal: terminalPair?.replica)
+            case .thisProcess:
+                pid = getpid()
+                // `launch` is its own supervisor: the user's shell process stays where it is.
+                record.hostCgroup = nil
+            case .custom(let start):
+                pid = try start(id, terminalPair?.replica)
+            }
             KillInjection.reached(.afterSupervisorSpawn)
             trace.mark("create \(id): supervisor ready")
             record.pid = pid
             record.pidStartTime = Processes.startTime(of: pid)
-            // `launch` is its own supervisor: the user's shell process stays where it is.
-            if pid == getpid() { record.hostCgroup = nil }
             if let cgroup = record.hostCgroup, let domain {
                 let backend = ShareBackendWatch.backendPID(of: domain).map { [$0] } ?? []
                 try HostCgroup.place(HostCgroup.withChildren(pid) + backend, in: cgroup)
@@ -171,7 +181,7 @@ public final class ContainerEngine {
             if let domain { try? hypervisor.destroy(domain) }
             if let attachment = record.network { network.unwire(attachment) }
             // `launch` supervises in-process: its pid is this process.
-            if let pid = record.pid, pid != getpid() { Glibc.kill(pid, SIGKILL) }
+            if let pid = record.pid, !options.supervisor.isThisProcess { Glibc.kill(pid, SIGKILL) }
             if let cgroup = record.hostCgroup { HostCgroup.remove(cgroup) }
             try? store.remove(id)
             throw error

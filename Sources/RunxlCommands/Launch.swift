@@ -60,7 +60,7 @@ struct Launch: Verb {
         defer { try? FileSystem.removeTree(bundle) }
         let engine = try Backend.engine(global)
         // This process is the container's supervisor: its pid is the one `state` shows.
-        _ = try engine.create(id, options: .init(bundle: bundle, bootsBeforeStart: false)) { (_: ContainerID, _: Int32?) throws(RunxlError) -> Int32 in getpid() }
+        _ = try engine.create(id, options: .init(bundle: bundle, bootsBeforeStart: false, supervisor: .thisProcess))
         let interrupted = InterruptWatch(global: global, id: id)
         do {
             try interrupted.start(interrupts)

@@ -27,7 +27,7 @@ struct Run: Verb {
 
     func run() throws(RunxlError) -> Int32 {
         let engine = try Backend.engine(global)
-        var engineOptions = options.engineOptions
+        var engineOptions = options.engineOptions(global)
         // runc runs a terminal process in the foreground without a console socket: the pty's
         // master comes back to this process, which bridges it to its own stdin and stdout.
         var receiver: ConsoleReceiver?
@@ -39,9 +39,7 @@ struct Run: Verb {
             receiver = listening
             engineOptions.consoleSocket = listening.path
         }
-        let record = try engine.create(id, options: engineOptions) { (id: ContainerID, terminal: Int32?) throws(RunxlError) -> Int32 in
-            try SupervisorLauncher.launch(global: global, id: id, terminal: terminal)
-        }
+        let record = try engine.create(id, options: engineOptions)
         var bridge: TerminalBridge?
         do {
             if let receiver { bridge = try TerminalBridge.start(master: try receiver.receive()) }

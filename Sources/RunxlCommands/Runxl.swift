@@ -12,6 +12,14 @@ struct GlobalOptions: Sendable {
     var log: String?
     var logFormat: LogFormat = .text
     var debug = false
+
+    /// What a supervisor create starts must be told of these (its root, where and how to log).
+    var supervisorArguments: [String] {
+        var arguments = ["--root", root, "--log-format", logFormat.rawValue]
+        if let log { arguments += ["--log", ContainerEngine.absolutePath(log)] }
+        if debug { arguments.append("--debug") }
+        return arguments
+    }
     /// The image store (`image` verbs, `launch REF`); nil means ContentStore.defaultRoot.
     var store: String?
 

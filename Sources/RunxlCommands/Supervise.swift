@@ -16,11 +16,11 @@ import Glibc
 /// the state directory, libxl's scripts), and waits for it.
 struct Supervise: Verb {
     static let spec = VerbSpec(
-        name: "supervise", summary: "internal: supervise a container until it ends", usage: "--ready-fd N ID",
+        name: SupervisorProcess.verb, summary: "internal: supervise a container until it ends", usage: "--ready-fd N ID",
         flags: [
-            FlagSpec("ready-fd", value: "N", help: "descriptor to report readiness on"),
-            FlagSpec("tty-fd", value: "N", help: "the replica of the container's pty, for a process with a terminal"),
-            FlagSpec("inner", help: "the supervisor proper, started by the process create reports"),
+            FlagSpec(SupervisorProcess.readyFlag, value: "N", help: "descriptor to report readiness on"),
+            FlagSpec(SupervisorProcess.terminalFlag, value: "N", help: "the replica of the container's pty, for a process with a terminal"),
+            FlagSpec(SupervisorProcess.innerFlag, help: "the supervisor proper, started by the process create reports"),
         ], hidden: true)
 
     let global: GlobalOptions
@@ -32,9 +32,9 @@ struct Supervise: Verb {
     init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError) {
         self.global = global
         id = try ContainerID(try arguments.positional(0, "container id"))
-        readyDescriptor = Int32(try arguments.integer("ready-fd", default: -1))
-        terminalDescriptor = Int32(try arguments.integer("tty-fd", default: -1))
-        isInner = arguments.isSet("inner")
+        readyDescriptor = Int32(try arguments.integer(SupervisorProcess.readyFlag, default: -1))
+        terminalDescriptor = Int32(try arguments.integer(SupervisorProcess.terminalFlag, default: -1))
+        isInner = arguments.isSet(SupervisorProcess.innerFlag)
     }
 
     func run() throws(RunxlError) -> Int32 {
@@ -52,7 +52,7 @@ struct Supervise: Verb {
         guard let verb = arguments.firstIndex(of: Self.spec.name) else {
             throw RunxlError(.internal, "runxl supervise was started without its verb in \(arguments)")
         }
-        arguments.insert("--inner", at: verb + 1)
+        arguments.insert("--\(SupervisorProcess.innerFlag)", at: verb + 1)
         // The supervisor answers on a pipe of this process's, which relays the answer to create
         // once the view and the confinement are in place: create returns to a finished pid.
         let answer = try Processes.makePipe()

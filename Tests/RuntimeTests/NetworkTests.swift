@@ -164,7 +164,8 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
             return bundle
         }
 
-        let launcher: (ContainerID, Int32?) throws(RunxlError) -> Int32 = { _, _ in try Processes.spawn("/bin/sleep", ["30"]) }
+        /// Stands in for `runxl supervise`: a process with a pid, for the record.
+        let supervisor = SupervisorStart.custom { _, _ throws(RunxlError) in try Processes.spawn("/bin/sleep", ["30"]) }
     }
 
     @Test func aJoinedNamespaceGivesTheGuestAVifAndItsAddresses() throws {
@@ -172,7 +173,7 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
         let id = try ContainerID("net")
         let namespace = try world.namespaceFile("podman-x")
         let bundle = try world.bundle(namespace: ["type": "network", "path": namespace])
-        let record = try world.engine.create(id, options: .init(bundle: bundle), launchSupervisor: world.launcher)
+        let record = try world.engine.create(id, options: .init(bundle: bundle, supervisor: world.supervisor))
         let domain = try #require(record.domainID)
         #expect(try world.fake.readStore("/fake/\(domain)/vifs") == "mac=6a:1b:2c:3d:4e:5f,vifname=rxvtest")
         #expect(world.network.wired.count == 1)
@@ -188,7 +189,7 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
     func noJoinedNetworkNamespaceMeansNoVif(_ namespace: [String: String]?) throws {
         let world = try World()
         let id = try ContainerID("plain")
-        let record = try world.engine.create(id, options: .init(bundle: try world.bundle(namespace: namespace)), launchSupervisor: world.launcher)
+        let record = try world.engine.create(id, options: .init(bundle: try world.bundle(namespace: namespace), supervisor: world.supervisor))
         let domain = try #require(record.domainID)
         #expect(try world.fake.readStore("/fake/\(domain)/vifs") == "")
         #expect(try world.fake.readStore("/local/domain/\(domain)/data/runxl/network") == nil)
@@ -222,7 +223,7 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
         let id = try ContainerID("uk-net")
         let namespace = try world.namespaceFile("podman-uk")
         let bundle = try world.bundle(namespace: ["type": "network", "path": namespace])
-        let record = try engine.create(id, options: .init(bundle: bundle), launchSupervisor: world.launcher)
+        let record = try engine.create(id, options: .init(bundle: bundle, supervisor: world.supervisor))
         let domain = try #require(record.domainID)
         #expect(preparer.given == world.network.guest)
         #expect(world.network.wired.count == (takesNetwork ? 1 : 0))
@@ -242,7 +243,7 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
         let namespace = try world.namespaceFile("podman-y")
         let bundle = try world.bundle(namespace: ["type": "network", "path": namespace])
         do {
-            _ = try world.engine.create(id, options: .init(bundle: bundle), launchSupervisor: world.launcher)
+            _ = try world.engine.create(id, options: .init(bundle: bundle, supervisor: world.supervisor))
             Issue.record("create must fail when the network cannot be wired")
         } catch {
             #expect(error.code == .networkFailed)
@@ -260,14 +261,13 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
         let world = try World()
         let namespace = try world.namespaceFile("pod")
         let infra = try world.engine.create(
-            try ContainerID("infra"), options: .init(bundle: try world.bundle(namespace: ["type": "network", "path": namespace])),
-            launchSupervisor: world.launcher)
+            try ContainerID("infra"), options: .init(bundle: try world.bundle(namespace: ["type": "network", "path": namespace]), supervisor: world.supervisor))
         let infraPid = try #require(infra.pid)
         let joined = throughPid ? "/proc/\(infraPid)/ns/net" : namespace
         let app = try ContainerID("app")
         let appBundle = try world.bundle(namespace: ["type": "network", "path": joined])
         do {
-            _ = try world.engine.create(app, options: .init(bundle: appBundle), launchSupervisor: world.launcher)
+            _ = try world.engine.create(app, options: .init(bundle: appBundle, supervisor: world.supervisor))
             Issue.record("create must refuse to join another runxl container's network namespace")
         } catch {
             #expect(error.code == .unsupported)
@@ -306,7 +306,7 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
         let id = try ContainerID("wrongtype")
         let bundle = try world.bundle(namespace: namespace)
         let error = #expect(throws: RunxlError.self) {
-            _ = try world.engine.create(id, options: .init(bundle: bundle), launchSupervisor: world.launcher)
+            _ = try world.engine.create(id, options: .init(bundle: bundle, supervisor: world.supervisor))
         }
         #expect(error?.code == .invalidConfig)
         #expect(error?.message.contains(reason) == true, "\(error?.message ?? "")")

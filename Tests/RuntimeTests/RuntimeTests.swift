@@ -94,7 +94,8 @@ import Testing
         }
 
         /// A stand-in supervisor: a child that lives long enough for the test.
-        let launcher: (ContainerID, Int32?) throws(RunxlError) -> Int32 = { _, _ in try Processes.spawn("/bin/sleep", ["30"]) }
+        /// Stands in for `runxl supervise`: a process with a pid, for the record.
+        let supervisor = SupervisorStart.custom { _, _ throws(RunxlError) in try Processes.spawn("/bin/sleep", ["30"]) }
     }
 
     @Test func createFailureLeavesNothing() throws {
@@ -102,9 +103,11 @@ import Testing
         let id = try ContainerID("fails")
         // The supervisor cannot start: the domain created before must be destroyed, the record removed.
         #expect(throws: RunxlError.self) {
-            try world.engine.create(id, options: .init(bundle: try world.bundle())) { (_: ContainerID, _: Int32?) throws(RunxlError) -> Int32 in
-                throw RunxlError(.spawnFailed, "injected")
-            }
+            try world.engine.create(
+                id,
+                options: .init(
+                    bundle: try world.bundle(),
+                    supervisor: .custom { _, _ throws(RunxlError) in throw RunxlError(.spawnFailed, "injected") }))
         }
         #expect(try world.fake.listDomains().isEmpty)
         #expect(!world.engine.store.exists(id))
@@ -115,10 +118,10 @@ import Testing
         let bundle = try world.bundle()
         // Fill the fake's 1024 MiB with four 256 MiB guests; the fifth must fail cleanly.
         for index in 0..<4 {
-            _ = try world.engine.create(try ContainerID("m\(index)"), options: .init(bundle: bundle), launchSupervisor: world.launcher)
+            _ = try world.engine.create(try ContainerID("m\(index)"), options: .init(bundle: bundle, supervisor: world.supervisor))
         }
         do {
-            _ = try world.engine.create(try ContainerID("m4"), options: .init(bundle: bundle), launchSupervisor: world.launcher)
+            _ = try world.engine.create(try ContainerID("m4"), options: .init(bundle: bundle, supervisor: world.supervisor))
             Issue.record("a fifth guest must not fit")
         } catch {
             #expect(error.code == .outOfMemory)
@@ -130,7 +133,7 @@ import Testing
     @Test func killBeforeStartDestroysTheDomain() throws {
         let world = try World()
         let id = try ContainerID("early")
-        let record = try world.engine.create(id, options: .init(bundle: try world.bundle()), launchSupervisor: world.launcher)
+        let record = try world.engine.create(id, options: .init(bundle: try world.bundle(), supervisor: world.supervisor))
         #expect(record.status == .created)
         try world.engine.kill(id, signal: 15)
         #expect(try world.engine.state(id).status == .stopped)
@@ -146,7 +149,7 @@ import Testing
         let world = try World()
         let id = try ContainerID("gated")
         let record = try world.engine.create(
-            id, options: .init(bundle: try world.bundle(args: ["fake-exit", "4"])), launchSupervisor: world.launcher)
+            id, options: .init(bundle: try world.bundle(args: ["fake-exit", "4"]), supervisor: world.supervisor))
         let domain = try #require(record.domainID)
         let key = "\(try world.fake.storePath(domain))/\(GuestKeys.start)"
         #expect(record.bootedAtCreate == true)
@@ -160,7 +163,7 @@ import Testing
 
         let launched = try ContainerID("launched")
         let paused = try world.engine.create(
-            launched, options: .init(bundle: try world.bundle(), bootsBeforeStart: false), launchSupervisor: world.launcher)
+            launched, options: .init(bundle: try world.bundle(), bootsBeforeStart: false, supervisor: world.supervisor))
         let pausedDomain = try #require(paused.domainID)
         #expect(paused.bootedAtCreate == nil)
         #expect(try world.fake.domainInfo(pausedDomain)?.state == .paused)
@@ -173,7 +176,7 @@ import Testing
     @Test func startOfAContainerThatEndedBeforeStartGivesTheReason() throws {
         let world = try World()
         let id = try ContainerID("ended")
-        _ = try world.engine.create(id, options: .init(bundle: try world.bundle()), launchSupervisor: world.launcher)
+        _ = try world.engine.create(id, options: .init(bundle: try world.bundle(), supervisor: world.supervisor))
         try world.engine.recordExit(id, status: .failed("mount tmpfs on /scratch: Invalid argument"))
         do {
             try world.engine.start(id)
@@ -189,7 +192,7 @@ import Testing
         let world = try World()
         let id = try ContainerID("orphan")
         // A pid that cannot be alive: the record must not claim the container runs.
-        _ = try world.engine.create(id, options: .init(bundle: try world.bundle())) { (_: ContainerID, _: Int32?) throws(RunxlError) -> Int32 in 999_999_999 }
+        _ = try world.engine.create(id, options: .init(bundle: try world.bundle(), supervisor: .custom { _, _ in 999_999_999 }))
         #expect(try world.engine.state(id).status == .stopped)
         // delete --force still finds and destroys the domain.
         try world.engine.delete(id, force: true)

@@ -73,9 +73,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let (engine, fake) = try engine(directory)
         let id = try ContainerID("uk")
-        let record = try engine.create(id, options: .init(bundle: try bundle(directory))) { (_: ContainerID, _: Int32?) throws(RunxlError) -> Int32 in
-            try Processes.spawn("/bin/sleep", ["30"])
-        }
+        let record = try engine.create(
+            id,
+            options: .init(
+                bundle: try bundle(directory), supervisor: .custom { _, _ throws(RunxlError) in try Processes.spawn("/bin/sleep", ["30"]) }))
         #expect(record.unikernel == "xen-elf")
         try engine.start(id)
         do {
