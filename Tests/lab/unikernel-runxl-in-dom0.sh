@@ -14,8 +14,10 @@ kernels=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/Images/unikernels/ou
 root=/run/runxl-uk-lab
 store=/var/tmp/runxl-uk-store
 failures=0
-pass() { echo "PASS: unikernel: $*"; }
-fail() { echo "FAIL: unikernel: $*"; failures=$((failures + 1)); }
+# The lines lab-common.sh's pass and fail print, on the clock of the run that started this one
+# (in-dom0.sh counts them into its summary).
+pass() { echo "PASS: unikernel: $* [$((${lab_clock_offset:-0} + SECONDS)) s]"; }
+fail() { echo "FAIL: unikernel: $* [$((${lab_clock_offset:-0} + SECONDS)) s]"; failures=$((failures + 1)); }
 expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: expected [$2], got [$3]"; fi; }
 contains() { if grep -aqF -- "$2" "$3"; then pass "$1"; else fail "$1: no [$2] in: $(tr '\n' '|' <"$3" | tail -c 400)"; fi; }
 now() { date +%s.%N; }
