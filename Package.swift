@@ -80,21 +80,25 @@ let package = Package(
             name: "runxl-init", dependencies: ["GuestProtocol", "CSeccomp", "RunxlBase"], path: "Sources/RunxlInit",
             swiftSettings: strictSettings),
 
-        .testTarget(name: "OCITests", dependencies: ["OCI", "RunxlBase"], swiftSettings: strictSettings),
+        .testTarget(name: "OCITests", dependencies: ["OCI", "RunxlBase", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "RuntimeTests",
             dependencies: ["Runtime", "FakeHypervisor", "Hypervisor", "OCI", "RunxlBase"],
             swiftSettings: strictSettings),
-        .testTarget(name: "GuestProtocolTests", dependencies: ["GuestProtocol"], swiftSettings: strictSettings),
+        .testTarget(name: "GuestProtocolTests", dependencies: ["GuestProtocol", "TestSupport"], swiftSettings: strictSettings),
+        // What several test targets share (a scratch directory, ...).
+        .target(name: "TestSupport", dependencies: ["RunxlBase"], path: "Tests/TestSupport", swiftSettings: strictSettings),
         .testTarget(
-            name: "GuestBuildTests", dependencies: ["GuestBuild", "Archive", "OCI", "Hypervisor", "RunxlBase"],
+            name: "GuestBuildTests", dependencies: ["GuestBuild", "Archive", "OCI", "Hypervisor", "RunxlBase", "TestSupport"],
             swiftSettings: strictSettings),
+        .testTarget(name: "ArchiveTests", dependencies: ["Archive", "RunxlBase", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "ImageStoreTests",
             // GuestBuild and GuestProtocol: StreamConvertTests compares the streamed initramfs with the unpack path's.
-            dependencies: ["ImageStore", "Registry", "Archive", "OCI", "RunxlBase", "GuestBuild", "GuestProtocol"],
+            dependencies: ["ImageStore", "Registry", "Archive", "OCI", "RunxlBase", "GuestBuild", "GuestProtocol", "TestSupport"],
             swiftSettings: strictSettings),
         .testTarget(name: "RunxlBaseTests", dependencies: ["RunxlBase"], swiftSettings: strictSettings),
+        .testTarget(name: "RegistryTests", dependencies: ["Registry", "RunxlBase"], swiftSettings: strictSettings),
         .testTarget(name: "XenLightTests", dependencies: ["XenLight", "Hypervisor", "RunxlBase"], swiftSettings: strictSettings),
         // Run inside the nested Xen lab (Scripts/xenlab); skipped where this host is not a dom0.
         .testTarget(

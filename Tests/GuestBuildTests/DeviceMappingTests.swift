@@ -2,6 +2,7 @@ import GuestProtocol
 import OCI
 import RunxlBase
 import Testing
+import TestSupport
 
 @testable import GuestBuild
 

@@ -5,6 +5,7 @@ import Hypervisor
 import OCI
 import RunxlBase
 import Testing
+import TestSupport
 
 @testable import GuestBuild
 

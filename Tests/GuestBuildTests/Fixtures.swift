@@ -1,55 +1,10 @@
 import Foundation
 import RunxlBase
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A scratch directory removed when the test ends.
-final class ScratchDirectory {
-    let path: String
-
-    init(_ label: String = "guestbuild") throws {
-        var template = Array("/tmp/runxl-\(label)-XXXXXX".utf8CString)
-        guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw RunxlError(.io, "mkdtemp failed")
-        }
-        path = String(cString: created)
-    }
-
-    deinit { try? FileSystem.removeTree(path) }
-
-    func file(_ relative: String, _ text: String, mode: mode_t = 0o644) throws {
-        let full = path + "/" + relative
-        try FileSystem.makeDirectories((full as NSString).deletingLastPathComponent, mode: 0o755)
-        try FileSystem.writeAtomically(full, Array(text.utf8), mode: UInt32(mode))
-        chmod(full, mode)
-    }
-
-    func directory(_ relative: String, mode: mode_t = 0o755) throws {
-        try FileSystem.makeDirectories(path + "/" + relative, mode: 0o755)
-        chmod(path + "/" + relative, mode)
-    }
-
-    func symlink(_ relative: String, to target: String) {
-        Glibc.symlink(target, path + "/" + relative)
-    }
-
-    func hardlink(_ relative: String, to existing: String) {
-        link(path + "/" + existing, path + "/" + relative)
-    }
-
-    func chown(_ relative: String, uid: uid_t, gid: gid_t) {
-        lchown(path + "/" + relative, uid, gid)
-    }
-
-    func setMtime(_ relative: String, _ seconds: Int) {
-        var times = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
-        utimensat(AT_FDCWD, path + "/" + relative, &times, AT_SYMLINK_NOFOLLOW)
-    }
-}
-
-let isRoot = geteuid() == 0
 
 /// A small busybox rootfs (busybox-static's binary plus one symlink per applet), as a container
 /// image would have.

@@ -6,6 +6,7 @@ import Hypervisor
 import OCI
 import RunxlBase
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc

@@ -4,6 +4,7 @@ import OCI
 import RunxlBase
 import Synchronization
 import Testing
+import TestSupport
 
 /// GuestBuild's handlers decide what a container boots as: the first that can run it, unikernels
 /// before Linux. The Linux handler looks for runxl-init only when it builds.

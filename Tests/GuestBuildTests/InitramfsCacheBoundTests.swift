@@ -1,5 +1,6 @@
 import RunxlBase
 import Testing
+import TestSupport
 
 @testable import GuestBuild
 

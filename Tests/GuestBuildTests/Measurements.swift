@@ -4,6 +4,7 @@ import GuestBuild
 import OCI
 import RunxlBase
 import Testing
+import TestSupport
 
 /// Build time and size per compression; run with RUNXL_MEASURE=1 (figures go to stdout), and
 /// RUNXL_MEASURE_TREE=/some/dir for a bigger rootfs than busybox.

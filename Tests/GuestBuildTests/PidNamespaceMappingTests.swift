@@ -1,6 +1,7 @@
 import GuestProtocol
 import OCI
 import Testing
+import TestSupport
 
 @testable import GuestBuild
 

@@ -1,38 +1,10 @@
-import Foundation
 import Testing
+import TestSupport
 
-/// Every committed seed and every crash input Scripts/fuzz found (Tests/Fuzz/corpus and
-/// Tests/Fuzz/crashes) goes through the fuzz harness again: a crash fails the whole test run,
-/// a broken invariant fails the case naming the file; decoding errors are expected. A crash
-/// input named `known-*` is a finding not fixed yet: it is expected to break an invariant, and
-/// the test fails once it no longer does (rename it then).
+/// The committed corpus and crash inputs of ImageStore's fuzz targets, replayed (TestSupport's
+/// `FuzzReplay` says how).
 @Suite struct ImageStoreFuzzRegressionTests {
-    static let fuzzDirectory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fuzz").path
-
-    static var targets: [String] { ImageStoreFuzzHarness.targets.keys.sorted() }
-
-    @Test(arguments: targets) func corpusAndCrashesStayHarmless(target: String) throws {
-        let body = try #require(ImageStoreFuzzHarness.targets[target])
-        var replayed = 0
-        for kind in ["corpus", "crashes"] {
-            let directory = "\(Self.fuzzDirectory)/\(kind)/\(target)"
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-            for name in names.sorted() where !name.hasPrefix(".") {
-                let input = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(name)")))
-                if name.hasPrefix("known-") {
-                    withKnownIssue("\(kind)/\(target)/\(name)") {
-                        let violations = body(input)
-                        #expect(violations.isEmpty, "\(kind)/\(target)/\(name): \(violations)")
-                    }
-                } else {
-                    let violations = body(input)
-                    #expect(violations.isEmpty, "\(kind)/\(target)/\(name): \(violations)")
-                }
-                replayed += 1
-            }
-        }
-        // The seeds are committed: an empty corpus means the files went missing.
-        #expect(replayed > 0, "no corpus for fuzz target \(target) under \(Self.fuzzDirectory)")
+    @Test(arguments: ImageStoreFuzzHarness.targets.keys.sorted()) func corpusAndCrashesStayHarmless(target: String) throws {
+        try FuzzReplay.replay(target: target, body: try #require(ImageStoreFuzzHarness.targets[target]))
     }
 }

@@ -2,6 +2,7 @@ import Archive
 import Foundation
 import RunxlBase
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
