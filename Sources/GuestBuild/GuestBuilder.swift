@@ -242,17 +242,8 @@ public struct GuestBuilder: Sendable {
     public func convert(
         bundle: String, output: String, domainName: String? = nil, annotations: [String: String] = [:]
     ) throws(RunxlError) -> BuiltGuest {
-        var spec = try Spec.load(path: bundle + "/config.json", missingCode: .bundleNotFound)
-        if !annotations.isEmpty {
-            spec.annotations = (spec.annotations ?? [:]).merging(annotations) { _, override in override }
-        }
-        guard let rootPath = spec.root?.path, !rootPath.isEmpty else {
-            throw RunxlError(.invalidConfig, "config.json has no root.path: the bundle has no rootfs")
-        }
-        let rootfs = rootPath.hasPrefix("/") ? rootPath : bundle + "/" + rootPath
-        let bundleName = bundle.split(separator: "/").last.map(String.init) ?? "guest"
-        let name = domainName ?? GuestNaming.domainName(containerID: bundleName)
-        return try convert(spec: spec, rootfs: rootfs, domainName: name, output: output, source: bundle)
+        let container = try ContainerSource.load(bundle: bundle, annotations: annotations, domainName: domainName)
+        return try convert(spec: container.spec, rootfs: container.rootfs, domainName: container.domainName, output: output, source: bundle)
     }
 
     /// `convert` for a spec and rootfs already resolved (`LinuxHandler`).

@@ -15,6 +15,21 @@ public struct ContainerSource: Sendable {
         self.rootfs = rootfs
         self.domainName = domainName
     }
+
+    /// A bundle as `image convert` reads it: its config.json with `annotations` (the image's
+    /// hints, the CLI's flags) merged over its own, its rootfs, and a domain name from the
+    /// bundle's directory name unless one is given.
+    public static func load(bundle: String, annotations: [String: String], domainName: String?) throws(RunxlError) -> ContainerSource {
+        var spec = try Spec.load(path: bundle + "/config.json", missingCode: .bundleNotFound)
+        if !annotations.isEmpty {
+            spec.annotations = (spec.annotations ?? [:]).merging(annotations) { _, override in override }
+        }
+        guard let rootfs = spec.rootfsPath(bundle: bundle) else {
+            throw RunxlError(.invalidConfig, "config.json has no root.path: the bundle has no rootfs")
+        }
+        let bundleName = bundle.split(separator: "/").last.map(String.init) ?? "guest"
+        return ContainerSource(spec: spec, rootfs: rootfs, domainName: domainName ?? GuestNaming.domainName(containerID: bundleName))
+    }
 }
 
 /// What a container boots as.
@@ -144,21 +159,12 @@ public struct GuestHandlers: Sendable {
         try handler(for: container).build(container, stateDirectory: stateDirectory, network: network)
     }
 
-    /// `image convert BUNDLE`: the bundle's spec with `annotations` (the CLI's flags) merged over
-    /// its own, converted by the handler that runs it.
+    /// `image convert BUNDLE`: the bundle (`ContainerSource.load`) converted by the handler that
+    /// runs it.
     public func convert(
         bundle: String, output: String, domainName: String?, annotations: [String: String]
     ) throws(RunxlError) -> ContainerGuest {
-        var spec = try Spec.load(path: bundle + "/config.json", missingCode: .bundleNotFound)
-        if !annotations.isEmpty {
-            spec.annotations = (spec.annotations ?? [:]).merging(annotations) { _, override in override }
-        }
-        guard let rootfs = spec.rootfsPath(bundle: bundle) else {
-            throw RunxlError(.invalidConfig, "config.json has no root.path: the bundle has no rootfs")
-        }
-        let bundleName = bundle.split(separator: "/").last.map(String.init) ?? "guest"
-        let container = ContainerSource(
-            spec: spec, rootfs: rootfs, domainName: domainName ?? GuestNaming.domainName(containerID: bundleName))
+        let container = try ContainerSource.load(bundle: bundle, annotations: annotations, domainName: domainName)
         return try handler(for: container).convert(container, output: output, source: bundle)
     }
 }

@@ -185,18 +185,12 @@ extension UnikernelBuilder {
     public func convert(
         bundle: String, output: String, domainName: String? = nil, annotations: [String: String] = [:], source: String? = nil
     ) throws(RunxlError) -> UnikernelGuest? {
-        var spec = try Spec.load(path: bundle + "/config.json", missingCode: .bundleNotFound)
-        if !annotations.isEmpty {
-            spec.annotations = (spec.annotations ?? [:]).merging(annotations) { _, override in override }
-        }
-        guard let rootfs = spec.rootfsPath(bundle: bundle) else {
-            throw RunxlError(.invalidConfig, "config.json has no root.path: the bundle has no rootfs")
-        }
-        guard let declaration = try UnikernelRecognizer.recognize(annotations: spec.annotations ?? [:], rootfs: RootfsLookup(rootfs: rootfs))
+        let container = try ContainerSource.load(bundle: bundle, annotations: annotations, domainName: domainName)
+        let spec = container.spec
+        guard let declaration = try UnikernelRecognizer.recognize(annotations: spec.annotations ?? [:], rootfs: RootfsLookup(rootfs: container.rootfs))
         else { return nil }
-        let bundleName = bundle.split(separator: "/").last.map(String.init) ?? "guest"
-        let name = domainName ?? GuestNaming.domainName(containerID: bundleName)
-        return try convert(declaration, spec: spec, rootfs: rootfs, domainName: name, output: output, source: source ?? bundle)
+        return try convert(
+            declaration, spec: spec, rootfs: container.rootfs, domainName: container.domainName, output: output, source: source ?? bundle)
     }
 
     /// The files and `xl.cfg` of a declared unikernel, under `output` (`source` names the bundle
