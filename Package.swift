@@ -34,38 +34,41 @@ let package = Package(
 
         // Leaf module: the error model, logging and file primitives every other module uses.
         .target(name: "RunxlBase", swiftSettings: strictSettings),
+        // The one JSON value, parser, writer and Codable bridge, for runxl and runxl-init alike.
+        // No Foundation and no dependency: runxl-init links it into a fully static binary.
+        .target(name: "JSON", swiftSettings: strictSettings),
         // runtime-spec and image-spec types.
-        .target(name: "OCI", dependencies: ["RunxlBase"], swiftSettings: strictSettings),
+        .target(name: "OCI", dependencies: ["JSON", "RunxlBase"], swiftSettings: strictSettings),
         // The hypervisor protocol and its value types: no C here.
         .target(name: "Hypervisor", dependencies: ["RunxlBase"], swiftSettings: strictSettings),
         // A hypervisor double whose domains live in files, so separate runxl processes share them.
-        .target(name: "FakeHypervisor", dependencies: ["Hypervisor", "RunxlBase"], swiftSettings: strictSettings),
+        .target(name: "FakeHypervisor", dependencies: ["Hypervisor", "JSON", "RunxlBase"], swiftSettings: strictSettings),
         // The only code that calls libxl.
         .target(name: "XenLight", dependencies: ["CXenLight", "Hypervisor", "RunxlBase"], swiftSettings: strictSettings),
         // The only code that calls libarchive.
         .target(name: "Archive", dependencies: ["CArchive", "RunxlBase"], swiftSettings: strictSettings),
         // What runxl-init and the host agree on: xenstore keys, the console framing, the process file.
         // No Foundation: runxl-init links it into a fully static binary.
-        .target(name: "GuestProtocol", swiftSettings: strictSettings),
+        .target(name: "GuestProtocol", dependencies: ["JSON"], swiftSettings: strictSettings),
         // The only code that calls libcurl: OCI distribution (registry) requests, streamed.
-        .target(name: "Registry", dependencies: ["CCurl", "OCI", "RunxlBase"], swiftSettings: strictSettings),
+        .target(name: "Registry", dependencies: ["CCurl", "JSON", "OCI", "RunxlBase"], swiftSettings: strictSettings),
         // Content-addressed blobs and references, imports, pulls and the safe layer unpack.
         .target(
-            name: "ImageStore", dependencies: ["Archive", "Registry", "OCI", "RunxlBase"],
+            name: "ImageStore", dependencies: ["Archive", "Registry", "JSON", "OCI", "RunxlBase"],
             swiftSettings: strictSettings),
         // From a rootfs and a process to a bootable guest: initramfs, kernel, DomainSpec.
         .target(
-            name: "GuestBuild", dependencies: ["Archive", "OCI", "Hypervisor", "GuestProtocol", "RunxlBase"],
+            name: "GuestBuild", dependencies: ["Archive", "JSON", "OCI", "Hypervisor", "GuestProtocol", "RunxlBase"],
             swiftSettings: strictSettings),
         // State store, OCI state machine, lifecycle.
         .target(
-            name: "Runtime", dependencies: ["OCI", "Hypervisor", "GuestProtocol", "RunxlBase"],
+            name: "Runtime", dependencies: ["JSON", "OCI", "Hypervisor", "GuestProtocol", "RunxlBase"],
             swiftSettings: strictSettings),
         // The CLI: one file per verb over a small parser of its own (CommandLine.swift says why).
         .target(
             name: "RunxlCommands",
             dependencies: [
-                "Runtime", "OCI", "Hypervisor", "XenLight", "GuestBuild", "ImageStore",
+                "Runtime", "JSON", "OCI", "Hypervisor", "XenLight", "GuestBuild", "ImageStore",
                 "RunxlBase", "CSeccompHost",
             ],
             swiftSettings: strictSettings),
@@ -80,7 +83,8 @@ let package = Package(
             name: "runxl-init", dependencies: ["GuestProtocol", "CSeccomp", "RunxlBase"], path: "Sources/RunxlInit",
             swiftSettings: strictSettings),
 
-        .testTarget(name: "OCITests", dependencies: ["OCI", "RunxlBase", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strictSettings),
+        .testTarget(name: "OCITests", dependencies: ["JSON", "OCI", "RunxlBase", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
             name: "RuntimeTests",
             dependencies: ["Runtime", "FakeHypervisor", "Hypervisor", "OCI", "RunxlBase"],

@@ -1,3 +1,5 @@
+import JSON
+
 /// The network of the container's namespace, as runxl-init must recreate it inside the guest.
 ///
 /// podman and CNI configure an interface (a veth called `eth0`) in the network namespace they
@@ -60,18 +62,18 @@ public struct GuestNetwork: Sendable, Equatable {
     public func encoded() -> String {
         let interfaces = self.interfaces.map { interface -> JSONValue in
             .object([
-                ("name", .string(interface.name)), ("mac", .string(interface.mac)),
-                ("mtu", .number(String(interface.mtu))), ("addresses", .array(interface.addresses.map(\.json))),
+                "name": .string(interface.name), "mac": .string(interface.mac),
+                "mtu": .number(String(interface.mtu)), "addresses": .array(interface.addresses.map(\.json)),
             ])
         }
         let routes = self.routes.map { route -> JSONValue in
-            var members: [(String, JSONValue)] = []
-            if let destination = route.destination { members.append(("destination", destination.json)) }
-            if let gateway = route.gateway { members.append(("gateway", .string(gateway))) }
-            members.append(("interface", .string(route.interface)))
+            var members: [String: JSONValue] = [:]
+            if let destination = route.destination { members["destination"] = destination.json }
+            if let gateway = route.gateway { members["gateway"] = .string(gateway) }
+            members["interface"] = .string(route.interface)
             return .object(members)
         }
-        return String(decoding: JSONWriter.write(.object([("interfaces", .array(interfaces)), ("routes", .array(routes))])), as: UTF8.self)
+        return String(decoding: JSONValue.object(["interfaces": .array(interfaces), "routes": .array(routes)]).serialized(pretty: false), as: UTF8.self)
     }
 
     /// Parses what the host wrote; every way it can be wrong is an error naming the field, since
@@ -82,7 +84,7 @@ public struct GuestNetwork: Sendable, Equatable {
             guard bytes.count <= maxEncodedSize else {
                 throw GuestProtocolError("network description is \(bytes.count) bytes, more than \(maxEncodedSize)")
             }
-            let root = try ObjectReader(try JSONParser.parse(bytes), path: "network")
+            let root = try ObjectReader(try JSONValue.parse(bytes), path: "network")
             let interfaces = try root.require("interfaces") {
                 try $0.array { element -> Interface in
                     let object = try ObjectReader(element)
@@ -118,7 +120,7 @@ public struct GuestNetwork: Sendable, Equatable {
 
 extension GuestNetwork.Address {
     var json: JSONValue {
-        .object([("address", .string(address)), ("prefixLength", .number(String(prefixLength)))])
+        .object(["address": .string(address), "prefixLength": .number(String(prefixLength))])
     }
 
     init(_ object: ObjectReader) throws {

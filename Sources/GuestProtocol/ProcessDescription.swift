@@ -1,9 +1,11 @@
+import JSON
+
 /// Everything runxl-init needs to start the container's process as runc would: written by the
 /// host into the initramfs at `ProcessDescription.path`, read by init.
 ///
 /// Field names follow the OCI runtime-spec where one exists, so the host's mapping is
-/// mechanical. Serialized as JSON (readable with `cat` when debugging a guest) by the writer and
-/// reader in this module; decoding rejects unknown fields, because init and host are built
+/// mechanical. Serialized as JSON (readable with `cat` when debugging a guest) through the JSON
+/// module, which host and init share; decoding rejects unknown fields, because init and host are built
 /// together and an ignored field would be a silently ignored security setting.
 public struct ProcessDescription: Sendable, Equatable {
     /// Where the host puts the file inside the guest's root file system.
@@ -284,34 +286,35 @@ extension ProcessDescription {
     /// The file's bytes. Deterministic: the same description always gives the same bytes, so the
     /// initramfs built from it can be cached by content.
     public func encoded() -> [UInt8] {
-        var members: [(String, JSONValue)] = [
-            ("version", .number(String(ProcessDescription.currentVersion))),
-            ("args", .strings(args)),
-            ("env", .strings(env)),
-            ("cwd", .string(cwd)),
-            ("user", user.json),
-            ("rlimits", .array(rlimits.map(\.json))),
-            ("noNewPrivileges", .bool(noNewPrivileges)),
+        var members: [String: JSONValue] = [
+            "version": .number(String(ProcessDescription.currentVersion)),
+            "args": .strings(args),
+            "env": .strings(env),
+            "cwd": .string(cwd),
+            "user": user.json,
+            "rlimits": .array(rlimits.map(\.json)),
+            "noNewPrivileges": .bool(noNewPrivileges),
         ]
-        if let hostname { members.append(("hostname", .string(hostname))) }
-        members.append(("terminal", .bool(terminal)))
-        members.append(("mounts", .array(mounts.map(\.json))))
-        if let capabilities { members.append(("capabilities", capabilities.json)) }
-        members.append(("maskedPaths", .strings(maskedPaths)))
-        members.append(("readonlyPaths", .strings(readonlyPaths)))
-        members.append(("readonlyRoot", .bool(readonlyRoot)))
-        members.append(("sysctl", .array(sysctl.map { .object([("key", .string($0.key)), ("value", .string($0.value))]) })))
+        if let hostname { members["hostname"] = .string(hostname) }
+        members["terminal"] = .bool(terminal)
+        members["mounts"] = .array(mounts.map(\.json))
+        if let capabilities { members["capabilities"] = capabilities.json }
+        members["maskedPaths"] = .strings(maskedPaths)
+        members["readonlyPaths"] = .strings(readonlyPaths)
+        members["readonlyRoot"] = .bool(readonlyRoot)
+        members["sysctl"] = .array(sysctl.map { .object(["key": .string($0.key), "value": .string($0.value)]) })
         // Written only when there are some, so descriptions without devices keep their bytes
         // (and their cached initramfs).
-        if !devices.isEmpty { members.append(("devices", .array(devices.map(\.json)))) }
-        if let seccomp { members.append(("seccomp", seccomp.json)) }
-        if pidNamespace { members.append(("pidNamespace", .bool(true))) }
-        if let oomScoreAdj { members.append(("oomScoreAdj", .number(String(oomScoreAdj)))) }
+        if !devices.isEmpty { members["devices"] = .array(devices.map(\.json)) }
+        if let seccomp { members["seccomp"] = seccomp.json }
+        if pidNamespace { members["pidNamespace"] = .bool(true) }
+        if let oomScoreAdj { members["oomScoreAdj"] = .number(String(oomScoreAdj)) }
         if let consoleSize {
-            members.append(
-                ("consoleSize", .object([("height", .number(String(consoleSize.rows))), ("width", .number(String(consoleSize.columns)))])))
+            members["consoleSize"] = .object([
+                "height": .number(String(consoleSize.rows)), "width": .number(String(consoleSize.columns)),
+            ])
         }
-        var bytes = JSONWriter.write(.object(members))
+        var bytes = JSONValue.object(members).serialized(pretty: false)
         bytes.append(0x0A)
         return bytes
     }
@@ -332,7 +335,7 @@ extension ProcessDescription {
         guard bytes.count <= maxEncodedSize else {
             throw GuestProtocolError("process file is \(bytes.count) bytes, more than \(maxEncodedSize)")
         }
-        let root = try ObjectReader(try JSONParser.parse(bytes), path: "process")
+        let root = try ObjectReader(try JSONValue.parse(bytes), path: "process")
         let version = try root.require("version") { try $0.int() }
         guard version == currentVersion else {
             throw GuestProtocolError("process file version \(version) is not the supported version \(currentVersion)")
@@ -392,11 +395,11 @@ extension ProcessDescription.ConsoleSize {
 
 extension ProcessDescription.User {
     var json: JSONValue {
-        var members: [(String, JSONValue)] = [
-            ("uid", .number(String(uid))), ("gid", .number(String(gid))),
-            ("additionalGids", .array(additionalGids.map { .number(String($0)) })),
+        var members: [String: JSONValue] = [
+            "uid": .number(String(uid)), "gid": .number(String(gid)),
+            "additionalGids": .array(additionalGids.map { .number(String($0)) }),
         ]
-        if let umask { members.append(("umask", .number(String(umask)))) }
+        if let umask { members["umask"] = .number(String(umask)) }
         return .object(members)
     }
 
@@ -415,7 +418,7 @@ extension ProcessDescription.User {
 
 extension ProcessDescription.Rlimit {
     var json: JSONValue {
-        .object([("type", .string(type)), ("soft", .number(String(soft))), ("hard", .number(String(hard)))])
+        .object(["type": .string(type), "soft": .number(String(soft)), "hard": .number(String(hard))])
     }
 
     init(_ object: ObjectReader) throws {
@@ -435,11 +438,11 @@ extension ProcessDescription.Rlimit {
 
 extension ProcessDescription.Mount {
     var json: JSONValue {
-        var members: [(String, JSONValue)] = [
-            ("destination", .string(destination)), ("type", .string(type)), ("source", .string(source)),
-            ("options", .strings(options)),
+        var members: [String: JSONValue] = [
+            "destination": .string(destination), "type": .string(type), "source": .string(source),
+            "options": .strings(options),
         ]
-        if waitForSource { members.append(("waitForSource", .bool(true))) }
+        if waitForSource { members["waitForSource"] = .bool(true) }
         return .object(members)
     }
 
@@ -457,9 +460,9 @@ extension ProcessDescription.Mount {
 extension ProcessDescription.Device {
     var json: JSONValue {
         .object([
-            ("path", .string(path)), ("type", .string(kind.rawValue)), ("major", .number(String(major))),
-            ("minor", .number(String(minor))), ("fileMode", .number(String(fileMode))), ("uid", .number(String(uid))),
-            ("gid", .number(String(gid))),
+            "path": .string(path), "type": .string(kind.rawValue), "major": .number(String(major)),
+            "minor": .number(String(minor)), "fileMode": .number(String(fileMode)), "uid": .number(String(uid)),
+            "gid": .number(String(gid)),
         ])
     }
 
@@ -482,9 +485,9 @@ extension ProcessDescription.Device {
 extension ProcessDescription.Capabilities {
     var json: JSONValue {
         .object([
-            ("bounding", .strings(bounding)), ("effective", .strings(effective)),
-            ("inheritable", .strings(inheritable)), ("permitted", .strings(permitted)),
-            ("ambient", .strings(ambient)),
+            "bounding": .strings(bounding), "effective": .strings(effective),
+            "inheritable": .strings(inheritable), "permitted": .strings(permitted),
+            "ambient": .strings(ambient),
         ])
     }
 
@@ -501,11 +504,11 @@ extension ProcessDescription.Capabilities {
 
 extension SeccompProfile {
     var json: JSONValue {
-        var members: [(String, JSONValue)] = [("defaultAction", .string(defaultAction.rawValue))]
-        if let defaultErrnoRet { members.append(("defaultErrnoRet", .number(String(defaultErrnoRet)))) }
-        members.append(("architectures", .strings(architectures)))
-        members.append(("flags", .strings(flags)))
-        members.append(("syscalls", .array(syscalls.map(\.json))))
+        var members: [String: JSONValue] = ["defaultAction": .string(defaultAction.rawValue)]
+        if let defaultErrnoRet { members["defaultErrnoRet"] = .number(String(defaultErrnoRet)) }
+        members["architectures"] = .strings(architectures)
+        members["flags"] = .strings(flags)
+        members["syscalls"] = .array(syscalls.map(\.json))
         return .object(members)
     }
 
@@ -522,9 +525,9 @@ extension SeccompProfile {
 
 extension SeccompRule {
     var json: JSONValue {
-        var members: [(String, JSONValue)] = [("names", .strings(names)), ("action", .string(action.rawValue))]
-        if let errnoRet { members.append(("errnoRet", .number(String(errnoRet)))) }
-        members.append(("args", .array(args.map(\.json))))
+        var members: [String: JSONValue] = ["names": .strings(names), "action": .string(action.rawValue)]
+        if let errnoRet { members["errnoRet"] = .number(String(errnoRet)) }
+        members["args"] = .array(args.map(\.json))
         return .object(members)
     }
 
@@ -541,8 +544,8 @@ extension SeccompRule {
 extension SeccompArgument {
     var json: JSONValue {
         .object([
-            ("index", .number(String(index))), ("value", .number(String(value))),
-            ("valueTwo", .number(String(valueTwo))), ("op", .string(op.rawValue)),
+            "index": .number(String(index)), "value": .number(String(value)),
+            "valueTwo": .number(String(valueTwo)), "op": .string(op.rawValue),
         ])
     }
 
@@ -634,7 +637,7 @@ struct FieldReader {
 /// A JSON object whose fields are taken one by one; whatever is left at the end is an error.
 final class ObjectReader {
     let path: String
-    private let members: [(String, JSONValue)]
+    private let members: [String: JSONValue]
     private var taken = Set<String>()
 
     init(_ value: JSONValue, path: String) throws {
@@ -649,9 +652,9 @@ final class ObjectReader {
 
     func optional<Value>(_ key: String, _ read: (FieldReader) throws -> Value) throws -> Value? {
         taken.insert(key)
-        guard let member = members.first(where: { $0.0 == key }) else { return nil }
-        if case .null = member.1 { return nil }
-        return try read(FieldReader(value: member.1, path: "\(path).\(key)"))
+        guard let member = members[key] else { return nil }
+        if case .null = member { return nil }
+        return try read(FieldReader(value: member, path: "\(path).\(key)"))
     }
 
 
@@ -662,8 +665,8 @@ final class ObjectReader {
 
 
     func rejectUnknown() throws {
-        if let unknown = members.first(where: { !taken.contains($0.0) }) {
-            throw GuestProtocolError("\(path).\(unknown.0) is not a field runxl-init knows")
+        if let unknown = members.keys.sorted().first(where: { !taken.contains($0) }) {
+            throw GuestProtocolError("\(path).\(unknown) is not a field runxl-init knows")
         }
     }
 }

@@ -4,6 +4,7 @@ import Registry
 
 #if canImport(Glibc)
 import Glibc
+import JSON
 #endif
 
 /// An image the store holds: a name and the descriptor of its (platform-specific) manifest.

@@ -1,6 +1,7 @@
 // Reading and writing OCI JSON documents with errors that name the offending field.
 public import FoundationEssentials
 public import RunxlBase
+import JSON
 
 /// Where a field sits in a document, rendered the way users write it:
 /// `linux.resources.hugepageLimits[0].pageSize`, `linux.sysctl["net.ipv4.ip_forward"]`.
@@ -16,7 +17,7 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
 
     init(codingPath: [any CodingKey]) {
         components = codingPath.map { key in
-            if key is IndexKey, let index = key.intValue { return .index(index) }
+            if key is JSONIndexKey, let index = key.intValue { return .index(index) }
             return .member(key.stringValue)
         }
     }
@@ -128,7 +129,7 @@ public enum JSONDocument {
             throw RunxlError(code, "\(documentName): not valid JSON: \(error)")
         }
         do {
-            return try T(from: JSONValueDecoder(value: tree, codingPath: []))
+            return try tree.decoded(as: T.self)
         } catch let error as DecodingError {
             throw RunxlError(code, "\(documentName): \(describe(error))")
         } catch {
@@ -136,7 +137,7 @@ public enum JSONDocument {
         }
     }
 
-    /// Through runxl's own encoder (JSONValueEncoder.swift), so that numbers kept as text are
+    /// Through runxl's own encoder (the JSON module), so that numbers kept as text are
     /// written as they were read.
     public static func encode<T: Encodable>(_ value: T, pretty: Bool = true) throws(RunxlError) -> Data {
         do {
@@ -146,7 +147,7 @@ public enum JSONDocument {
         }
     }
 
-    /// `field.path: problem` for the errors `JSONValueDecoder` and the spec's enums throw.
+    /// `field.path: problem` for the errors `JSONValue.decoded(as:)` and the spec's enums throw.
     static func describe(_ error: DecodingError) -> String {
         let path: FieldPath
         let problem: String

@@ -1,6 +1,8 @@
 // OCI runtime-spec 1.3.0: config.json's `vm`, `solaris`, `windows`, `zos` and `freebsd` objects
 // (config-vm.md and friends, with their schema files).
 
+public import JSON
+
 /// How a VM-based runtime boots the container (`vm`, config-vm.md). runxl reads `kernel`,
 /// `kernel.initrd`, `kernel.parameters` and `hwConfig.vcpus` / `hwConfig.memory`.
 public struct VM: Codable, Sendable, Equatable {

@@ -4,6 +4,7 @@ public import RunxlBase
 
 #if canImport(Glibc)
 import Glibc
+import JSON
 #endif
 
 /// How to reach a registry.

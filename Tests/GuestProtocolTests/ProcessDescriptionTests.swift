@@ -68,7 +68,7 @@ import Testing
     @Test(arguments: [
         "", "{", "[]", "null", #"{"version":1}"#, #"{"version":2,"args":["a"]}"#,
         #"{"version":1,"args":[]}"#, #"{"version":1,"args":["a"],"bogus":true}"#,
-        #"{"version":1,"args":["a"],"args":["b"]}"#, #"{"version":1,"args":["a\u0000b"]}"#,
+        #"{"version":1,"args":["a\u0000b"]}"#,
         #"{"version":1,"args":["a"],"cwd":"relative"}"#, #"{"version":1,"args":["a"],"user":{"uid":-1}}"#,
         #"{"version":1,"args":["a"],"user":{"uid":4294967296}}"#, #"{"version":1,"args":["a"],"user":{"uid":1.5}}"#,
         #"{"version":1,"args":["a"],"user":{"umask":99999}}"#,
@@ -126,8 +126,15 @@ import Testing
         }
     }
 
-    @Test func jsonNumbersKeepSixtyFourBits() throws {
-        let value = try JSONParser.parse(Array("[18446744073709551615, -0, 1e5]".utf8))
-        #expect(value == .array([.number("18446744073709551615"), .number("-0"), .number("1e5")]))
+    /// The JSON module's rule, the same as for config.json: the last of a repeated name wins.
+    @Test func aRepeatedFieldKeepsItsLastValue() throws {
+        let description = try ProcessDescription.decode(Array(#"{"version":1,"args":["first"],"args":["last"]}"#.utf8))
+        #expect(description.args == ["last"])
+    }
+
+    @Test func syntaxErrorsSayWhere() {
+        #expect(throws: GuestProtocolError("process file: line 1, column 12: expected a value, found '}'")) {
+            try ProcessDescription.decode(Array(#"{"version":}"#.utf8))
+        }
     }
 }

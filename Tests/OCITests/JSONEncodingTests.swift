@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import OCI
 import RunxlBase
 import Testing

@@ -1,5 +1,6 @@
 public import OCI
 public import RunxlBase
+import JSON
 
 /// A unikernel as an image or bundle declares it, before anything is checked on disk.
 public struct UnikernelDeclaration: Sendable, Equatable {

@@ -1,13 +1,13 @@
 // A `Decoder` over a parsed `JSONValue` tree whose errors carry the exact coding path and say what
 // was expected and what was found, so that `JSONDocument` can name the offending field.
 
-/// The coding key of an array element; rendered as `[n]` in field paths.
-struct IndexKey: CodingKey {
-    let intValue: Int?
-    var stringValue: String { "Index \(intValue ?? 0)" }
+/// The coding key of an array element; field paths render it as `[n]`.
+public struct JSONIndexKey: CodingKey {
+    public let intValue: Int?
+    public var stringValue: String { "Index \(intValue ?? 0)" }
     init(_ index: Int) { intValue = index }
-    init?(stringValue: String) { nil }
-    init?(intValue: Int) { self.intValue = intValue }
+    public init?(stringValue: String) { nil }
+    public init?(intValue: Int) { self.intValue = intValue }
 }
 
 /// An object member name met while decoding (dictionary keys, super decoders).
@@ -17,6 +17,15 @@ struct MemberKey: CodingKey {
     init(_ name: String) { stringValue = name }
     init?(stringValue: String) { self.stringValue = stringValue }
     init?(intValue: Int) { nil }
+}
+
+extension JSONValue {
+    /// Decodes a `Decodable` from this tree. Errors are `DecodingError`s whose coding path is
+    /// exact and whose text says what was expected and found (OCI's `JSONDocument` turns them
+    /// into `field.path: problem`).
+    public func decoded<T: Decodable>(as type: T.Type) throws -> T {
+        try T(from: JSONValueDecoder(value: self, codingPath: []))
+    }
 }
 
 struct JSONValueDecoder: Decoder {
@@ -148,7 +157,7 @@ struct UnkeyedContainer: UnkeyedDecodingContainer {
 
     /// The next element and its path; advances only when `body` succeeds, as the protocol asks.
     mutating func next<T>(_ body: (JSONValue, [any CodingKey]) throws -> T) throws -> T {
-        let path = codingPath + [IndexKey(currentIndex)]
+        let path = codingPath + [JSONIndexKey(currentIndex)]
         guard !isAtEnd else {
             throw DecodingError.valueNotFound(T.self, .init(codingPath: path, debugDescription: "the array has no more elements"))
         }

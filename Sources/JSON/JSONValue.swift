@@ -1,7 +1,18 @@
-// A JSON value that keeps numbers as their source text, so that nothing read is rounded or lost.
+// The one JSON layer of runxl and runxl-init: this value type, one parser (JSONParser.swift), one
+// writer (JSONWriter.swift) and a Codable bridge both ways. It imports no Foundation, so the
+// static init links it as the host does, and both read a document by the same rules:
+// - RFC 8259, strictly, with errors at a line and column;
+// - a repeated member name keeps the last value, as in Go's encoding/json (runc, containerd,
+//   podman), so a config.json means here what it means to the tools that wrote it;
+// - nesting deeper than 512 levels is refused rather than risking the stack;
+// - numbers keep their text, so a 64-bit value (a hugepage limit, a seccomp argument) is never
+//   squeezed through `Double`;
+// - the writer sorts members by name, so equal values give equal bytes (digests, cached
+//   initramfs).
 
-/// Any JSON value. Used for the spec's free-form objects (Windows `credentialSpec`) and as the
-/// tree that `JSONDocument` decodes from, which is what lets errors name the offending field.
+/// Any JSON value: the spec's free-form objects (Windows `credentialSpec`), the tree that OCI's
+/// `JSONDocument` decodes from (which is what lets errors name the offending field), and the
+/// guest protocol's documents.
 ///
 /// Numbers keep their source text: a `uint64` such as a hugepage limit is never squeezed
 /// through `Double`.

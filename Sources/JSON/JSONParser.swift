@@ -1,8 +1,8 @@
-// A strict RFC 8259 parser into `JSONValue`.
+// A strict RFC 8259 parser into `JSONValue`, by the rules in JSONValue.swift.
 //
-// Foundation's JSONDecoder (swift-foundation, Swift 6.3) reports both syntax errors and
-// out-of-range numbers as "The given data was not valid JSON." with no position and no field, so
-// runxl parses documents itself and decodes from the tree (`JSONValueDecoder`).
+// Why not Foundation's JSONDecoder: it reports both syntax errors and out-of-range numbers as
+// "The given data was not valid JSON." with no position and no field (swift-foundation,
+// Swift 6.3), and the static init cannot link Foundation.
 
 /// Where and why a document is not JSON.
 public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -16,7 +16,7 @@ public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertib
 
 extension JSONValue {
     /// Nesting deeper than this is refused instead of risking the stack.
-    static let maximumDepth = 512
+    public static let maximumDepth = 512
 
     /// Parses one JSON document (RFC 8259: any value at the top, only whitespace around it).
     public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
