@@ -1,4 +1,4 @@
-internal import FoundationEssentials
+import JSON
 public import Hypervisor
 public import RunxlBase
 
@@ -39,14 +39,14 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         var world = World()
         if FileSystem.exists(worldPath) {
             do {
-                world = try JSONDecoder().decode(World.self, from: Data(try FileSystem.read(worldPath)))
+                world = try JSONValue.parse(try FileSystem.read(worldPath)).decoded(as: World.self)
             } catch {
                 throw RunxlError(.invalidDocument, "fake hypervisor state \(worldPath) is unreadable", cause: error)
             }
         }
         let result = try body(&world)
         do {
-            try FileSystem.writeAtomically(worldPath, [UInt8](try JSONEncoder().encode(world)))
+            try FileSystem.writeAtomically(worldPath, try JSONValue.encoding(world).serialized(pretty: false))
         } catch let error as RunxlError {
             throw error
         } catch {

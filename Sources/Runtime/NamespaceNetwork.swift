@@ -1,4 +1,4 @@
-internal import FoundationEssentials
+import JSON
 public import GuestProtocol
 public import Hypervisor
 public import RunxlBase
@@ -202,8 +202,8 @@ public struct NamespaceNetwork: NetworkAttaching {
         let links: [IPLink]
         let routeList: [IPRoute]
         do {
-            links = try JSONDecoder().decode([IPLink].self, from: Data(addresses))
-            routeList = try JSONDecoder().decode([IPRoute].self, from: Data(routes))
+            links = try JSONValue.parse(addresses).decoded(as: [IPLink].self)
+            routeList = try JSONValue.parse(routes).decoded(as: [IPRoute].self)
         } catch {
             throw RunxlError(.networkFailed, "cannot read network namespace \(namespacePath): ip printed JSON runxl does not understand", cause: error)
         }
@@ -226,7 +226,7 @@ public struct NamespaceNetwork: NetworkAttaching {
     static func guestRoutes(_ json: [UInt8], interfaces: [GuestNetwork.Interface], namespacePath: String) throws(RunxlError) -> [GuestNetwork.Route] {
         let routeList: [IPRoute]
         do {
-            routeList = try JSONDecoder().decode([IPRoute].self, from: Data(json))
+            routeList = try JSONValue.parse(json).decoded(as: [IPRoute].self)
         } catch {
             throw RunxlError(.networkFailed, "cannot read network namespace \(namespacePath): ip printed JSON runxl does not understand", cause: error)
         }

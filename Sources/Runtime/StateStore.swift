@@ -1,4 +1,5 @@
-internal import FoundationEssentials
+import JSON
+import OCI
 public import RunxlBase
 
 #if canImport(Glibc)
@@ -93,22 +94,20 @@ public struct StateStore: Sendable {
         guard FileSystem.exists(path) else { throw Self.notFound(id) }
         let bytes = try FileSystem.read(path)
         do {
-            return try JSONDecoder().decode(ContainerRecord.self, from: Data(bytes))
+            return try JSONDocument.decode(ContainerRecord.self, from: bytes, documentName: path, code: .invalidDocument)
         } catch {
             throw RunxlError(.invalidDocument, "state of container \(id) is unreadable (\(path)); delete --force removes it", cause: error)
         }
     }
 
     public func save(_ record: ContainerRecord, id: ContainerID) throws(RunxlError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try encoder.encode(record)
+            bytes = try JSONValue.encoding(record).serialized(pretty: false)
         } catch {
             throw RunxlError(.internal, "cannot encode the state of container \(id)", cause: error)
         }
-        try FileSystem.writeAtomically("\(directory(id))/\(Self.recordName)", [UInt8](data))
+        try FileSystem.writeAtomically("\(directory(id))/\(Self.recordName)", bytes)
     }
 
     /// Removes every file of the container.

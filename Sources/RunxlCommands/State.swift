@@ -1,4 +1,4 @@
-internal import FoundationEssentials
+import JSON
 import Runtime
 import RunxlBase
 
@@ -112,11 +112,11 @@ enum GoJSON {
 }
 
 enum JSONText {
+    /// runc's output format: JSONEncoder's `.sortedKeys` and `.withoutEscapingSlashes`, which is
+    /// what the JSON module's writer gives.
     static func encode(_ value: some Encodable, pretty: Bool) throws(RunxlError) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         do {
-            return String(decoding: try encoder.encode(value), as: UTF8.self)
+            return String(decoding: try JSONValue.encoding(value).serialized(pretty: pretty), as: UTF8.self)
         } catch {
             throw RunxlError(.internal, "cannot encode JSON output", cause: error)
         }
