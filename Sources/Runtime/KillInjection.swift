@@ -30,17 +30,15 @@ public enum KillPoint: String, CaseIterable, Sendable {
     case afterRecordRemove = "after-record-remove"
 }
 
-/// `RUNXL_INJECT_KILL=<point>` makes runxl SIGKILL itself when it reaches that point, in the test
-/// build only: `runxl-testing` calls `arm()` at start; the shipped `runxl` never does, so there the
-/// points cost one lock each and nothing in the environment can trigger them.
+/// Makes runxl SIGKILL itself when it reaches the armed point, in the test build only:
+/// `runxl-testing` arms it from `RUNXL_INJECT_KILL=<point>` at start; the shipped `runxl` never
+/// does, so there the points cost one lock each and nothing in the environment can trigger them.
 public enum KillInjection {
-    public static let variable = "RUNXL_INJECT_KILL"
     private static let requested = Mutex<String?>(nil)
 
-    /// Reads the variable; only the test build's main calls this.
-    public static func arm() {
-        let value = getenv(variable).map { String(cString: $0) }
-        requested.withLock { $0 = value }
+    /// Only the test build's main (and unit tests) call this.
+    public static func arm(at point: String?) {
+        requested.withLock { $0 = point }
     }
 
     public static func reached(_ point: KillPoint) {

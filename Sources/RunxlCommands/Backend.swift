@@ -9,22 +9,18 @@ import Glibc
 /// Chooses the hypervisor backend and opens it only when a verb needs it, so that verbs which
 /// only read state (`state`, `list`) never pay for a libxl context.
 ///
-/// Xen, except in the test build, where `RUNXL_HYPERVISOR=fake` selects the file-backed double
-/// (`TestSeams.makeHypervisor`).
+/// Xen, except in the test build when it installs the file-backed double
+/// (`TestSeams.fakeHypervisor`).
 enum Backend {
-    static var selectedName: String {
-        guard TestSeams.current.makeHypervisor != nil, let value = getenv("RUNXL_HYPERVISOR") else { return "xen" }
-        return String(cString: value) == "fake" ? "fake" : "xen"
-    }
+    static var selectedName: String { TestSeams.current.fakeHypervisor == nil ? "xen" : "fake" }
 
     static func engine(_ global: GlobalOptions) throws(RunxlError) -> ContainerEngine {
         let store = StateStore(root: global.root)
         let logger = global.logger
         let engine: ContainerEngine
-        if selectedName == "fake", let makeHypervisor = TestSeams.current.makeHypervisor {
-            let directory = getenv("RUNXL_FAKE_DIR").map { String(cString: $0) } ?? "/tmp/runxl-fake"
+        if let fakeHypervisor = TestSeams.current.fakeHypervisor {
             engine = ContainerEngine(
-                store: store, hypervisor: try makeHypervisor(directory), hypervisorName: "fake",
+                store: store, hypervisor: try fakeHypervisor(), hypervisorName: "fake",
                 preparer: ValidatingGuestPreparer())
         } else {
             engine = ContainerEngine(

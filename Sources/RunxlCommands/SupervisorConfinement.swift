@@ -12,13 +12,13 @@ import Glibc
 ///
 /// An unlisted call fails with EPERM instead of killing the process: a call missed here makes
 /// one operation fail with a logged error, never the container's supervisor die with the
-/// container still running. In the test build only (`TestSeams`), `RUNXL_SUPERVISOR_SECCOMP=0`
-/// turns the confinement off (filter and capabilities) and `=log` installs a filter that allows
-/// everything and has the kernel log each unlisted call (audit type 1326, in dmesg), which is how
-/// this list is checked.
-enum SupervisorConfinement {
-    static let variable = "RUNXL_SUPERVISOR_SECCOMP"
+/// container still running. In the test build only (`TestSeams`, from runxl-testing's
+/// `RUNXL_SUPERVISOR_SECCOMP`), `.off` turns the confinement off (filter and capabilities) and
+/// `.log` installs a filter that allows everything and has the kernel log each unlisted call
+/// (audit type 1326, in dmesg), which is how this list is checked.
+public enum SupervisorConfinementMode: Sendable { case off, enforce, log }
 
+enum SupervisorConfinement {
     /// x86-64 names. Grouped as in the doc; a name the running kernel lacks is skipped.
     static let allowedSystemCalls: [String] = [
         // memory, threads, the Swift runtime
@@ -63,16 +63,7 @@ enum SupervisorConfinement {
         ("CAP_SYS_ADMIN", 21),
     ]
 
-    enum Mode { case off, enforce, log }
-
-    static var mode: Mode {
-        guard TestSeams.current.supervisorConfinementOverride else { return .enforce }
-        switch getenv(variable).map({ String(cString: $0) }) {
-        case "0": return .off
-        case "log": return .log
-        default: return .enforce
-        }
-    }
+    static var mode: SupervisorConfinementMode { TestSeams.current.supervisorConfinement }
 
     /// Loads the filter's library while the host's root is still this process's (see
     /// `runxl_seccomp_preload`); `apply` then works after a pivot_root.
@@ -86,7 +77,7 @@ enum SupervisorConfinement {
     static func apply(log: (String) -> Void) {
         let mode = mode
         guard mode != .off else {
-            log("supervisor confinement is off (\(variable)=0)")
+            log("supervisor confinement is off (the test build's override)")
             return
         }
         if geteuid() == 0 {

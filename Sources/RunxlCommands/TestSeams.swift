@@ -2,26 +2,27 @@ public import Hypervisor
 public import RunxlBase
 import Synchronization
 
-/// The switches that only the test build turns on: `runxl-testing` (Sources/RunxlTesting) installs
-/// them before it runs the CLI; the shipped `runxl` never does, so no environment variable can
-/// swap its hypervisor for the double or loosen its supervisor's seccomp filter.
+/// The switches that only the test build turns on: `runxl-testing` (Sources/RunxlTesting) reads
+/// its environment and installs them before it runs the CLI. The shipped `runxl` never does, and
+/// holds no code that reads those variables (not even their names), so nothing in its environment
+/// can swap its hypervisor for the double or loosen its supervisor's seccomp filter.
 ///
-/// - `makeHypervisor`: with it, `RUNXL_HYPERVISOR=fake` selects the file-backed double (its files
-///   under `RUNXL_FAKE_DIR`, default `/tmp/runxl-fake`), for the CLI tests on hosts without Xen.
-/// - `supervisorConfinementOverride`: with it, `RUNXL_SUPERVISOR_SECCOMP=0` turns the supervisor's
-///   confinement off and `=log` has the kernel log each unlisted call (how the list is audited).
+/// - `fakeHypervisor`: the file-backed double every verb uses instead of Xen, for the CLI tests
+///   on hosts without Xen.
+/// - `supervisorConfinement`: the supervisor's confinement when not the enforced default: off,
+///   or a filter that has the kernel log each unlisted call (how the list is audited).
 ///
-/// Kill injection (`RUNXL_INJECT_KILL`) is armed the same way, by `KillInjection.arm()`.
+/// Kill injection is armed the same way, by `KillInjection.arm(at:)`.
 public struct TestSeams: Sendable {
-    public var makeHypervisor: (@Sendable (_ directory: String) throws(RunxlError) -> any Hypervisor)?
-    public var supervisorConfinementOverride: Bool
+    public var fakeHypervisor: (@Sendable () throws(RunxlError) -> any Hypervisor)?
+    public var supervisorConfinement: SupervisorConfinementMode
 
     public init(
-        makeHypervisor: (@Sendable (_ directory: String) throws(RunxlError) -> any Hypervisor)? = nil,
-        supervisorConfinementOverride: Bool = false
+        fakeHypervisor: (@Sendable () throws(RunxlError) -> any Hypervisor)? = nil,
+        supervisorConfinement: SupervisorConfinementMode = .enforce
     ) {
-        self.makeHypervisor = makeHypervisor
-        self.supervisorConfinementOverride = supervisorConfinementOverride
+        self.fakeHypervisor = fakeHypervisor
+        self.supervisorConfinement = supervisorConfinement
     }
 
     /// Set once by `RunxlMain.main` before any verb runs.

@@ -22,7 +22,7 @@ struct RunxlProcess {
         return built("runxl")
     }
 
-    private static func built(_ product: String) -> String {
+    static func built(_ product: String) -> String {
         let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         for directory in [".build/debug/", ".build/x86_64-unknown-linux-gnu/debug/"] {

@@ -20,4 +20,14 @@ import Testing
         #expect(shipped.stderr.lowercased().contains("xen") || shipped.stderr.contains("libxl"), "\(shipped.stderr)")
         #expect(!FileManager.default.fileExists(atPath: world.root + "/on-xen"))
     }
+
+    /// Stronger than any behaviour test: the variables' names are not in the shipped binary, so
+    /// no code in it can read them (issue 14: `grep` finds no RUNXL_HYPERVISOR in runxl).
+    @Test(arguments: ["RUNXL_HYPERVISOR", "RUNXL_FAKE_DIR", "RUNXL_INJECT_KILL", "RUNXL_SUPERVISOR_SECCOMP"])
+    func theShippedBinaryDoesNotHoldTheSeamsNames(name: String) throws {
+        let shipped = try Data(contentsOf: URL(fileURLWithPath: RunxlProcess.shippedBinary))
+        let testing = try Data(contentsOf: URL(fileURLWithPath: RunxlProcess.built("runxl-testing")))
+        #expect(shipped.range(of: Data(name.utf8)) == nil, "\(name) is in \(RunxlProcess.shippedBinary)")
+        #expect(testing.range(of: Data(name.utf8)) != nil, "the search finds \(name) where it is")
+    }
 }

@@ -3,16 +3,15 @@ import Testing
 
 @testable import Runtime
 
-/// Kill points fire only once armed, which only `runxl-testing` does at start: in the shipped
-/// binary `RUNXL_INJECT_KILL` in the environment changes nothing. Each case runs in a forked child,
-/// since an armed point kills the process that reaches it.
+/// Kill points fire only once armed, which only `runxl-testing` does at start (from
+/// `RUNXL_INJECT_KILL`; CLITests checks the shipped binary does not even hold the name). Each case
+/// runs in a forked child, since an armed point kills the process that reaches it.
 @Suite(.serialized) struct KillInjectionTests {
-    /// How a child that set the variable, maybe armed, and reached `after-claim` ended.
-    private func childReachingAfterClaim(armed: Bool) -> Int32 {
+    /// How a child that armed `point` (or nothing) and reached `after-claim` ended.
+    private func childReachingAfterClaim(armedAt point: KillPoint?) -> Int32 {
         let pid = fork()
         if pid == 0 {
-            setenv(KillInjection.variable, KillPoint.afterClaim.rawValue, 1)
-            if armed { KillInjection.arm() }
+            if let point { KillInjection.arm(at: point.rawValue) }
             KillInjection.reached(.afterClaim)
             _exit(0)
         }
@@ -21,11 +20,12 @@ import Testing
         return status
     }
 
-    @Test func unarmedPointsIgnoreTheEnvironment() {
-        #expect(childReachingAfterClaim(armed: false) == 0, "exited 0: the point did nothing")
+    @Test func unarmedPointsDoNothing() {
+        #expect(childReachingAfterClaim(armedAt: nil) == 0, "exited 0: the point did nothing")
+        #expect(childReachingAfterClaim(armedAt: .beforeSave) == 0, "another point armed: nothing here")
     }
 
     @Test func armedPointsKill() {
-        #expect(childReachingAfterClaim(armed: true) & 0x7F == SIGKILL)
+        #expect(childReachingAfterClaim(armedAt: .afterClaim) & 0x7F == SIGKILL)
     }
 }
