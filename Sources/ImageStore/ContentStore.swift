@@ -1,10 +1,10 @@
 public import OCI
 public import RunxlBase
+import JSON
 import Registry
 
 #if canImport(Glibc)
 import Glibc
-import JSON
 #endif
 
 /// An image the store holds: a name and the descriptor of its (platform-specific) manifest.

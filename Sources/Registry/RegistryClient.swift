@@ -1,10 +1,10 @@
 internal import FoundationEssentials
 public import OCI
 public import RunxlBase
+import JSON
 
 #if canImport(Glibc)
 import Glibc
-import JSON
 #endif
 
 /// How to reach a registry.
