@@ -76,17 +76,12 @@ final class OutputSink {
     }
 
     private func writeToFile(_ bytes: UnsafeRawBufferPointer) {
-        guard failure == nil, let base = bytes.baseAddress else { return }
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(fd, base + offset, bytes.count - offset)
-            if written < 0 {
-                let err = errno
-                if err == EINTR { continue }
-                failure = RunxlError(.io, "cannot write \(path)", cause: SystemCallError("write", errno: err))
-                return
-            }
-            offset += written
+        guard failure == nil else { return }
+        do {
+            try Descriptors.writeAll(fd, bytes, path: path)
+        } catch {
+            failure = error
+            return
         }
         bytesWritten += bytes.count
     }

@@ -69,16 +69,7 @@ public enum RawDecompressor {
             guard total <= outputLimit else {
                 throw RunxlError(.io, "decompressed data exceeds \(outputLimit) bytes; refusing to write more to \(outputPath)")
             }
-            var offset = 0
-            while offset < count, let bufferBase = buffer.baseAddress {
-                let written = write(fd, bufferBase + offset, count - offset)
-                if written < 0 {
-                    let err = errno
-                    if err == EINTR { continue }
-                    throw RunxlError(.io, "cannot write \(outputPath)", cause: SystemCallError("write", errno: err))
-                }
-                offset += written
-            }
+            try Descriptors.writeAll(fd, UnsafeRawBufferPointer(rebasing: buffer[0..<count]), path: outputPath)
         }
         if fsync(fd) != 0 {
             let err = errno

@@ -392,16 +392,7 @@ enum BlobCopier {
             digester.update(chunk)
             size += Int64(count)
             if output >= 0, let target {
-                var offset = 0
-                while offset < count {
-                    let written = write(output, chunk.baseAddress.unsafelyUnwrapped + offset, count - offset)
-                    if written < 0 {
-                        let err = errno
-                        if err == EINTR { continue }
-                        throw RunxlError(.io, "cannot write \(target)", cause: SystemCallError("write", errno: err))
-                    }
-                    offset += written
-                }
+                try Descriptors.writeAll(output, chunk, path: target)
             }
         }
         if output >= 0, fsync(output) != 0 {

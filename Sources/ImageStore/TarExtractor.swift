@@ -282,16 +282,7 @@ private struct BlockReader {
         }
         defer { close(out) }
         try consume(size) { (chunk: UnsafeRawBufferPointer) throws(RunxlError) in
-            var offset = 0
-            while offset < chunk.count {
-                let written = write(out, chunk.baseAddress.unsafelyUnwrapped + offset, chunk.count - offset)
-                if written < 0 {
-                    let err = errno
-                    if err == EINTR { continue }
-                    throw RunxlError(.io, "cannot write \(target)", cause: SystemCallError("write", errno: err))
-                }
-                offset += written
-            }
+            try Descriptors.writeAll(out, chunk, path: target)
         }
         try consume(Self.padded(size) - size) { _ in }
         guard fsync(out) == 0 else {

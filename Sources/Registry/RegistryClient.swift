@@ -173,7 +173,7 @@ public final class RegistryClient {
                         throw RunxlError(.digestMismatch, "\(url): blob \(descriptor.digest) is longer than its descriptor's \(descriptor.size) bytes")
                     }
                     digester.update(bytes)
-                    try Self.writeAll(fd, bytes, path: path)
+                    try Descriptors.writeAll(fd, bytes, path: path)
                     written += Int64(bytes.count)
                     progress?(written)
                 }
@@ -205,14 +205,6 @@ public final class RegistryClient {
         guard fsync(fd) == 0 else {
             let err = errno
             throw RunxlError(.io, "cannot write \(path)", cause: SystemCallError("fsync", errno: err))
-        }
-    }
-
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(RunxlError) {
-        do {
-            try Descriptors.writeAll(fd, bytes)
-        } catch {
-            throw RunxlError(.io, "cannot write \(path)", cause: error)
         }
     }
 

@@ -13,32 +13,15 @@ public struct TerminalPair {
     public let master: Int32
     public let replica: Int32
 
-    /// posix_openpt and friends need _XOPEN_SOURCE, which Swift's Glibc module does not define:
-    /// the same through /dev/ptmx and the Linux ioctls (asm-generic/ioctls.h values for x86 and arm).
-    static let unlockRequest: UInt = 0x4004_5431  // TIOCSPTLCK
-    static let peerRequest: UInt = 0x5441  // TIOCGPTPEER, Linux 4.13
-
     public static func open() throws(RunxlError) -> TerminalPair {
-        let master = Glibc.open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
-        guard master >= 0 else { throw failure("open /dev/ptmx") }
-        var unlock: Int32 = 0
-        guard ioctl(master, unlockRequest, &unlock) == 0 else {
-            let error = failure("ioctl(TIOCSPTLCK)")
-            Glibc.close(master)
-            throw error
+        let pair: Pseudoterminal
+        do {
+            pair = try Pseudoterminal.allocate()
+        } catch {
+            throw RunxlError(.io, "cannot allocate a terminal for the container", cause: error)
         }
-        let replica = ioctl(master, peerRequest, O_RDWR | O_NOCTTY | O_CLOEXEC)
-        guard replica >= 0 else {
-            let error = failure("ioctl(TIOCGPTPEER)")
-            Glibc.close(master)
-            throw error
-        }
-        var settings = termios()
-        if tcgetattr(replica, &settings) == 0 {
-            cfmakeraw(&settings)
-            tcsetattr(replica, TCSANOW, &settings)
-        }
-        return TerminalPair(master: master, replica: replica)
+        pair.makeReplicaRaw()
+        return TerminalPair(master: pair.master, replica: pair.replica)
     }
 
     /// Sends the master over the AF_UNIX socket at `path` (SCM_RIGHTS, with the pty's name as the
@@ -50,11 +33,6 @@ public struct TerminalPair {
     public func close() {
         Glibc.close(master)
         Glibc.close(replica)
-    }
-
-    private static func failure(_ call: String) -> RunxlError {
-        let code = errno
-        return RunxlError(.io, "cannot allocate a terminal for the container", cause: SystemCallError(call, errno: code))
     }
 }
 

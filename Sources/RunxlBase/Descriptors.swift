@@ -54,6 +54,15 @@ public enum Descriptors {
         if let failure { throw failure }
     }
 
+    /// `writeAll` for writers of a named file: a failure is `.io` "cannot write PATH".
+    public static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(RunxlError) {
+        do {
+            try writeAll(descriptor, bytes)
+        } catch {
+            throw RunxlError(.io, "cannot write \(path)", cause: error)
+        }
+    }
+
     /// For writers with no one to tell (a console whose reader left, a client that hung up):
     /// true when every byte went.
     @discardableResult

@@ -35,8 +35,9 @@ public enum FileSystem {
         return got > 0 ? Array(bytes[0..<got]) : []
     }
 
-    /// Reads a whole file. Throws `.io` naming the path when it cannot.
-    public static func read(_ path: String) throws(RunxlError) -> [UInt8] {
+    /// Reads a whole file. Throws `.io` naming the path when it cannot, or when it holds more
+    /// than `limit` bytes (runxl-init bounds what it reads, so that no file exhausts its memory).
+    public static func read(_ path: String, limit: Int = .max) throws(RunxlError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let err = errno
@@ -54,6 +55,7 @@ public enum FileSystem {
             }
             if count == 0 { break }
             result.append(contentsOf: buffer[0..<count])
+            if result.count > limit { throw RunxlError(.io, "\(path) is larger than \(limit) bytes") }
         }
         return result
     }
@@ -89,16 +91,15 @@ public enum FileSystem {
         throw RunxlError(.io, "cannot create directory \(path)", cause: SystemCallError("mkdir", errno: err))
     }
 
-    /// `mkdir -p`.
+    /// `mkdir -p`: an existing directory (or symlink to one) is fine, an existing file is not.
     public static func makeDirectories(_ path: String, mode: UInt32 = 0o711) throws(RunxlError) {
         var prefix = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             prefix += "/" + component
             if mkdir(prefix, mode) != 0 {
                 let err = errno
-                if err != EEXIST {
-                    throw RunxlError(.io, "cannot create directory \(prefix)", cause: SystemCallError("mkdir", errno: err))
-                }
+                if err == EEXIST && isDirectory(prefix) { continue }
+                throw RunxlError(.io, "cannot create directory \(prefix)", cause: SystemCallError("mkdir", errno: err))
             }
         }
     }

@@ -91,7 +91,7 @@ final class ExecSessions {
 
     private func launch(_ description: ProcessDescription) throws(InitFailure) -> Session {
         if description.terminal {
-            let (master, replica) = try PseudoTerminal.open(purpose: "exec")
+            let (master, replica) = try Pseudoterminal.allocateInGuest(purpose: "exec")
             defer { close(replica) }
             if let size = description.consoleSize {
                 var window = winsize(ws_row: size.rows, ws_col: size.columns, ws_xpixel: 0, ws_ypixel: 0)
@@ -134,16 +134,14 @@ final class ExecSessions {
 /// A pty inside the guest for a process with a terminal (the container's own or an exec
 /// session's): the process gets the replica as its controlling terminal, init carries the
 /// master's bytes over the framed console, so the console stays free for other sessions.
-enum PseudoTerminal {
-    static func open(purpose: String) throws(InitFailure) -> (master: Int32, replica: Int32) {
-        let master = try check(Glibc.open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC), "open /dev/pts/ptmx")
-        var unlock: Int32 = 0
-        _ = ioctl(master, 0x4004_5431, &unlock)  // TIOCSPTLCK
-        let replica = ioctl(master, 0x5441, O_RDWR | O_NOCTTY | O_CLOEXEC)  // TIOCGPTPEER
-        guard replica >= 0 else {
-            close(master)
-            throw InitFailure("\(purpose): cannot open a pty for the process")
+extension Pseudoterminal {
+    /// The guest's pty from init's own devpts instance (Mounts.swift mounts it `newinstance`).
+    static func allocateInGuest(purpose: String) throws(InitFailure) -> (master: Int32, replica: Int32) {
+        do {
+            let pair = try Pseudoterminal.allocate(multiplexer: "/dev/pts/ptmx")
+            return (pair.master, pair.replica)
+        } catch {
+            throw InitFailure("\(purpose): cannot open a pty for the process: \(error)")
         }
-        return (master, replica)
     }
 }

@@ -96,7 +96,7 @@ struct InitMain {
         if description.terminal && isGuest {
             // The process's terminal is a guest pty whose bytes travel as stdout and input
             // frames: the console stays framed, so exec sessions can share it.
-            let (master, replica) = try PseudoTerminal.open(purpose: "terminal")
+            let (master, replica) = try Pseudoterminal.allocateInGuest(purpose: "terminal")
             stdio = .terminal(replica)
             outputs = [(master, .stdout)]
             childEnds = [replica]

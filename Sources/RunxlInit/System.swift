@@ -1,5 +1,6 @@
 import Glibc
 import GuestProtocol
+import RunxlBase
 
 // C functions the Glibc module does not import (variadic in C, or behind headers it leaves out).
 // On x86_64 and aarch64 a variadic callee reads integer arguments from the same registers a
@@ -72,25 +73,10 @@ func retryingEINTR(_ call: () -> Int) -> Int {
 
 /// The whole file, or a failure naming it. Bounded so that a huge file cannot exhaust memory.
 func readWholeFile(_ path: String, limit: Int) throws(InitFailure) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd == -1 {
-        let code = errno
-        throw InitFailure("cannot open \(path): \(errnoText(code))")
-    }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = chunk.withUnsafeMutableBytes { buffer in
-            retryingEINTR { read(fd, buffer.baseAddress, buffer.count) }
-        }
-        if count == 0 { return bytes }
-        if count < 0 {
-            let code = errno
-            throw InitFailure("cannot read \(path): \(errnoText(code))")
-        }
-        bytes.append(contentsOf: chunk[..<count])
-        if bytes.count > limit { throw InitFailure("\(path) is larger than \(limit) bytes") }
+    do {
+        return try FileSystem.read(path, limit: limit)
+    } catch {
+        throw InitFailure(error.description)
     }
 }
 
@@ -104,14 +90,10 @@ func isDirectory(_ mode: mode_t) -> Bool { (mode & S_IFMT) == S_IFDIR }
 
 /// mkdir -p; existing directories are fine.
 func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(InitFailure) {
-    var current = ""
-    for component in path.split(separator: "/") {
-        current += "/" + component
-        if mkdir(current, mode) == -1 {
-            let code = errno
-            if code == EEXIST, let existing = fileMode(current), isDirectory(existing) { continue }
-            throw InitFailure("cannot create directory \(current): \(errnoText(code))")
-        }
+    do {
+        try FileSystem.makeDirectories(path, mode: mode)
+    } catch {
+        throw InitFailure(error.description)
     }
 }
 

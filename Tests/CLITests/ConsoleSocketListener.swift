@@ -1,6 +1,7 @@
 import Foundation
 
-/// The receiving end of `--console-socket`, as conmon and the containerd shim hold it.
+/// The receiving end of `--console-socket`, as conmon and the containerd shim hold it. Written
+/// apart from RunxlBase's `UnixSocket` on purpose: a client of runxl's own, as conmon is.
 struct ConsoleSocketListener {
     let path: String
     let socketFD: Int32
