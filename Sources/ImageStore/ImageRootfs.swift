@@ -45,38 +45,68 @@ extension ContentStore {
     }
 }
 
+extension ContentStore {
+    /// The image's whole-chain snapshot (`wholeChainSnapshot`), unpacked first when the store
+    /// has none yet: into this operation's staging under the store's own `tmp`, which is removed
+    /// once the snapshot is stored. An image without layers has no tree to read.
+    public func wholeChainSnapshotUnpacking(_ image: StoredImage) throws(RunxlError) -> String {
+        if let snapshot = try wholeChainSnapshot(of: image) { return snapshot }
+        guard !(try manifest(of: image).layers.isEmpty) else {
+            throw RunxlError(.invalidDocument, "\(image.name) has no layers: there is no root file system to run")
+        }
+        do {
+            let operation = try beginOperation("snapshot")
+            defer { operation.close() }
+            _ = try unpackThroughSnapshots(image, into: operation.staging + "/rootfs", sharing: .hardLinks, operation: operation)
+        }
+        guard let snapshot = try wholeChainSnapshot(of: image) else {
+            throw RunxlError(.internal, "the unpack of \(image.name) stored no snapshot of its layers")
+        }
+        return snapshot
+    }
+}
+
 /// A bundle (config.json + rootfs) made from an image, for `image convert` and `launch`.
 public enum ImageBundle {
     /// Unpacks `image` into `directory/rootfs` and writes `directory/config.json` whose process
     /// is the image's (Entrypoint + Cmd, or Entrypoint + `args` when given; Env; WorkingDir; User).
-    /// `sharing`: `.hardLinks` only when runxl deletes the bundle itself and nothing writes to
-    /// its rootfs (see `RootfsSharing`).
+    /// `sharing`: `.hardLinks` only when nothing writes to the rootfs (see `RootfsSharing`); then
+    /// the rootfs is the store's snapshot, read in place (`readOnly`), and only config.json is
+    /// written into `directory`.
     @discardableResult
     public static func create(
         _ image: StoredImage, store: ContentStore, at directory: String, args: [String] = [], terminal: Bool = false,
         sharing: RootfsSharing = .copies, commandRequired: Bool = true
     ) throws(RunxlError) -> Spec {
-        var rootfs = directory + "/rootfs"
         try FileSystem.makeDirectories(directory, mode: 0o700)
+        let spec: Spec
         if sharing == .hardLinks {
-            // runxl only reads this rootfs (into an initramfs), so it reads the store's snapshot
-            // in place: a tree of new hard links each time would change every inode's ctime and
-            // defeat the initramfs cache, whose key is the tree's listing. The first launch
-            // unpacks (storing the snapshot) and then switches to it too.
-            if try store.wholeChainSnapshot(of: image) == nil { _ = try store.unpack(image, into: rootfs, sharing: .hardLinks) }
-            if let snapshot = try store.wholeChainSnapshot(of: image) {
-                try? FileSystem.removeTree(rootfs)
-                rootfs = snapshot
-            }
+            spec = try readOnly(image, store: store, args: args, terminal: terminal, commandRequired: commandRequired)
         } else {
+            let rootfs = directory + "/rootfs"
             try store.unpack(image, into: rootfs, sharing: sharing)
+            let manifest = try store.manifest(of: image)
+            let config = try store.config(of: image, manifest: manifest)
+            spec = try self.spec(
+                for: config, image: image.name, rootfs: rootfs, args: args, terminal: terminal, commandRequired: commandRequired)
         }
-        let manifest = try store.manifest(of: image)
-        let config = try store.config(of: image, manifest: manifest)
-        let spec = try spec(
-            for: config, image: image.name, rootfs: rootfs, args: args, terminal: terminal, commandRequired: commandRequired)
         try FileSystem.writeAtomically(directory + "/config.json", Array(try spec.encoded(pretty: true)) + [0x0A])
         return spec
+    }
+
+    /// The image's spec (as `create` writes it) with `root.path` the store's snapshot of the
+    /// image's whole layer chain, read in place: what `launch IMAGE` and `image convert` of a
+    /// unikernel image run, with no bundle written anywhere. A tree of new hard links each time
+    /// would change every inode's ctime and defeat the initramfs cache, whose key is the tree's
+    /// listing; the first call unpacks into the store's own staging, which stores the snapshot.
+    /// Read-only by contract: nothing may write to the returned rootfs.
+    public static func readOnly(
+        _ image: StoredImage, store: ContentStore, args: [String] = [], terminal: Bool = false, commandRequired: Bool = true
+    ) throws(RunxlError) -> Spec {
+        let rootfs = try store.wholeChainSnapshotUnpacking(image)
+        let manifest = try store.manifest(of: image)
+        let config = try store.config(of: image, manifest: manifest)
+        return try spec(for: config, image: image.name, rootfs: rootfs, args: args, terminal: terminal, commandRequired: commandRequired)
     }
 
     /// runxl's default spec with the image's process settings.

@@ -37,9 +37,20 @@ public final class ContainerEngine {
 
     // MARK: create
 
+    /// What a container is made from.
+    public enum Source: Sendable {
+        /// An OCI bundle: its config.json is read at create, as runc reads it.
+        case bundle(String)
+        /// A spec already loaded and changed by the caller (`launch`'s arguments, an image's
+        /// spec whose root.path is the store's snapshot). Relative paths in it are relative to
+        /// `bundle`; with none, the container's state directory is its bundle, where create
+        /// writes the spec as config.json like every container's.
+        case spec(Spec, bundle: String?)
+    }
+
     /// Options of `create` that reach the engine.
     public struct CreateOptions: Sendable {
-        public var bundle: String
+        public var source: Source
         public var pidFile: String?
         public var consoleSocket: String?
         /// The guest boots during `create` and waits at init's gate, so that exec works on a
@@ -52,7 +63,16 @@ public final class ContainerEngine {
             bundle: String, pidFile: String? = nil, consoleSocket: String? = nil, bootsBeforeStart: Bool = true,
             supervisor: SupervisorStart
         ) {
-            self.bundle = bundle
+            self.init(
+                source: .bundle(bundle), pidFile: pidFile, consoleSocket: consoleSocket, bootsBeforeStart: bootsBeforeStart,
+                supervisor: supervisor)
+        }
+
+        public init(
+            source: Source, pidFile: String? = nil, consoleSocket: String? = nil, bootsBeforeStart: Bool = true,
+            supervisor: SupervisorStart
+        ) {
+            self.source = source
             self.pidFile = pidFile
             self.consoleSocket = consoleSocket
             self.bootsBeforeStart = bootsBeforeStart
@@ -63,9 +83,20 @@ public final class ContainerEngine {
     /// Builds the guest, creates the domain paused and starts the supervisor, which `launch`
     /// returns the pid of. On any failure nothing is left: no record, no domain.
     public func create(_ id: ContainerID, options: CreateOptions) throws(RunxlError) -> ContainerRecord {
-        let bundle = Self.absolutePath(options.bundle)
-        let spec = try Self.loadSpec(bundle: bundle)
-        let rootfs = try spec.validateForCreate(bundle: bundle, documentName: "\(bundle)/config.json")
+        let bundle: String
+        let spec: Spec
+        let documentName: String
+        switch options.source {
+        case .bundle(let path):
+            bundle = Self.absolutePath(path)
+            spec = try Self.loadSpec(bundle: bundle)
+            documentName = "\(bundle)/config.json"
+        case .spec(let given, let givenBundle):
+            bundle = givenBundle.map(Self.absolutePath) ?? store.directory(id)
+            spec = given
+            documentName = givenBundle.map { "\(Self.absolutePath($0))/config.json" } ?? "the container's spec"
+        }
+        let rootfs = try spec.validateForCreate(bundle: bundle, documentName: documentName)
         try NamespacePaths.check(spec)
         trace.mark("create \(id): config loaded")
 
@@ -94,6 +125,9 @@ public final class ContainerEngine {
         do {
             let lock = try store.lock(id)
             defer { lock.unlock() }
+            // The spec the container runs with, as runc keeps it in its state: exec and the
+            // supervisor read this copy, not a bundle that may change or (launch) not exist.
+            try store.saveSpec(spec, id: id)
             // Planned first: a unikernel takes the address on its command line.
             var networkPlan = try planNetwork(spec, id: id)
             let guest = try preparer.prepare(

@@ -1,5 +1,5 @@
 import JSON
-import OCI
+public import OCI
 public import RunxlBase
 
 #if canImport(Glibc)
@@ -14,6 +14,9 @@ import Glibc
 public struct StateStore: Sendable {
     public let root: String
     static let recordName = "state.json"
+    /// The spec as create used it; named like a bundle's so that the state directory of a
+    /// container without one (`launch`) is a bundle too.
+    static let specName = "config.json"
     static let lockName = "lock"
 
     public init(root: String) {
@@ -108,6 +111,20 @@ public struct StateStore: Sendable {
             throw RunxlError(.internal, "cannot encode the state of container \(id)", cause: error)
         }
         try FileSystem.writeAtomically("\(directory(id))/\(Self.recordName)", bytes)
+    }
+
+    /// The spec a container was created with, beside its record (`specName`).
+    public func saveSpec(_ spec: Spec, id: ContainerID) throws(RunxlError) {
+        // 0600: the process's environment may hold secrets.
+        try FileSystem.writeAtomically("\(directory(id))/\(Self.specName)", [UInt8](try spec.encoded(pretty: false)), mode: 0o600)
+    }
+
+    /// The spec `create` saved; a container created by an older runxl, which saved none, has
+    /// its bundle's config.json.
+    public func spec(of record: ContainerRecord, id: ContainerID) throws(RunxlError) -> Spec {
+        let saved = "\(directory(id))/\(Self.specName)"
+        guard FileSystem.exists(saved) else { return try Spec.load(bundle: record.bundle) }
+        return try Spec.decode(try FileSystem.read(saved), documentName: saved)
     }
 
     /// Removes every file of the container.

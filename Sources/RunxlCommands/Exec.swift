@@ -61,7 +61,7 @@ struct Exec: Verb {
         guard FileSystem.exists(socketPath) else {
             throw RunxlError(.unsupported, "container \(id) takes no exec requests (its supervisor has no exec channel)")
         }
-        let description = try processDescription(record)
+        let description = try processDescription(record, store: engine.store)
         let detach = arguments.isSet("detach")
         var descriptors: [Int32] = [0, 1, 2]
         var terminalPair: TerminalPair?
@@ -114,8 +114,8 @@ struct Exec: Verb {
     }
 
     /// config.json's process with runc's exec overrides, or the `--process` document.
-    private func processDescription(_ record: ContainerRecord) throws(RunxlError) -> ProcessDescription {
-        var spec = try ContainerEngine.loadSpec(bundle: record.bundle)
+    private func processDescription(_ record: ContainerRecord, store: StateStore) throws(RunxlError) -> ProcessDescription {
+        var spec = try store.spec(of: record, id: id)
         if let file = arguments.value("process") {
             let bytes = try FileSystem.read(ContainerEngine.absolutePath(file))
             spec.process = try JSONDocument.decode(Process.self, from: bytes, documentName: file, code: .invalidConfig)

@@ -100,16 +100,14 @@ struct ImageConvert: ImageAction {
     /// A unikernel image (its manifest or config says so): its files are read from an unpacked
     /// rootfs (the store's snapshot, read in place), not streamed.
     private func convertUnikernel(_ image: StoredImage, store: ContentStore, hints: [String: String]) throws(RunxlError) -> Int32 {
-        var template = Array("/tmp/runxl-convert-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw RunxlError(.io, "cannot create a temporary bundle", cause: SystemCallError("mkdtemp", errno: errno))
+        var spec = try ImageBundle.readOnly(image, store: store, commandRequired: false)
+        spec.annotations = (spec.annotations ?? [:]).merging(hints.merging(overrides) { _, flag in flag }) { _, override in override }
+        guard let rootfs = spec.root?.path else {
+            throw RunxlError(.internal, "the spec of \(image.name) has no root.path")
         }
-        let directory = String(cString: made)
-        defer { try? FileSystem.removeTree(directory) }
-        try ImageBundle.create(image, store: store, at: directory, sharing: .hardLinks, commandRequired: false)
+        let container = ContainerSource(spec: spec, rootfs: rootfs, domainName: name ?? Self.domainName(for: image.name))
         guard let guest = try XenBackend.unikernelBuilder().convert(
-            bundle: directory, output: output, domainName: name ?? Self.domainName(for: image.name),
-            annotations: hints.merging(overrides) { _, flag in flag }, source: "\(image.name) (\(image.manifest.digest))")
+            container, output: output, source: "\(image.name) (\(image.manifest.digest))")
         else {
             throw RunxlError(.invalidUnikernel, "\(image.name) is annotated as a unikernel (\(hints.keys.sorted().joined(separator: ", "))) but declares no binary")
         }

@@ -56,11 +56,10 @@ struct Launch: Verb {
         for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&interrupts, signal) }
         pthread_sigmask(SIG_BLOCK, &interrupts, nil)
 
-        let bundle = try temporaryBundle()
-        defer { try? FileSystem.removeTree(bundle) }
+        let source = try containerSource()
         let engine = try Backend.engine(global)
         // This process is the container's supervisor: its pid is the one `state` shows.
-        _ = try engine.create(id, options: .init(bundle: bundle, bootsBeforeStart: false, supervisor: .thisProcess))
+        _ = try engine.create(id, options: .init(source: source, bootsBeforeStart: false, supervisor: .thisProcess))
         let interrupted = InterruptWatch(global: global, id: id)
         do {
             try interrupted.start(interrupts)
@@ -82,41 +81,29 @@ struct Launch: Verb {
         return interrupted.signal.map { 128 + $0 } ?? code
     }
 
-    /// A bundle for the source: its own config.json with the overrides, or a default one around
-    /// a bare rootfs directory. Written to a private temporary directory that run() removes.
-    private func temporaryBundle() throws(RunxlError) -> String {
+    /// The source's spec with launch's overrides, handed to create as a value: a bundle's
+    /// config.json (relative paths stay relative to that bundle), a default spec around a bare
+    /// rootfs directory, or an image's spec over the store's snapshot. Nothing is written for it
+    /// but the container's own state (create saves the spec there, as for every container).
+    private func containerSource() throws(RunxlError) -> ContainerEngine.Source {
         var spec: Spec
-        var imageBundle: String?
-        let config = source + "/config.json"
-        if FileSystem.exists(config) {
+        var bundle: String?
+        if FileSystem.exists(source + "/config.json") {
             spec = try Spec.load(bundle: source)
-            if let rootfs = spec.rootfsPath(bundle: source) { spec.root?.path = rootfs }
+            bundle = source
+            if !args.isEmpty { spec.process?.args = args }
         } else if FileSystem.isDirectory(source) {
             spec = Spec.runxlDefault(args: args.isEmpty ? ["sh"] : args, terminal: false)
             spec.root = Root(path: source, readonly: true)
-        } else if let image = try ImageLaunch.bundle(for: sourceArgument, args: args, global: global) {
-            imageBundle = image.directory
-            spec = image.spec
+        } else if let image = try ImageLaunch.spec(for: sourceArgument, args: args, global: global) {
+            // Its args are in place already, after the image's Entrypoint.
+            spec = image
         } else {
             throw RunxlError(.bundleNotFound, "\(source) is neither a bundle (no config.json) nor a rootfs directory")
         }
-        // An image's spec has them already, after its Entrypoint.
-        if !args.isEmpty && imageBundle == nil { spec.process?.args = args }
         spec.process?.terminal = false
         spec.annotations = (spec.annotations ?? [:]).merging(annotations) { _, new in new }
-
-        var template = Array("/tmp/runxl-launch-XXXXXX".utf8CString)
-        guard let directory = imageBundle ?? mkdtemp(&template).map({ String(cString: $0) }) else {
-            let err = errno
-            throw RunxlError(.io, "cannot create a temporary bundle", cause: SystemCallError("mkdtemp", errno: err))
-        }
-        do {
-            try FileSystem.writeAtomically(directory + "/config.json", [UInt8](try spec.encoded(pretty: false)))
-        } catch {
-            try? FileSystem.removeTree(directory)
-            throw error
-        }
-        return directory
+        return .spec(spec, bundle: bundle)
     }
 }
 

@@ -32,8 +32,8 @@ struct Run: Verb {
         // master comes back to this process, which bridges it to its own stdin and stdout.
         var receiver: ConsoleReceiver?
         defer { receiver?.close() }
-        if !detach, engineOptions.consoleSocket == nil,
-            try ContainerEngine.loadSpec(bundle: ContainerEngine.absolutePath(engineOptions.bundle)).process?.terminal == true
+        if !detach, engineOptions.consoleSocket == nil, case .bundle(let bundle) = engineOptions.source,
+            try ContainerEngine.loadSpec(bundle: ContainerEngine.absolutePath(bundle)).process?.terminal == true
         {
             let listening = try ConsoleReceiver.listen()
             receiver = listening

@@ -65,7 +65,7 @@ struct Supervise: Verb {
         do {
             let store = StateStore(root: global.root)
             let record = try store.load(id)
-            let spec = try ContainerEngine.loadSpec(bundle: record.bundle)
+            let spec = try store.spec(of: record, id: id)
             try ContainerView.plan(spec: spec, rootfs: record.rootfs).enter(staging: store.directory(id) + "/view")
         } catch {
             // Host tools then see the host's files at the container's paths, as before.

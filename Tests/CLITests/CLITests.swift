@@ -209,6 +209,25 @@ import Testing
         #expect(!world.fakeDomainsRemain())
     }
 
+    /// launch of a bare rootfs directory writes no bundle anywhere: with --keep its state
+    /// directory is the container's bundle, holding the spec create saved.
+    @Test func launchOfARootfsKeepsItsSpecInItsStateOnly() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let rootfs = world.directory + "/bare"
+        try FileManager.default.createDirectory(atPath: rootfs, withIntermediateDirectories: true)
+        let result = try world.run(["launch", "--keep", "--name", "kept", rootfs, "--", "fake-exit", "3"])
+        #expect(result.status == 3, "\(result.stderr)")
+        let state = try #require(try stateObject(world, "kept"))
+        #expect(state["bundle"] as? String == world.root + "/kept")
+        let saved = try Data(contentsOf: URL(fileURLWithPath: world.root + "/kept/config.json"))
+        let spec = try JSONSerialization.jsonObject(with: saved) as? [String: Any]
+        #expect((spec?["process"] as? [String: Any])?["args"] as? [String] == ["fake-exit", "3"])
+        #expect((spec?["root"] as? [String: Any])?["path"] as? String == rootfs)
+        #expect(try world.run(["delete", "kept"]).status == 0)
+        #expect(world.filesUnderRoot().isEmpty)
+    }
+
     /// SIGTERM to launch (Ctrl-C likewise) destroys the guest and exits 128+15, as a shell says.
     @Test func launchInterruptedDestroysTheGuestAndExits143() throws {
         let world = try RunxlProcess()

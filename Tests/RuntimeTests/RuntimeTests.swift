@@ -98,6 +98,42 @@ import Testing
         let supervisor = SupervisorStart.custom { _, _ throws(RunxlError) in try Processes.spawn("/bin/sleep", ["30"]) }
     }
 
+    /// `launch` hands create a spec, not a bundle: the state directory becomes the bundle, and
+    /// the spec is saved there like every container's.
+    @Test func aSpecGivenAsAValueNeedsNoBundle() throws {
+        let world = try World()
+        let id = try ContainerID("valued")
+        let rootfs = world.directory + "/bare-rootfs"
+        try FileManager.default.createDirectory(atPath: rootfs, withIntermediateDirectories: true)
+        var spec = Spec.runxlDefault(args: ["fake-exit", "3"], terminal: false)
+        spec.root = Root(path: rootfs, readonly: true)
+        let record = try world.engine.create(id, options: .init(source: .spec(spec, bundle: nil), supervisor: world.supervisor))
+        let state = world.engine.store.directory(id)
+        #expect(record.bundle == state)
+        #expect(record.rootfs == rootfs)
+        let attributes = try FileManager.default.attributesOfItem(atPath: state + "/config.json")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600, "the environment may hold secrets")
+        #expect(try world.engine.store.spec(of: record, id: id).process?.args == ["fake-exit", "3"])
+        try world.engine.delete(id, force: true)
+        #expect(!FileManager.default.fileExists(atPath: state))
+    }
+
+    /// As runc keeps the config in its state: exec and the supervisor see the spec the container
+    /// was created with, whatever happens to the bundle afterwards; a record from an older runxl
+    /// (no saved spec) falls back to the bundle.
+    @Test func theSavedSpecOutlivesChangesToTheBundle() throws {
+        let world = try World()
+        let id = try ContainerID("saved")
+        let bundle = try world.bundle(args: ["first"])
+        let record = try world.engine.create(id, options: .init(bundle: bundle, supervisor: world.supervisor))
+        let config: [String: Any] = ["ociVersion": "1.2.0", "root": ["path": "rootfs"], "process": ["args": ["second"], "cwd": "/"]]
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: bundle + "/config.json"))
+        #expect(try world.engine.store.spec(of: record, id: id).process?.args == ["first"])
+        try FileManager.default.removeItem(atPath: world.engine.store.directory(id) + "/config.json")
+        #expect(try world.engine.store.spec(of: record, id: id).process?.args == ["second"])
+        try world.engine.delete(id, force: true)
+    }
+
     @Test func createFailureLeavesNothing() throws {
         let world = try World()
         let id = try ContainerID("fails")

@@ -186,11 +186,15 @@ extension UnikernelBuilder {
         bundle: String, output: String, domainName: String? = nil, annotations: [String: String] = [:], source: String? = nil
     ) throws(RunxlError) -> UnikernelGuest? {
         let container = try ContainerSource.load(bundle: bundle, annotations: annotations, domainName: domainName)
+        return try convert(container, output: output, source: source ?? bundle)
+    }
+
+    /// The same for a container given as a value (an image's spec over the store's snapshot).
+    public func convert(_ container: ContainerSource, output: String, source: String) throws(RunxlError) -> UnikernelGuest? {
         let spec = container.spec
         guard let declaration = try UnikernelRecognizer.recognize(annotations: spec.annotations ?? [:], rootfs: RootfsLookup(rootfs: container.rootfs))
         else { return nil }
-        return try convert(
-            declaration, spec: spec, rootfs: container.rootfs, domainName: container.domainName, output: output, source: source ?? bundle)
+        return try convert(declaration, spec: spec, rootfs: container.rootfs, domainName: container.domainName, output: output, source: source)
     }
 
     /// The files and `xl.cfg` of a declared unikernel, under `output` (`source` names the bundle
