@@ -102,7 +102,11 @@ script -qec "stty rows 29 cols 83; timeout --foreground -k 5 180 $runxl --root $
 expect "run of a terminal process without --console-socket: exit status" 4 "$?"
 # Unanchored: the first line sometimes starts with a NUL byte (seen once; issue 19's note).
 grep -aq "run-has-a-tty" /tmp/run.tty && pass "run without --console-socket: a tty" || fail "run tty: $(tail -c 600 /tmp/run.tty)"
-grep -q "^29 83" /tmp/run.tty && pass "run without --console-socket: the caller's window size" || fail "run size: $(tail -c 600 /tmp/run.tty)"
+# A NUL (or its echo, ^@) sometimes leads a line here; its source is not found yet (not `script`,
+# which writes nothing to a child at its stdin's end): the size is checked without it.
+run_tty=$(tr -d '\000' </tmp/run.tty | sed 's/\^@//g')
+grep -aq "^29 83" <<<"$run_tty" && pass "run without --console-socket: the caller's window size" \
+  || fail "run size: $(tail -c 600 /tmp/run.tty | od -c | head -n 12)"
 [ ! -e "$root/ttyrun" ] && pass "run of a terminal process leaves no state" || fail "left: $(ls -A "$root")"
 
 # With a terminal, create keeps none of the caller's descriptors: the reader of its output sees

@@ -29,6 +29,7 @@ status=$?
 echo "FIGURE launch PVH whole run (s): $(since "$start")"
 expect "PVH stdout" "pvh-out" "$(cat /tmp/out)"
 expect "PVH exit status" 3 "$status"
+[ "$status" = 3 ] || echo "  PVH launch stderr: $(tail -c 800 /tmp/err)"
 
 echo "== process identity: env, cwd, uid, gid, hostname, linux.devices"
 rx launch "$work/identity" >/tmp/out 2>/tmp/err
