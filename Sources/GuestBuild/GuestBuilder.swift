@@ -246,7 +246,7 @@ public struct GuestBuilder: Sendable {
         return try convert(spec: container.spec, rootfs: container.rootfs, domainName: container.domainName, output: output, source: bundle)
     }
 
-    /// `convert` for a spec and rootfs already resolved (`LinuxHandler`).
+    /// `convert` for a spec and rootfs already resolved (`LinuxPlan`).
     @discardableResult
     public func convert(spec: Spec, rootfs: String, domainName: String, output: String, source: String) throws(RunxlError) -> BuiltGuest {
         let guest = try build(spec: spec, rootfs: rootfs, domainName: domainName)

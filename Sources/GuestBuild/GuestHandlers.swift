@@ -51,17 +51,22 @@ public enum ContainerGuest: Sendable {
 /// and the first that can, runs it). The decision lives here, beside the builders, and not in
 /// each caller: `create` and `image convert` of a bundle ask the same list.
 public protocol GuestHandler: Sendable {
-    /// Whether this handler runs the container. Throws when the container says it is of this
+    /// What this handler would build for the container, nil when it does not run it. What it
+    /// recognized to decide (a unikernel's declaration, read from annotations and rootfs files)
+    /// travels in the plan, so it is read once. Throws when the container says it is of this
     /// kind but says it wrongly (a unikernel annotation naming a missing binary): the error is
     /// the user's answer, and no other handler should take the container instead.
-    func canRun(_ container: ContainerSource) throws(RunxlError) -> Bool
+    func plan(_ container: ContainerSource) throws(RunxlError) -> (any GuestPlan)?
+}
 
+/// A container a handler accepted, ready to become a guest.
+public protocol GuestPlan: Sendable {
     /// The guest for `create`. `stateDirectory` is the container's own directory (share-mode
     /// control files, bind images); `network` what the host read from the container's namespace.
-    func build(_ container: ContainerSource, stateDirectory: String, network: GuestNetwork?) throws(RunxlError) -> ContainerGuest
+    func build(stateDirectory: String, network: GuestNetwork?) throws(RunxlError) -> ContainerGuest
 
     /// `image convert` of a bundle: the guest's files and an `xl.cfg` under `output`.
-    func convert(_ container: ContainerSource, output: String, source: String) throws(RunxlError) -> ContainerGuest
+    func convert(output: String, source: String) throws(RunxlError) -> ContainerGuest
 }
 
 /// A unikernel declared by annotations, `/urunc.json` or kraftkit's layout (`UnikernelRecognizer`).
@@ -72,33 +77,30 @@ public struct UnikernelHandler: GuestHandler {
         self.host = host
     }
 
-    public func canRun(_ container: ContainerSource) throws(RunxlError) -> Bool {
-        try declaration(container) != nil
+    public func plan(_ container: ContainerSource) throws(RunxlError) -> (any GuestPlan)? {
+        let recognized = try UnikernelRecognizer.recognize(
+            annotations: container.spec.annotations ?? [:], rootfs: RootfsLookup(rootfs: container.rootfs))
+        return recognized.map { UnikernelPlan(declaration: $0, container: container, host: host) }
     }
+}
 
-    public func build(_ container: ContainerSource, stateDirectory: String, network: GuestNetwork?) throws(RunxlError) -> ContainerGuest {
+/// A recognized unikernel: its declaration and the container it came from.
+public struct UnikernelPlan: GuestPlan {
+    public let declaration: UnikernelDeclaration
+    let container: ContainerSource
+    let host: HostConfig
+
+    public func build(stateDirectory: String, network: GuestNetwork?) throws(RunxlError) -> ContainerGuest {
         .unikernel(
             try UnikernelBuilder(host: host).build(
-                try required(container), spec: container.spec, rootfs: container.rootfs, domainName: container.domainName,
-                network: network))
+                declaration, spec: container.spec, rootfs: container.rootfs, domainName: container.domainName, network: network))
     }
 
-    public func convert(_ container: ContainerSource, output: String, source: String) throws(RunxlError) -> ContainerGuest {
+    public func convert(output: String, source: String) throws(RunxlError) -> ContainerGuest {
         .unikernel(
             try UnikernelBuilder(host: host).convert(
-                try required(container), spec: container.spec, rootfs: container.rootfs, domainName: container.domainName,
+                declaration, spec: container.spec, rootfs: container.rootfs, domainName: container.domainName,
                 output: output, source: source))
-    }
-
-    private func declaration(_ container: ContainerSource) throws(RunxlError) -> UnikernelDeclaration? {
-        try UnikernelRecognizer.recognize(annotations: container.spec.annotations ?? [:], rootfs: RootfsLookup(rootfs: container.rootfs))
-    }
-
-    private func required(_ container: ContainerSource) throws(RunxlError) -> UnikernelDeclaration {
-        guard let declaration = try declaration(container) else {
-            throw RunxlError(.internal, "the unikernel handler was asked to build a container that declares no unikernel")
-        }
-        return declaration
     }
 }
 
@@ -114,9 +116,18 @@ public struct LinuxHandler: GuestHandler {
         self.locateInit = locateInit
     }
 
-    public func canRun(_ container: ContainerSource) throws(RunxlError) -> Bool { true }
+    public func plan(_ container: ContainerSource) throws(RunxlError) -> (any GuestPlan)? {
+        LinuxPlan(container: container, host: host, locateInit: locateInit)
+    }
+}
 
-    public func build(_ container: ContainerSource, stateDirectory: String, network: GuestNetwork?) throws(RunxlError) -> ContainerGuest {
+/// A Linux guest to build for the container.
+public struct LinuxPlan: GuestPlan {
+    let container: ContainerSource
+    let host: HostConfig
+    let locateInit: @Sendable () throws(RunxlError) -> String
+
+    public func build(stateDirectory: String, network: GuestNetwork?) throws(RunxlError) -> ContainerGuest {
         let builder = try builder()
         let spec = container.spec
         return switch try RootfsMode.resolve(spec: spec, host: host) {
@@ -127,7 +138,7 @@ public struct LinuxHandler: GuestHandler {
         }
     }
 
-    public func convert(_ container: ContainerSource, output: String, source: String) throws(RunxlError) -> ContainerGuest {
+    public func convert(output: String, source: String) throws(RunxlError) -> ContainerGuest {
         .linux(try builder().convert(spec: container.spec, rootfs: container.rootfs, domainName: container.domainName, output: output, source: source))
     }
 
@@ -149,14 +160,16 @@ public struct GuestHandlers: Sendable {
         GuestHandlers([UnikernelHandler(host: host), LinuxHandler(host: host, locateInit: locateInit)])
     }
 
-    /// The first handler that can run the container.
-    public func handler(for container: ContainerSource) throws(RunxlError) -> any GuestHandler {
-        for handler in handlers where try handler.canRun(container) { return handler }
+    /// The plan of the first handler that runs the container.
+    public func plan(for container: ContainerSource) throws(RunxlError) -> any GuestPlan {
+        for handler in handlers {
+            if let plan = try handler.plan(container) { return plan }
+        }
         throw RunxlError(.unsupported, "no guest kind runs this container (handlers: \(handlers.map { "\(type(of: $0))" }.joined(separator: ", ")))")
     }
 
     public func build(_ container: ContainerSource, stateDirectory: String, network: GuestNetwork?) throws(RunxlError) -> ContainerGuest {
-        try handler(for: container).build(container, stateDirectory: stateDirectory, network: network)
+        try plan(for: container).build(stateDirectory: stateDirectory, network: network)
     }
 
     /// `image convert BUNDLE`: the bundle (`ContainerSource.load`) converted by the handler that
@@ -165,6 +178,6 @@ public struct GuestHandlers: Sendable {
         bundle: String, output: String, domainName: String?, annotations: [String: String]
     ) throws(RunxlError) -> ContainerGuest {
         let container = try ContainerSource.load(bundle: bundle, annotations: annotations, domainName: domainName)
-        return try handler(for: container).convert(container, output: output, source: bundle)
+        return try plan(for: container).convert(output: output, source: bundle)
     }
 }

@@ -36,7 +36,7 @@ import TestSupport
         _ = scratch
         let lookups = InitLookups()
         let handlers = GuestHandlers.standard(host: HostConfig(), locateInit: lookups.locate)
-        #expect(try handlers.handler(for: source) is UnikernelHandler)
+        #expect(try handlers.plan(for: source) is UnikernelPlan)
         guard case .unikernel(let guest) = try handlers.build(source, stateDirectory: scratch.path, network: nil) else {
             Issue.record("a declared unikernel was not built as one")
             return
@@ -50,7 +50,7 @@ import TestSupport
         _ = scratch
         let lookups = InitLookups()
         let handlers = GuestHandlers.standard(host: HostConfig(), locateInit: lookups.locate)
-        #expect(try handlers.handler(for: source) is LinuxHandler)
+        #expect(try handlers.plan(for: source) is LinuxPlan)
         #expect(throws: RunxlError.self) { try handlers.build(source, stateDirectory: scratch.path, network: nil) }
         #expect(lookups.count.withLock { $0 } == 1)
     }
