@@ -533,6 +533,38 @@ public final class ContainerEngine {
         return domain
     }
 
+    // MARK: exec
+
+    /// Where the container's supervisor takes exec requests (`ExecChannel`).
+    public func execSocketPath(_ id: ContainerID) -> String { "\(store.directory(id))/\(ExecChannel.socketName)" }
+
+    /// runc's exec, first half: the process `makeProcess` derives from the spec the container was
+    /// created with (its saved copy: runc's exec does not reread the bundle either), as the
+    /// guest's init will run it. The container must be running, or created with its guest booted
+    /// and holding the process at init's gate (runc allows exec there too); `launch` keeps its
+    /// guest paused until start.
+    public func execDescription(
+        _ id: ContainerID, makeProcess: (Spec) throws(RunxlError) -> Process
+    ) throws(RunxlError) -> ProcessDescription {
+        let record = try state(id)
+        guard record.status == .running || (record.status == .created && record.bootedAtCreate == true) else {
+            throw RunxlError(.invalidState, "cannot exec in container \(id): it is \(record.status.rawValue), not running")
+        }
+        guard FileSystem.exists(execSocketPath(id)) else {
+            throw RunxlError(.unsupported, "container \(id) takes no exec requests (its supervisor has no exec channel)")
+        }
+        var spec = try store.spec(of: record, id: id)
+        spec.process = try makeProcess(spec)
+        return try preparer.describeProcess(spec: spec, rootfs: record.rootfs)
+    }
+
+    /// The second half: hands the description and the process's stdio (stdin, stdout, stderr,
+    /// or one pty replica) to the supervisor, which has started it once this returns. The
+    /// returned connection ends with the process (`ExecChannel.waitForExit`).
+    public func sendExec(_ id: ContainerID, _ description: ProcessDescription, descriptors: [Int32]) throws(RunxlError) -> Int32 {
+        try ExecChannel.send(description, descriptors: descriptors, socketPath: execSocketPath(id))
+    }
+
     /// Records the container's end; called by the supervisor.
     public func recordExit(_ id: ContainerID, status: GuestExitStatus) throws(RunxlError) {
         try withRecord(id) { (record: inout ContainerRecord) throws(RunxlError) in

@@ -31,6 +31,17 @@ public protocol GuestPreparing: Sendable {
     func prepare(
         id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String, network: GuestNetwork?
     ) throws(RunxlError) -> PreparedGuest
+
+    /// The spec's process as the guest's init runs it, checked against the rootfs on the host
+    /// (a missing program fails here, not in the guest): what `exec` sends.
+    func describeProcess(spec: Spec, rootfs: String) throws(RunxlError) -> ProcessDescription
+}
+
+extension GuestPreparing {
+    /// For preparers whose guests take no exec (unikernels' test doubles).
+    public func describeProcess(spec: Spec, rootfs: String) throws(RunxlError) -> ProcessDescription {
+        throw RunxlError(.unsupported, "this guest takes no exec requests")
+    }
 }
 
 /// Validates the bundle the way the real builder does and describes a domain without building
@@ -44,6 +55,15 @@ public struct ValidatingGuestPreparer: GuestPreparing {
         PreparedGuest(domain: DomainSpec(
             name: DomainNaming.name(for: id), type: .pv, kernel: "/nonexistent/fake-kernel",
             cmdline: (spec.process?.args ?? []).joined(separator: " ")))
+    }
+
+    /// Only what the fake's guests read: the program, its environment and directory, the
+    /// terminal flag.
+    public func describeProcess(spec: Spec, rootfs: String) throws(RunxlError) -> ProcessDescription {
+        guard let process = spec.process, let args = process.args, !args.isEmpty else {
+            throw RunxlError(.invalidConfig, "the process has no args: nothing to run")
+        }
+        return ProcessDescription(args: args, env: process.env ?? [], cwd: process.cwd, terminal: process.terminal ?? false)
     }
 }
 

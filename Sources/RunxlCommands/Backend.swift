@@ -35,6 +35,15 @@ enum Backend {
         return engine
     }
 
+    /// An engine for `exec`: no hypervisor is opened (the supervisor carries the exec to the
+    /// guest), but the process is described as the guest builder describes the container's own.
+    static func execEngine(_ global: GlobalOptions) throws(RunxlError) -> ContainerEngine {
+        let preparer: any GuestPreparing =
+            TestSeams.current.fakeHypervisor == nil ? try XenBackend.preparer(logger: global.logger) : ValidatingGuestPreparer()
+        return ContainerEngine(
+            store: StateStore(root: global.root), hypervisor: UnopenedHypervisor(), hypervisorName: selectedName, preparer: preparer)
+    }
+
     /// An engine for verbs that only read records: no hypervisor is opened until one is used.
     static func readOnlyEngine(_ global: GlobalOptions) -> ContainerEngine {
         ContainerEngine(

@@ -50,18 +50,14 @@ struct Exec: Verb {
     }
 
     func run() throws(RunxlError) -> Int32 {
-        let engine = Backend.readOnlyEngine(global)
-        let record = try engine.state(id)
-        // A created container's guest has booted and holds its process at init's gate (runc
-        // allows exec there too), unless `launch` made it, whose guest is paused until start.
-        guard record.status == .running || (record.status == .created && record.bootedAtCreate == true) else {
-            throw RunxlError(.invalidState, "cannot exec in container \(id): it is \(record.status.rawValue), not running")
+        let engine = try Backend.execEngine(global)
+        var requestedSize: ConsoleSize?
+        var description = try engine.execDescription(id) { (spec: Spec) throws(RunxlError) in
+            let process = try process(from: spec)
+            requestedSize = process.consoleSize
+            return process
         }
-        let socketPath = "\(engine.store.directory(id))/\(ExecChannel.socketName)"
-        guard FileSystem.exists(socketPath) else {
-            throw RunxlError(.unsupported, "container \(id) takes no exec requests (its supervisor has no exec channel)")
-        }
-        let description = try processDescription(record, store: engine.store)
+        if description.terminal { description.consoleSize = Self.initialTerminalSize(requestedSize) }
         let detach = arguments.isSet("detach")
         var descriptors: [Int32] = [0, 1, 2]
         var terminalPair: TerminalPair?
@@ -86,7 +82,7 @@ struct Exec: Verb {
             }
             descriptors = [pair.replica]
         }
-        let connection = try ExecChannel.send(description, descriptors: descriptors, socketPath: socketPath)
+        let connection = try engine.sendExec(id, description, descriptors: descriptors)
         // The supervisor holds the replica now: its close at the process's end is the master's EOF.
         terminalPair?.close()
         terminalPair = nil
@@ -114,37 +110,32 @@ struct Exec: Verb {
     }
 
     /// config.json's process with runc's exec overrides, or the `--process` document.
-    private func processDescription(_ record: ContainerRecord, store: StateStore) throws(RunxlError) -> ProcessDescription {
-        var spec = try store.spec(of: record, id: id)
+    private func process(from spec: Spec) throws(RunxlError) -> Process {
         if let file = arguments.value("process") {
             let bytes = try FileSystem.read(ContainerEngine.absolutePath(file))
-            spec.process = try JSONDocument.decode(Process.self, from: bytes, documentName: file, code: .invalidConfig)
-        } else {
-            var process = spec.process ?? Process(cwd: "/")
-            let command = Array(arguments.positionals.dropFirst())
-            guard !command.isEmpty else { throw RunxlError(.usage, "exec: give a command to run, or --process") }
-            process.args = command
-            process.terminal = arguments.isSet("tty")
-            for entry in arguments.allValues("env") {
-                let key = entry.split(separator: "=", maxSplits: 1).first.map(String.init) ?? entry
-                process.env = (process.env ?? []).filter { !$0.hasPrefix(key + "=") } + [entry]
-            }
-            if let cwd = arguments.value("cwd") { process.cwd = cwd }
-            if let user = arguments.value("user") {
-                let parts = user.split(separator: ":", maxSplits: 1)
-                guard let uid = parts.first.flatMap({ UInt32($0) }), parts.count == 1 || UInt32(parts[1]) != nil else {
-                    throw RunxlError(.usage, "exec: --user takes UID or UID:GID, found '\(user)'")
-                }
-                process.user = User(uid: uid, gid: parts.count > 1 ? UInt32(parts[1]) : 0)
-            }
-            let gids = arguments.allValues("additional-gids").compactMap { UInt32($0) }
-            if !gids.isEmpty { process.user?.additionalGids = gids }
-            if arguments.isSet("no-new-privs") { process.noNewPrivileges = true }
-            spec.process = process
+            return try JSONDocument.decode(Process.self, from: bytes, documentName: file, code: .invalidConfig)
         }
-        var description = try ProcessDescription(spec: spec, rootfs: record.rootfs)
-        if description.terminal { description.consoleSize = Self.initialTerminalSize(spec.process?.consoleSize) }
-        return description
+        var process = spec.process ?? Process(cwd: "/")
+        let command = Array(arguments.positionals.dropFirst())
+        guard !command.isEmpty else { throw RunxlError(.usage, "exec: give a command to run, or --process") }
+        process.args = command
+        process.terminal = arguments.isSet("tty")
+        for entry in arguments.allValues("env") {
+            let key = entry.split(separator: "=", maxSplits: 1).first.map(String.init) ?? entry
+            process.env = (process.env ?? []).filter { !$0.hasPrefix(key + "=") } + [entry]
+        }
+        if let cwd = arguments.value("cwd") { process.cwd = cwd }
+        if let user = arguments.value("user") {
+            let parts = user.split(separator: ":", maxSplits: 1)
+            guard let uid = parts.first.flatMap({ UInt32($0) }), parts.count == 1 || UInt32(parts[1]) != nil else {
+                throw RunxlError(.usage, "exec: --user takes UID or UID:GID, found '\(user)'")
+            }
+            process.user = User(uid: uid, gid: parts.count > 1 ? UInt32(parts[1]) : 0)
+        }
+        let gids = arguments.allValues("additional-gids").compactMap { UInt32($0) }
+        if !gids.isEmpty { process.user?.additionalGids = gids }
+        if arguments.isSet("no-new-privs") { process.noNewPrivileges = true }
+        return process
     }
 
     /// The size the exec's pty starts with: the process document's `consoleSize` (podman sets it),

@@ -35,6 +35,10 @@ enum XenBackend {
 struct XenGuestPreparer: GuestPreparing {
     let host: HostConfig
 
+    func describeProcess(spec: Spec, rootfs: String) throws(RunxlError) -> ProcessDescription {
+        try ProcessDescription(spec: spec, rootfs: rootfs)
+    }
+
     func prepare(
         id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String, network: GuestNetwork?
     ) throws(RunxlError) -> PreparedGuest {

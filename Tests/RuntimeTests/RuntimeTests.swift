@@ -134,6 +134,36 @@ import Testing
         try world.engine.delete(id, force: true)
     }
 
+    /// exec through the engine: refused on a container whose guest holds no process yet or any
+    /// more, and on one whose supervisor has no exec channel; otherwise the process comes from
+    /// the saved spec, changed by the caller as runc's exec flags change it.
+    @Test func execIsDescribedFromTheSavedSpec() throws {
+        let world = try World()
+        let id = try ContainerID("execd")
+        let bundle = try world.bundle(args: ["original"])
+        _ = try world.engine.create(id, options: .init(bundle: bundle, supervisor: world.supervisor))
+        func keepArgs(_ spec: Spec) throws(RunxlError) -> OCI.Process { spec.process ?? OCI.Process(cwd: "/") }
+        #expect(throws: RunxlError.self) { try world.engine.execDescription(id, makeProcess: keepArgs) }
+        try world.engine.start(id)
+        do {
+            _ = try world.engine.execDescription(id, makeProcess: keepArgs)
+            Issue.record("described without an exec channel")
+        } catch {
+            #expect(error.code == .unsupported, "\(error)")
+        }
+        #expect(FileManager.default.createFile(atPath: world.engine.execSocketPath(id), contents: nil))
+        let description = try world.engine.execDescription(id) { (spec: Spec) throws(RunxlError) in
+            var process = spec.process ?? OCI.Process(cwd: "/")
+            #expect(process.args == ["original"], "the spec create saved")
+            process.args = ["sh", "-c", "echo exec"]
+            process.env = ["A=1"]
+            return process
+        }
+        #expect(description.args == ["sh", "-c", "echo exec"])
+        #expect(description.env == ["A=1"])
+        try world.engine.delete(id, force: true)
+    }
+
     @Test func createFailureLeavesNothing() throws {
         let world = try World()
         let id = try ContainerID("fails")
