@@ -21,8 +21,10 @@ let package = Package(
         // libxenlight and libarchive are opened with dlopen on first use (see their headers), so
         // verbs that never need them do not pay for mapping them at start-up; their headers come
         // from libxen-dev and libarchive-dev / liblz4-dev.
-        .target(name: "CXenLight", path: "Sources/C/CXenLight", linkerSettings: [.linkedLibrary("dl")]),
-        .target(name: "CArchive", path: "Sources/C/CArchive", linkerSettings: [.linkedLibrary("dl")]),
+        // The dlopen pattern the shims below share: open, resolve, report (CLibraryLoader.h).
+        .target(name: "CLibraryLoader", path: "Sources/C/CLibraryLoader", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CXenLight", dependencies: ["CLibraryLoader"], path: "Sources/C/CXenLight"),
+        .target(name: "CArchive", dependencies: ["CLibraryLoader"], path: "Sources/C/CArchive"),
         .systemLibrary(
             name: "CSeccomp", path: "Sources/C/CSeccomp",
             pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
@@ -30,7 +32,7 @@ let package = Package(
         .target(name: "CSeccompHost", path: "Sources/C/CSeccompHost", linkerSettings: [.linkedLibrary("dl")]),
         // libcurl (and libcrypto's SHA-256) is opened with dlopen on first use too; curl.h comes
         // from libcurl4-openssl-dev.
-        .target(name: "CCurl", path: "Sources/C/CCurl", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CCurl", dependencies: ["CLibraryLoader"], path: "Sources/C/CCurl"),
 
         // Leaf module: the error model, logging and file primitives every other module uses.
         .target(name: "RunxlBase", swiftSettings: strictSettings),

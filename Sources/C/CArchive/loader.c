@@ -2,12 +2,10 @@
 #define RUNXL_ARCHIVE_LOADER 1
 #include "CArchive.h"
 
-#include <dlfcn.h>
+#include "CLibraryLoader.h"
+
 #include <pthread.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 /* One pointer per function, typed from the library's own declaration. */
 #define RUNXL_POINTER(type, name, parameters, arguments) static __typeof__(name) *runxl_pointer_##name;
@@ -15,14 +13,7 @@
 RUNXL_LZ4_FUNCTIONS(RUNXL_POINTER, RUNXL_POINTER_PROCEDURE)
 RUNXL_ARCHIVE_FUNCTIONS(RUNXL_POINTER, RUNXL_POINTER_PROCEDURE)
 
-/* A wrapper called before a successful load is a bug in runxl, not an input error: say which. */
-__attribute__((noreturn, cold)) static void runxl_unloaded(const char *name) {
-    char message[200];
-    int length = snprintf(message, sizeof message,
-                          "runxl: internal error: %s called before libarchive was loaded\n", name);
-    if (length > 0) (void)!write(2, message, (size_t)length < sizeof message ? (size_t)length : sizeof message - 1);
-    abort();
-}
+#define runxl_unloaded(name) runxl_library_unloaded("libarchive", name)
 
 /*
  * The wrappers. The static assertion holds the prototype written in CArchive.h against the
@@ -51,27 +42,10 @@ static char runxl_load_failure[512];
 static bool runxl_loaded;
 static pthread_once_t runxl_load_once = PTHREAD_ONCE_INIT;
 
-/* NULL with the reason recorded when the library cannot be opened. */
-static void *runxl_open(const char *soname) {
-    /* RTLD_LOCAL: nothing else in the process should bind to these libraries' symbols. */
-    void *handle = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-    if (handle == NULL) {
-        const char *reason = dlerror();
-        snprintf(runxl_load_failure, sizeof runxl_load_failure, "%s", reason != NULL ? reason : soname);
-    }
-    return handle;
-}
-
-/* Stores the address of `name` in `slot`; false with the reason recorded when it is missing. */
-static bool runxl_resolve(void *handle, const char *soname, const char *name, void **slot) {
-    dlerror();
-    *slot = dlsym(handle, name);
-    if (*slot != NULL) return true;
-    const char *reason = dlerror();
-    snprintf(runxl_load_failure, sizeof runxl_load_failure, "%s has no function %s (%s)", soname, name,
-             reason != NULL ? reason : "NULL address");
-    return false;
-}
+/* The shared helpers, writing their reason into this shim's failure text. */
+#define runxl_open(soname) runxl_library_open(soname, runxl_load_failure, sizeof runxl_load_failure)
+#define runxl_resolve(handle, soname, name, slot) \
+    runxl_library_resolve(handle, soname, name, slot, runxl_load_failure, sizeof runxl_load_failure)
 
 /* The library handles are never closed: archives being read or written may live until exit. */
 #define RUNXL_RESOLVE(type, name, parameters, arguments) \

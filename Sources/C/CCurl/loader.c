@@ -1,12 +1,11 @@
 /* The function tables behind the rx_ wrappers, filled by dlopen/dlsym on first use (CCurl.h says why). */
 #include "CCurl.h"
 
-#include <dlfcn.h>
+#include "CLibraryLoader.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 /* Typed from curl.h's own declarations, so a changed prototype fails the build. */
 static __typeof__(curl_global_init) *p_global_init;
@@ -37,35 +36,14 @@ static char crypto_failure[512];
 static bool crypto_loaded;
 static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
 
-/* A wrapper called before a successful load is a bug in runxl, not an input error: say which. */
-__attribute__((noreturn, cold)) static void runxl_unloaded(const char *name) {
-    char message[200];
-    int length = snprintf(message, sizeof message, "runxl: internal error: %s called before its library was loaded\n", name);
-    if (length > 0) (void)!write(2, message, (size_t)length < sizeof message ? (size_t)length : sizeof message - 1);
-    abort();
-}
 #define REQUIRE(pointer) \
-    if (__builtin_expect(pointer == NULL, 0)) runxl_unloaded(#pointer)
-
-static bool resolve(void *handle, const char *soname, const char *name, void **slot, char *failure, size_t size) {
-    dlerror();
-    *slot = dlsym(handle, name);
-    if (*slot != NULL) return true;
-    const char *reason = dlerror();
-    snprintf(failure, size, "%s has no function %s (%s)", soname, name, reason != NULL ? reason : "NULL address");
-    return false;
-}
+    if (__builtin_expect(pointer == NULL, 0)) runxl_library_unloaded("libcurl or libcrypto", #pointer)
 
 static void load_curl(void) {
-    /* RTLD_LOCAL: nothing else in the process should bind to the library's symbols. */
-    void *handle = dlopen(RUNXL_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (handle == NULL) {
-        const char *reason = dlerror();
-        snprintf(curl_failure, sizeof curl_failure, "%s", reason != NULL ? reason : RUNXL_CURL_SONAME);
-        return;
-    }
+    void *handle = runxl_library_open(RUNXL_CURL_SONAME, curl_failure, sizeof curl_failure);
+    if (handle == NULL) return;
 #define RESOLVE(slot, name) \
-    if (!resolve(handle, RUNXL_CURL_SONAME, name, (void **)&slot, curl_failure, sizeof curl_failure)) return;
+    if (!runxl_library_resolve(handle, RUNXL_CURL_SONAME, name, (void **)&slot, curl_failure, sizeof curl_failure)) return;
     RESOLVE(p_global_init, "curl_global_init")
     RESOLVE(p_easy_init, "curl_easy_init")
     RESOLVE(p_easy_cleanup, "curl_easy_cleanup")
@@ -87,14 +65,10 @@ static void load_curl(void) {
 }
 
 static void load_crypto(void) {
-    void *handle = dlopen(RUNXL_CRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (handle == NULL) {
-        const char *reason = dlerror();
-        snprintf(crypto_failure, sizeof crypto_failure, "%s", reason != NULL ? reason : RUNXL_CRYPTO_SONAME);
-        return;
-    }
+    void *handle = runxl_library_open(RUNXL_CRYPTO_SONAME, crypto_failure, sizeof crypto_failure);
+    if (handle == NULL) return;
 #define RESOLVE(slot, name) \
-    if (!resolve(handle, RUNXL_CRYPTO_SONAME, name, (void **)&slot, crypto_failure, sizeof crypto_failure)) return;
+    if (!runxl_library_resolve(handle, RUNXL_CRYPTO_SONAME, name, (void **)&slot, crypto_failure, sizeof crypto_failure)) return;
     RESOLVE(p_md_ctx_new, "EVP_MD_CTX_new")
     RESOLVE(p_md_ctx_free, "EVP_MD_CTX_free")
     RESOLVE(p_sha256, "EVP_sha256")
