@@ -665,7 +665,8 @@ final class ObjectReader {
 
 
     func rejectUnknown() throws {
-        if let unknown = members.keys.sorted().first(where: { !taken.contains($0) }) {
+        // The first by name, so the error is the same on every run; sorted only when there is one.
+        if let unknown = members.keys.filter({ !taken.contains($0) }).min() {
             throw GuestProtocolError("\(path).\(unknown) is not a field runxl-init knows")
         }
     }
