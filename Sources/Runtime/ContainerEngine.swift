@@ -94,7 +94,7 @@ public final class ContainerEngine {
         case .spec(let given, let givenBundle):
             bundle = givenBundle.map(Self.absolutePath) ?? store.directory(id)
             spec = given
-            documentName = givenBundle.map { "\(Self.absolutePath($0))/config.json" } ?? "the container's spec"
+            documentName = givenBundle == nil ? "the container's spec" : "\(bundle)/config.json"
         }
         let rootfs = try spec.validateForCreate(bundle: bundle, documentName: documentName)
         try NamespacePaths.check(spec)

@@ -20,12 +20,10 @@ enum Backend {
         let engine: ContainerEngine
         if let fakeHypervisor = TestSeams.current.fakeHypervisor {
             engine = ContainerEngine(
-                store: store, hypervisor: try fakeHypervisor(), hypervisorName: "fake",
-                preparer: ValidatingGuestPreparer())
+                store: store, hypervisor: try fakeHypervisor(), hypervisorName: "fake", preparer: try preparer(global))
         } else {
             engine = ContainerEngine(
-                store: store, hypervisor: try XenBackend.open(logger: logger), hypervisorName: "xen",
-                preparer: try XenBackend.preparer(logger: logger))
+                store: store, hypervisor: try XenBackend.open(logger: logger), hypervisorName: "xen", preparer: try preparer(global))
         }
         engine.warn = { logger.warning($0) }
         if global.debug {
@@ -38,10 +36,14 @@ enum Backend {
     /// An engine for `exec`: no hypervisor is opened (the supervisor carries the exec to the
     /// guest), but the process is described as the guest builder describes the container's own.
     static func execEngine(_ global: GlobalOptions) throws(RunxlError) -> ContainerEngine {
-        let preparer: any GuestPreparing =
-            TestSeams.current.fakeHypervisor == nil ? try XenBackend.preparer(logger: global.logger) : ValidatingGuestPreparer()
-        return ContainerEngine(
-            store: StateStore(root: global.root), hypervisor: UnopenedHypervisor(), hypervisorName: selectedName, preparer: preparer)
+        ContainerEngine(
+            store: StateStore(root: global.root), hypervisor: UnopenedHypervisor(), hypervisorName: selectedName,
+            preparer: try preparer(global))
+    }
+
+    /// GuestBuild's for Xen; the fake only validates.
+    private static func preparer(_ global: GlobalOptions) throws(RunxlError) -> any GuestPreparing {
+        TestSeams.current.fakeHypervisor == nil ? try XenBackend.preparer(logger: global.logger) : ValidatingGuestPreparer()
     }
 
     /// An engine for verbs that only read records: no hypervisor is opened until one is used.

@@ -55,6 +55,6 @@ struct CreateFlags {
     func engineOptions(_ global: GlobalOptions) -> ContainerEngine.CreateOptions {
         ContainerEngine.CreateOptions(
             bundle: bundle, pidFile: pidFile, consoleSocket: consoleSocket,
-            supervisor: .process(globalArguments: global.supervisorArguments))
+            supervisor: .process(globalArguments: global.childArguments))
     }
 }

@@ -1,4 +1,3 @@
-import GuestBuild
 import GuestProtocol
 import OCI
 import Runtime

@@ -132,9 +132,7 @@ final class InterruptWatch: Sendable {
             var caught: Int32 = 0
             while sigwait(&set, &caught) != 0 {}
             received.withLock { $0 = caught }
-            var arguments = ["--root", global.root, "--log-format", global.logFormat.rawValue]
-            if let log = global.log { arguments += ["--log", ContainerEngine.absolutePath(log)] }
-            arguments += ["kill", id.rawValue, "KILL"]
+            let arguments = global.childArguments + ["kill", id.rawValue, "KILL"]
             guard let executable = try? Processes.currentExecutable(),
                 let pid = try? Processes.spawn(executable, arguments) else { return }
             _ = Processes.waitForExit(pid)

@@ -13,8 +13,9 @@ struct GlobalOptions: Sendable {
     var logFormat: LogFormat = .text
     var debug = false
 
-    /// What a supervisor create starts must be told of these (its root, where and how to log).
-    var supervisorArguments: [String] {
+    /// What a runxl child process must be told of these (its root, where and how to log): the
+    /// supervisor create starts, the `kill` an interrupted launch runs.
+    var childArguments: [String] {
         var arguments = ["--root", root, "--log-format", logFormat.rawValue]
         if let log { arguments += ["--log", ContainerEngine.absolutePath(log)] }
         if debug { arguments.append("--debug") }
