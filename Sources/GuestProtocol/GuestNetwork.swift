@@ -6,7 +6,7 @@ import JSON
 /// name in config.json; runc's process would use it directly. A guest has its own kernel, so the
 /// host reads that interface's addresses and routes at create, gives the guest a vif with the
 /// same MAC (the namespace's traffic is redirected to it), and writes this description to
-/// `GuestKeys.network`; init configures the guest interface with that MAC the same way.
+/// `HostMessage.network`; init configures the guest interface with that MAC the same way.
 /// IPv4 only: ioctls can set it without a netlink client in PID 1.
 public struct GuestNetwork: Sendable, Equatable {
     /// A xenstore value holds at most 4096 bytes (XENSTORE_PAYLOAD_MAX minus the path).

@@ -155,7 +155,7 @@ public final class ContainerEngine {
             // A unikernel has no init to hold its start: it stays paused until `start`.
             let bootsBeforeStart = options.bootsBeforeStart && guest.unikernel == nil
             if bootsBeforeStart, let domain {
-                try hypervisor.writeStore("\(try hypervisor.storePath(domain))/\(GuestKeys.start)", GuestKeys.startWait)
+                try GuestLink(hypervisor, domain: domain).send(.holdAtGate)
             }
             if let networkPlan, let domain {
                 try network.wire(networkPlan, domain: domain)
@@ -164,7 +164,7 @@ public final class ContainerEngine {
                 }
                 // Before the supervisor unpauses: init reads it before it starts the process.
                 if guest.unikernel == nil {
-                    try hypervisor.writeStore("\(try hypervisor.storePath(domain))/\(GuestKeys.network)", networkPlan.guest.encoded())
+                    try GuestLink(hypervisor, domain: domain).send(.network(networkPlan.guest))
                 }
                 trace.mark("create \(id): network wired")
             }
@@ -263,7 +263,7 @@ public final class ContainerEngine {
     /// `poststart` hooks run after and only warn, as runc's do.
     public func start(_ id: ContainerID) throws(RunxlError) {
         var started: ContainerRecord?
-        var acknowledgement: String?
+        var acknowledgement: GuestLink?
         try withRecord(id) { (record: inout ContainerRecord) throws(RunxlError) in
             guard record.status == .created else {
                 // A guest booted by create can end before start (init could not mount the
@@ -275,9 +275,9 @@ public final class ContainerEngine {
             let domain = try domainID(of: record)
             try hookRunner.run(record.hooks, phase: .startContainer, state: record.ociState)
             if record.bootedAtCreate == true {
-                let base = try hypervisor.storePath(domain)
-                try hypervisor.writeStore("\(base)/\(GuestKeys.start)", GuestKeys.startGo)
-                acknowledgement = "\(base)/\(GuestKeys.started)"
+                let guest = try GuestLink(hypervisor, domain: domain)
+                try guest.send(.releaseGate)
+                acknowledgement = guest
             } else {
                 try hypervisor.unpause(domain)
             }
@@ -287,7 +287,7 @@ public final class ContainerEngine {
         if let acknowledgement {
             // Outside the record's lock: state, kill and exec go on meanwhile. A guest that ends
             // instead never answers; its end is the supervisor's to record, start just returns.
-            _ = try? hypervisor.waitForStoreKey(acknowledgement, timeoutSeconds: Self.startAcknowledgementSeconds)
+            _ = try? acknowledgement.waitFor(.started, timeoutSeconds: Self.startAcknowledgementSeconds)
         }
         if let started {
             do {
@@ -298,7 +298,7 @@ public final class ContainerEngine {
         }
     }
 
-    /// How long `start` waits for init to say the process passed the gate (`GuestKeys.started`):
+    /// How long `start` waits for init to say the process passed the gate (`GuestReport.started`):
     /// well above the lab's emulated round trip (under a second), short enough that a guest that
     /// died at that moment does not hold the caller long.
     static let startAcknowledgementSeconds = 10.0
@@ -380,9 +380,7 @@ public final class ContainerEngine {
                 try signalUnikernel(domain, signal: signal, record: &record)
                 return
             }
-            let base = try hypervisor.storePath(domain)
-            let request = SignalRequest(sequence: Self.sequenceNumber(), signal: signal)
-            try hypervisor.writeStore("\(base)/\(GuestKeys.signal)", request.encoded)
+            try GuestLink(hypervisor, domain: domain).send(.signal(SignalRequest(sequence: Self.sequenceNumber(), signal: signal)))
             if record.status == .paused { try hypervisor.unpause(domain); record.status = .running }
         }
     }

@@ -42,7 +42,7 @@ public struct ContainerRecord: Codable, Sendable {
     /// The host cgroup create made for the container's host processes (`HostCgroup`), for
     /// delete to remove. Recorded before it is made, so that no crash can leak it.
     public var hostCgroup: String?
-    /// `create` booted the guest and init holds the process at its gate (`GuestKeys.start`):
+    /// `create` booted the guest and init holds the process at its gate (`HostMessage.holdAtGate`):
     /// `start` opens the gate instead of unpausing, and `exec` works before `start`, as in runc.
     public var bootedAtCreate: Bool?
 

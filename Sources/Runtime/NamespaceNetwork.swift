@@ -32,7 +32,7 @@ public struct NetworkAttachment: Codable, Sendable, Equatable {
 
 /// The network side of create, read from the namespace before the domain exists.
 public struct NetworkPlan: Sendable, Equatable {
-    /// For init, through `GuestKeys.network`.
+    /// For init, through `HostMessage.network`.
     public var guest: GuestNetwork
     /// One per interface, with the interface's MAC, so the guest answers for that address.
     public var vifs: [VifSpec]

@@ -158,12 +158,10 @@ public struct Supervisor {
     private func endAtExitReport(_ attached: Attached, into reported: ReportedExit) {
         let hypervisor = engine.hypervisor
         let domain = attached.domain
-        guard let base = try? hypervisor.storePath(domain) else { return }
+        guard let guest = try? GuestLink(hypervisor, domain: domain) else { return }
         let log = self.log
         try? startDetachedThread {
-            guard let text = try? hypervisor.waitForStoreKey("\(base)/\(GuestKeys.exit)", timeoutSeconds: nil),
-                let status = try? GuestExitStatus.decode(text)
-            else { return }
+            guard case .exit(let status)? = try? guest.waitFor(.exit, timeoutSeconds: nil) else { return }
             reported.status = status
             Self.waitReadable(attached.pumpDone, seconds: Self.consoleDrainSeconds)
             do throws(RunxlError) {
@@ -192,12 +190,9 @@ public struct Supervisor {
         }
     }
 
-    /// The exit status the guest left in `data/runxl/exit`, if any.
+    /// The exit status the guest reported, if any.
     func writtenStatus(_ domain: DomainID) -> GuestExitStatus? {
-        guard let base = try? engine.hypervisor.storePath(domain),
-            let text = try? engine.hypervisor.readStore("\(base)/\(GuestKeys.exit)")
-        else { return nil }
-        return try? GuestExitStatus.decode(text)
+        (try? GuestLink(engine.hypervisor, domain: domain))?.reportedExit()
     }
 
     /// A kill that destroyed the domain recorded its signal first; that one is the truth.
@@ -276,8 +271,7 @@ public struct Supervisor {
             try startWindowSizeForwarding(domain, terminal: terminal)
         } else if forwardsStdin {
             // Before the unpause: init decides on its process's stdin from this key.
-            let base = try engine.hypervisor.storePath(domain)
-            try engine.hypervisor.writeStore("\(base)/\(GuestKeys.stdinForwarded)", "1")
+            try GuestLink(engine.hypervisor, domain: domain).send(.stdinForwarded)
             try startInputForwarding(after: waitForReady) { StdinPump(console: writer).run() }
         }
         return (pipeEnds.read, -1, server)
@@ -287,9 +281,8 @@ public struct Supervisor {
     /// that the guest's console may still be in the kernel's cooked mode, which would echo
     /// frames back and act on control bytes inside them: nothing is written to it until then.
     private func guestReadiness(_ domain: DomainID) throws(RunxlError) -> @Sendable () -> Bool {
-        let hypervisor = engine.hypervisor
-        let readyKey = "\(try hypervisor.storePath(domain))/\(GuestKeys.ready)"
-        return { (try? hypervisor.waitForStoreKey(readyKey, timeoutSeconds: nil)) != nil }
+        let guest = try GuestLink(engine.hypervisor, domain: domain)
+        return { (try? guest.waitFor(.ready, timeoutSeconds: nil)) != nil }
     }
 
     /// Input starts flowing once the guest is ready (`guestReadiness`).
@@ -304,17 +297,16 @@ public struct Supervisor {
     /// is, gets SIGWINCH and passes the size to init through xenstore. The first size is written
     /// at once (conmon sets it before `start`), so init applies it before the process starts.
     private func startWindowSizeForwarding(_ domain: DomainID, terminal: Int32) throws(RunxlError) {
-        let hypervisor = engine.hypervisor
-        let base = try hypervisor.storePath(domain)
+        let guest = try GuestLink(engine.hypervisor, domain: domain)
         if setsid() >= 0 { _ = ioctl(terminal, UInt(TIOCSCTTY), 0) }
         try startDetachedThread {
-            var lastSize = ""
+            var lastSize: HostMessage?
             while true {
                 var size = winsize()
                 if ioctl(terminal, UInt(TIOCGWINSZ), &size) == 0, size.ws_row > 0 {
-                    let text = "\(size.ws_row) \(size.ws_col)"
-                    if text != lastSize, (try? hypervisor.writeStore("\(base)/\(GuestKeys.windowSize)", text)) != nil {
-                        lastSize = text
+                    let message = HostMessage.windowSize(rows: size.ws_row, columns: size.ws_col)
+                    if message != lastSize, (try? guest.send(message)) != nil {
+                        lastSize = message
                     }
                 }
                 var waitMask = sigset_t()

@@ -7,19 +7,17 @@ import GuestProtocol
 protocol HostChannel: AnyObject {
     /// A descriptor to poll for input (signal requests, the start); nil when there is none.
     var pollDescriptor: Int32? { get }
-    func reportReady(pid: pid_t) throws(InitFailure)
-    func reportExit(_ status: GuestExitStatus) throws(InitFailure)
-    /// What the host said about `start` (`GuestKeys.start`) when init looks, just before it
-    /// makes the process; after `.waiting`, `receiveRequests` reports the start.
+    /// Tells the host the process was made, passed the gate, or ended.
+    func report(_ report: GuestReport) throws(InitFailure)
+    /// What the host said about `start` (`HostMessage.Kind.start`) when init looks, just before
+    /// it makes the process; after `.waiting`, `receiveRequests` reports the start.
     func startState() throws(InitFailure) -> StartState
-    /// The held process passed the gate: exec'd, or failed to (`GuestKeys.started`).
-    func reportStarted(execFailed: Bool) throws(InitFailure)
     /// What arrived; `readable` says whether `pollDescriptor` polled readable (events may also
     /// have arrived while waiting for a reply, so this is called either way).
     func receiveRequests(readable: Bool) throws(InitFailure) -> HostRequests
 }
 
-/// `GuestKeys.start` as init finds it.
+/// The gate's message as init finds it.
 enum StartState {
     /// No key: the process starts at once and nobody waits for an answer.
     case notAsked
@@ -30,11 +28,11 @@ enum StartState {
     /// for the answer.
     case given
 
-    /// From the key's value (nil: no key).
-    init(value: String?) {
-        switch value {
-        case GuestKeys.startWait: self = .waiting
-        case GuestKeys.startGo: self = .given
+    /// From the gate's message (nil: no key, or a value that is no message).
+    init(_ message: HostMessage?) {
+        switch message {
+        case .holdAtGate?: self = .waiting
+        case .releaseGate?: self = .given
         default: self = .notAsked
         }
     }
@@ -77,25 +75,18 @@ final class XenbusChannel: HostChannel {
 
     init() throws(InitFailure) {
         fd = try check(open(Self.devicePath, O_RDWR | O_CLOEXEC), "cannot open \(Self.devicePath)")
-        _ = try request(.watch(GuestKeys.signal, token: GuestKeys.signalWatchToken), context: "watch \(GuestKeys.signal)")
+        try watch(.signal)
     }
 
-    /// Whether the supervisor forwards its stdin over the console (`GuestKeys.stdinForwarded`).
+    /// Whether the supervisor forwards its stdin over the console (`HostMessage.stdinForwarded`).
     func hostForwardsStdin() -> Bool {
-        let reply = try? request(.read(GuestKeys.stdinForwarded), context: "read \(GuestKeys.stdinForwarded)", allowingError: "ENOENT")
-        return reply != nil
+        (try? message(.stdinForwarded)) == .stdinForwarded
     }
 
-    /// The network the host read from the container's namespace (`GuestKeys.network`); nil when
-    /// the container has none.
+    /// The network the host read from the container's namespace; nil when the container has none.
     func networkDescription() throws(InitFailure) -> GuestNetwork? {
-        guard let reply = try request(.read(GuestKeys.network), context: "read \(GuestKeys.network)", allowingError: "ENOENT")
-        else { return nil }
-        do {
-            return try GuestNetwork.decode(String(decoding: reply, as: UTF8.self))
-        } catch {
-            throw InitFailure("\(GuestKeys.network): \(error.message)")
-        }
+        guard case .network(let network)? = try message(.network) else { return nil }
+        return network
     }
 
     /// Called with (rows, columns) when the host writes a new terminal size; set by init for a
@@ -103,44 +94,28 @@ final class XenbusChannel: HostChannel {
     var onWindowSize: ((UInt16, UInt16) -> Void)? {
         didSet {
             guard onWindowSize != nil, oldValue == nil else { return }
-            _ = try? request(
-                .watch(GuestKeys.windowSize, token: GuestKeys.windowSizeWatchToken), context: "watch \(GuestKeys.windowSize)")
+            try? watch(.windowSize)
             // The size the client set before `start`: applied before the process reads it.
             try? applyWindowSize()
         }
     }
 
+    /// A size that does not read is ignored: the terminal keeps its last one, and the process
+    /// runs on.
     private func applyWindowSize() throws(InitFailure) {
-        guard let onWindowSize,
-            let reply = try request(.read(GuestKeys.windowSize), context: "read \(GuestKeys.windowSize)", allowingError: "ENOENT")
-        else { return }
-        let fields = String(decoding: reply, as: UTF8.self).split(separator: " ").compactMap { UInt16($0) }
-        if fields.count == 2 { onWindowSize(fields[0], fields[1]) }
+        guard let onWindowSize, case .windowSize(let rows, let columns)? = try? message(.windowSize) else { return }
+        onWindowSize(rows, columns)
     }
 
-    func reportReady(pid: pid_t) throws(InitFailure) {
-        _ = try request(.write(GuestKeys.ready, string: String(pid)), context: "write \(GuestKeys.ready)")
-    }
-
-    func reportExit(_ status: GuestExitStatus) throws(InitFailure) {
-        var text = status.encoded
-        // A value must fit in one message with its path.
-        if text.utf8.count > 2048 { text = String(decoding: Array(text.utf8.prefix(2048)), as: UTF8.self) }
-        _ = try request(.write(GuestKeys.exit, string: text), context: "write \(GuestKeys.exit)")
-    }
-
-    func reportStarted(execFailed: Bool) throws(InitFailure) {
-        let value = execFailed ? GuestKeys.startedFailed : GuestKeys.startedExec
-        _ = try request(.write(GuestKeys.started, string: value), context: "write \(GuestKeys.started)")
+    func report(_ report: GuestReport) throws(InitFailure) {
+        let key = report.kind.key
+        _ = try request(.write(key, string: report.value), context: "write \(key)")
     }
 
     func startState() throws(InitFailure) -> StartState {
-        let value = try request(.read(GuestKeys.start), context: "read \(GuestKeys.start)", allowingError: "ENOENT")
-        let state = StartState(value: value.map { String(decoding: $0, as: UTF8.self) })
-        if state == .waiting {
-            // The watch fires once at once, so a `start` written before it is not missed.
-            _ = try request(.watch(GuestKeys.start, token: GuestKeys.startWatchToken), context: "watch \(GuestKeys.start)")
-        }
+        let state = StartState(try message(.start))
+        // The watch fires once at once, so a `start` written before it is not missed.
+        if state == .waiting { try watch(.start) }
         return state
     }
 
@@ -149,25 +124,33 @@ final class XenbusChannel: HostChannel {
         let events = pendingEvents
         pendingEvents.removeAll()
         var requests = HostRequests()
-        func fired(_ token: String) -> Bool { events.contains { $0.watchEvent?.token == token } }
-        if fired(GuestKeys.windowSizeWatchToken) {
+        func fired(_ kind: HostMessage.Kind) -> Bool { events.contains { $0.watchEvent?.token == kind.watchToken } }
+        if fired(.windowSize) {
             try applyWindowSize()
         }
-        if fired(GuestKeys.startWatchToken) {
-            let value = try request(.read(GuestKeys.start), context: "read \(GuestKeys.start)", allowingError: "ENOENT")
-            requests.start = value.map { String(decoding: $0, as: UTF8.self) } == GuestKeys.startGo
+        if fired(.start) {
+            requests.start = try message(.start) == .releaseGate
         }
-        guard fired(GuestKeys.signalWatchToken) else { return requests }
         // The event says the key changed; its value is read now (several writes may have merged).
-        let reply = try request(.read(GuestKeys.signal), context: "read \(GuestKeys.signal)", allowingError: "ENOENT")
-        guard let reply else { return requests }
-        let text = String(decoding: reply, as: UTF8.self)
-        do {
-            requests.signals = [try SignalRequest.decode(text)]
-        } catch {
-            throw InitFailure("host wrote an invalid \(GuestKeys.signal): \(error.message)")
+        if fired(.signal), case .signal(let request)? = try message(.signal) {
+            requests.signals = [request]
         }
         return requests
+    }
+
+    /// The host's message at `kind`'s key; nil when it has not written one.
+    private func message(_ kind: HostMessage.Kind) throws(InitFailure) -> HostMessage? {
+        guard let reply = try request(.read(kind.key), context: "read \(kind.key)", allowingError: "ENOENT") else { return nil }
+        do {
+            return try HostMessage.decode(kind, String(decoding: reply, as: UTF8.self))
+        } catch {
+            throw InitFailure("the host wrote an invalid \(kind.key): \(error.message)")
+        }
+    }
+
+    private func watch(_ kind: HostMessage.Kind) throws(InitFailure) {
+        guard let token = kind.watchToken else { return }
+        _ = try request(.watch(kind.key, token: token), context: "watch \(kind.key)")
     }
 
     /// Sends a request and returns its reply's payload; nil when the reply is the error named by
@@ -246,21 +229,14 @@ final class DirectoryChannel: HostChannel {
         fifo = open(directory + "/signal", O_RDWR | O_NONBLOCK | O_CLOEXEC)
     }
 
-    func reportReady(pid: pid_t) throws(InitFailure) {
-        try writeFile("ready", String(pid))
-    }
-
-    func reportExit(_ status: GuestExitStatus) throws(InitFailure) {
-        try writeFile("exit", status.encoded)
-    }
-
-    func reportStarted(execFailed: Bool) throws(InitFailure) {
-        try writeFile("started", execFailed ? GuestKeys.startedFailed : GuestKeys.startedExec)
+    /// Each report in the file named after its kind (`ready`, `started`, `exit`).
+    func report(_ report: GuestReport) throws(InitFailure) {
+        try writeFile(report.kind.rawValue, report.value)
     }
 
     func startState() throws(InitFailure) -> StartState {
-        let bytes = try? readWholeFile(directory + "/start", limit: 64)
-        return StartState(value: bytes.map { String(decoding: $0, as: UTF8.self) })
+        guard let bytes = try? readWholeFile(directory + "/start", limit: 64) else { return .notAsked }
+        return StartState(try? HostMessage.decode(.start, String(decoding: bytes, as: UTF8.self)))
     }
 
     func receiveRequests(readable: Bool) throws(InitFailure) -> HostRequests {

@@ -154,7 +154,7 @@ struct InitMain {
             launcher.heldUntilStart = startState == .waiting
             (child, gate) = try launcher.launch()
         } catch {
-            if startState == .given { try? host?.reportStarted(execFailed: true) }
+            if startState == .given { try? host?.report(.started(execSucceeded: false)) }
             for fd in childEnds { close(fd) }
             input?.close()
             throw error
@@ -162,7 +162,7 @@ struct InitMain {
         if startState == .given, let host {
             // start came before init looked: the exec just happened, and start waits to hear it.
             do {
-                try host.reportStarted(execFailed: false)
+                try host.report(.started(execSucceeded: true))
             } catch {
                 console.diagnostic("cannot report the start: \(error.message)")
             }
@@ -170,7 +170,7 @@ struct InitMain {
         for fd in childEnds { close(fd) }
         if let host {
             do {
-                try host.reportReady(pid: child)
+                try host.report(.ready(pid: child))
             } catch {
                 console.diagnostic("cannot report readiness: \(error.message)")
             }
@@ -185,7 +185,7 @@ struct InitMain {
         console.exit(status)
         if let host {
             do {
-                try host.reportExit(status)
+                try host.report(.exit(status))
             } catch {
                 console.diagnostic("cannot report the exit status: \(error.message)")
             }

@@ -197,7 +197,7 @@ final class Supervisor {
                     execFailure = failure
                 }
                 do {
-                    try host.reportStarted(execFailed: failure != nil)
+                    try host.report(.started(execSucceeded: failure == nil))
                 } catch {
                     // start waits a bounded time for this, then returns anyway.
                     console.diagnostic("cannot report the start: \(error.message)")

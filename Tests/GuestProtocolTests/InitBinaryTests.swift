@@ -154,7 +154,7 @@ struct InitBinaryTests {
         }
         #expect(!ranBeforeStart)
         #expect(!answeredBeforeStart)
-        #expect(run.started == GuestKeys.startedExec)
+        #expect(run.started == GuestReport.started(execSucceeded: true).value)
         #expect(run.readyPID != nil)
         #expect(run.stdout == "ran\n")
         #expect(run.exitFrame == .exited(0))
@@ -173,15 +173,15 @@ struct InitBinaryTests {
     @Test func aStartGivenBeforeInitLookedIsAnswered() throws {
         let run = try InitBinary.run(
             ProcessDescription(args: ["sh", "-c", "echo ran"], env: InitBinary.path_), startAlreadyGiven: true)
-        #expect(run.started == GuestKeys.startedExec)
+        #expect(run.started == GuestReport.started(execSucceeded: true).value)
         #expect(run.stdout == "ran\n")
         let failed = try InitBinary.run(ProcessDescription(args: ["/no/such/program"]), startAlreadyGiven: true)
-        #expect(failed.started == GuestKeys.startedFailed)
+        #expect(failed.started == GuestReport.started(execSucceeded: false).value)
     }
 
     @Test func aHeldProcessWhoseExecFailsAnswersFailed() throws {
         let run = try InitBinary.run(ProcessDescription(args: ["/no/such/program"]), heldUntilStart: true)
-        #expect(run.started == GuestKeys.startedFailed)
+        #expect(run.started == GuestReport.started(execSucceeded: false).value)
         #expect(run.exitFrame == .exited(127))
     }
 

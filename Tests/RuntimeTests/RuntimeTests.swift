@@ -217,15 +217,16 @@ import Testing
         let record = try world.engine.create(
             id, options: .init(bundle: try world.bundle(args: ["fake-exit", "4"]), supervisor: world.supervisor))
         let domain = try #require(record.domainID)
-        let key = "\(try world.fake.storePath(domain))/\(GuestKeys.start)"
+        let key = "\(try world.fake.storePath(domain))/data/runxl/start"
+        let guest = try GuestLink(world.fake, domain: domain)
         #expect(record.bootedAtCreate == true)
         #expect(try world.fake.domainInfo(domain)?.state == .running)
-        #expect(try world.fake.readStore(key) == GuestKeys.startWait)
+        #expect(try world.fake.readStore(key) == "wait")
         try world.engine.start(id)
-        #expect(try world.fake.readStore(key) == GuestKeys.startGo)
+        #expect(try world.fake.readStore(key) == "go")
         // start returned after init's answer that the process passed the gate.
-        #expect(try world.fake.readStore("\(try world.fake.storePath(domain))/\(GuestKeys.started)") == GuestKeys.startedExec)
-        #expect(try world.fake.readStore("\(try world.fake.storePath(domain))/\(GuestKeys.exit)") == "exited:4")
+        #expect(try guest.report(.started) == .started(execSucceeded: true))
+        #expect(try guest.report(.exit) == .exit(.exited(4)))
 
         let launched = try ContainerID("launched")
         let paused = try world.engine.create(
@@ -233,7 +234,7 @@ import Testing
         let pausedDomain = try #require(paused.domainID)
         #expect(paused.bootedAtCreate == nil)
         #expect(try world.fake.domainInfo(pausedDomain)?.state == .paused)
-        #expect(try world.fake.readStore("\(try world.fake.storePath(pausedDomain))/\(GuestKeys.start)") == nil)
+        #expect(try world.fake.readStore("\(try world.fake.storePath(pausedDomain))/data/runxl/start") == nil)
         try world.engine.start(launched)
         #expect(try world.fake.domainInfo(pausedDomain)?.state == .running)
     }
