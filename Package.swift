@@ -44,7 +44,7 @@ let package = Package(
         // The hypervisor protocol and its value types: no C here.
         .target(name: "Hypervisor", dependencies: ["RunxlBase"], swiftSettings: strictSettings),
         // A hypervisor double whose domains live in files, so separate runxl processes share them.
-        .target(name: "FakeHypervisor", dependencies: ["Hypervisor", "JSON", "RunxlBase"], swiftSettings: strictSettings),
+        .target(name: "FakeHypervisor", dependencies: ["GuestProtocol", "Hypervisor", "JSON", "RunxlBase"], swiftSettings: strictSettings),
         // The only code that calls libxl.
         .target(name: "XenLight", dependencies: ["CXenLight", "Hypervisor", "RunxlBase"], swiftSettings: strictSettings),
         // The only code that calls libarchive.

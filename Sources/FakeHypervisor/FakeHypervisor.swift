@@ -1,3 +1,4 @@
+import GuestProtocol
 import JSON
 public import Hypervisor
 public import RunxlBase
@@ -10,14 +11,19 @@ import Glibc
 /// runxl processes of a CLI test share them as they would share a real Xen host.
 ///
 /// It models what the layers above rely on: ids, pause state, xenstore keys, and a guest whose
-/// init obeys runxl's protocol: a signal written to its signal key ends the "process" with that
-/// signal, as the real runxl-init does for a process that does not handle it. Failure injection:
+/// init obeys runxl's protocol (`HostMessage`, `GuestReport`): a signal request ends the
+/// "process" with that signal, as the real runxl-init does for a process that does not handle it.
+/// Given a `guestProgram`, each domain also gets a console held by a `FakeGuest` process, which
+/// speaks init's side of the console protocol. Failure injection:
 /// a guest whose command line starts with `fake-exit N` ends with exit code N when unpaused;
 /// a `DomainSpec.kernel` path containing `fail-create` fails creation after the domain was
 /// allocated (proving cleanup), and memory above `memoryLimitMiB` fails like Xen out of memory.
 public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     public let directory: String
     public let memoryLimitMiB: Int
+    /// The program (and its first arguments) started for each domain as its `FakeGuest`, with
+    /// the directory and the domain id after them; nil: domains have no console.
+    public let guestProgram: [String]?
 
     struct World: Codable {
         var nextID: UInt32 = 1
@@ -25,15 +31,17 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         var store: [String: String] = [:]
     }
 
-    public init(directory: String, memoryLimitMiB: Int = 65536) throws(RunxlError) {
+    public init(directory: String, memoryLimitMiB: Int = 65536, guestProgram: [String]? = nil) throws(RunxlError) {
         self.directory = directory
         self.memoryLimitMiB = memoryLimitMiB
+        self.guestProgram = guestProgram
         try FileSystem.makeDirectories(directory)
     }
 
     private var worldPath: String { "\(directory)/world.json" }
 
-    private func withWorld<T>(_ body: (inout World) throws(RunxlError) -> T) throws(RunxlError) -> T {
+    /// `changes` false: a look that writes nothing back, for the calls that only read.
+    private func withWorld<T>(changes: Bool = true, _ body: (inout World) throws(RunxlError) -> T) throws(RunxlError) -> T {
         let lock = try FileLock(path: "\(directory)/world.lock")
         defer { lock.unlock() }
         var world = World()
@@ -45,6 +53,7 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
             }
         }
         let result = try body(&world)
+        guard changes else { return result }
         do {
             try FileSystem.writeAtomically(worldPath, try JSONValue.encoding(world).serialized(pretty: false))
         } catch let error as RunxlError {
@@ -60,6 +69,19 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     }
 
     public func createDomain(_ spec: DomainSpec, paused: Bool) throws(RunxlError) -> DomainID {
+        let domain = try allocateDomain(spec, paused: paused)
+        guard let guestProgram, let program = guestProgram.first else { return domain }
+        do {
+            _ = try Processes.spawn(
+                program, Array(guestProgram.dropFirst()) + [directory, String(domain.rawValue)], detachStandardStreams: true)
+        } catch {
+            try? destroy(domain)
+            throw error
+        }
+        return domain
+    }
+
+    private func allocateDomain(_ spec: DomainSpec, paused: Bool) throws(RunxlError) -> DomainID {
         try withWorld { (world: inout World) throws(RunxlError) -> DomainID in
             if world.domains.values.contains(where: { $0.name == spec.name }) {
                 throw RunxlError(.invalidDomainConfig, "a domain named \(spec.name) already exists")
@@ -100,19 +122,36 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
             guard info.state == .paused else { return }
             info.state = .running
             // A guest booted by create holds its process until start opens the gate.
-            guard world.store["/local/domain/\(domain)/data/runxl/start"] != "wait" else { return }
+            // Init has made the process, held at its gate or not.
+            Self.report(.ready(pid: 1), domain, &world)
+            guard Self.message(.start, domain, world) != .holdAtGate else { return }
             Self.runFakeProcess(domain, &info, &world)
         }
     }
 
-    /// The simulated process: `fake-exit N` ends at once with N; anything else runs on.
+    /// The simulated process: `fake-exit N` ends at once with N; anything else runs on (and a
+    /// `FakeGuest`, when there is one, plays it).
     private static func runFakeProcess(_ domain: DomainID, _ info: inout DomainInfo, _ world: inout World) {
+        world.store["/fake/\(domain)/process"] = "running"
         let words = (world.store["/fake/\(domain)/cmdline"] ?? "").split(separator: " ")
         if words.count == 2, words[0] == "fake-exit", let code = Int32(words[1]) {
-            world.store["/local/domain/\(domain)/data/runxl/exit"] = "exited:\(code)"
-            info.state = .shutdown
-            info.shutdownReason = .poweroff
+            end(domain, .exited(code), &info, &world)
         }
+    }
+
+    /// What init does when the process is gone: report its status and power off.
+    private static func end(_ domain: DomainID, _ status: GuestExitStatus, _ info: inout DomainInfo, _ world: inout World) {
+        report(.exit(status), domain, &world)
+        info.state = .shutdown
+        info.shutdownReason = .poweroff
+    }
+
+    private static func report(_ report: GuestReport, _ domain: DomainID, _ world: inout World) {
+        world.store[GuestStore.absolute(report.kind.key, domainID: domain.rawValue)] = report.value
+    }
+
+    private static func message(_ kind: HostMessage.Kind, _ domain: DomainID, _ world: World) -> HostMessage? {
+        world.store[GuestStore.absolute(kind.key, domainID: domain.rawValue)].flatMap { try? HostMessage.decode(kind, $0) }
     }
 
     public func pause(_ domain: DomainID) throws(RunxlError) {
@@ -120,11 +159,7 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     }
 
     public func shutdown(_ domain: DomainID) throws(RunxlError) {
-        try update(domain) { info, world in
-            info.state = .shutdown
-            info.shutdownReason = .poweroff
-            world.store["/local/domain/\(domain)/data/runxl/exit"] = "signaled:15"
-        }
+        try update(domain) { info, world in Self.end(domain, .signaled(15), &info, &world) }
     }
 
     public func destroy(_ domain: DomainID) throws(RunxlError) {
@@ -136,54 +171,87 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     }
 
     public func listDomains() throws(RunxlError) -> [DomainInfo] {
-        try withWorld { (world: inout World) throws(RunxlError) in
+        try withWorld(changes: false) { (world: inout World) throws(RunxlError) in
             world.domains.values.sorted { $0.id.rawValue < $1.id.rawValue }
         }
     }
 
     public func domainInfo(_ domain: DomainID) throws(RunxlError) -> DomainInfo? {
-        try withWorld { (world: inout World) throws(RunxlError) in world.domains[domain.rawValue] }
+        try withWorld(changes: false) { (world: inout World) throws(RunxlError) in world.domains[domain.rawValue] }
     }
 
     public func domainID(named name: String) throws(RunxlError) -> DomainID? {
-        try withWorld { (world: inout World) throws(RunxlError) in
+        try withWorld(changes: false) { (world: inout World) throws(RunxlError) in
             world.domains.values.first { $0.name == name }?.id
         }
     }
 
+    /// The replica its `FakeGuest` published; without a guest program, none.
     public func consolePath(_ domain: DomainID) throws(RunxlError) -> String {
-        throw RunxlError(.unsupported, "the fake hypervisor has no consoles")
+        guard guestProgram != nil else { throw RunxlError(.unsupported, "the fake hypervisor has no consoles") }
+        guard let path = try waitForStoreKey("/fake/\(domain)/console", timeoutSeconds: Self.consoleWaitSeconds) else {
+            throw RunxlError(.io, "the fake guest of domain \(domain) published no console within \(Self.consoleWaitSeconds) s")
+        }
+        return path
     }
+
+    static let consoleWaitSeconds = 10.0
 
     public func storePath(_ domain: DomainID) throws(RunxlError) -> String { "/local/domain/\(domain)" }
 
     public func readStore(_ path: String) throws(RunxlError) -> String? {
-        try withWorld { (world: inout World) throws(RunxlError) in world.store[path] }
+        try withWorld(changes: false) { (world: inout World) throws(RunxlError) in world.store[path] }
     }
 
     public func writeStore(_ path: String, _ value: String) throws(RunxlError) {
         try withWorld { (world: inout World) throws(RunxlError) in
             world.store[path] = value
-            // The simulated init answers two keys of a live domain.
-            guard let domain = UInt32(path.split(separator: "/").dropFirst(2).first ?? ""), var info = world.domains[domain]
+            // The simulated init answers two messages to a live domain.
+            guard let domain = UInt32(path.split(separator: "/").dropFirst(2).first ?? ""), var info = world.domains[domain],
+                path.hasPrefix(GuestStore.domainPath(of: domain) + "/"),
+                let message = try? HostMessage.decode(key: path, value)
             else { return }
-            if path.hasSuffix("/data/runxl/start") {
+            switch message {
+            case .releaseGate:
                 // start opens the gate of a guest booted by create: the process runs.
-                guard value == "go", info.state == .running else { return }
-                world.store["/local/domain/\(domain)/data/runxl/started"] = "exec"
+                guard info.state == .running else { return }
+                Self.report(.started(execSucceeded: true), DomainID(domain), &world)
                 Self.runFakeProcess(DomainID(domain), &info, &world)
-            } else if path.hasSuffix("/data/runxl/signal"), let separator = value.lastIndex(of: ":"),
-                let signal = Int32(value[value.index(after: separator)...])
-            {
+            case .signal(let request):
                 // A signal request ends the process with that signal.
-                world.store["/local/domain/\(domain)/data/runxl/exit"] = "signaled:\(signal)"
-                info.state = .shutdown
-                info.shutdownReason = .poweroff
-            } else {
+                Self.end(DomainID(domain), .signaled(request.signal), &info, &world)
+            default:
                 return
             }
             world.domains[domain] = info
         }
+    }
+
+    /// What a `FakeGuest` sees of its domain; nil once the domain is gone.
+    struct GuestView {
+        var exit: GuestExitStatus?
+        var processRunning: Bool
+        var arguments: [String]
+    }
+
+    func guestView(_ domain: DomainID) throws(RunxlError) -> GuestView? {
+        try withWorld(changes: false) { (world: inout World) throws(RunxlError) -> GuestView? in
+            guard world.domains[domain.rawValue] != nil else { return nil }
+            let exit = world.store[GuestStore.absolute(GuestReport.Kind.exit.key, domainID: domain.rawValue)]
+            return GuestView(
+                exit: exit.flatMap { try? GuestExitStatus.decode($0) },
+                processRunning: world.store["/fake/\(domain)/process"] == "running",
+                arguments: (world.store["/fake/\(domain)/cmdline"] ?? "").split(separator: " ").map(String.init))
+        }
+    }
+
+    func publishConsole(_ domain: DomainID, path: String) throws(RunxlError) {
+        try writeStore("/fake/\(domain)/console", path)
+    }
+
+    /// The guest's process ended: init's report and power-off.
+    func guestExited(_ domain: DomainID, _ status: GuestExitStatus) throws(RunxlError) {
+        try update(domain) { info, world in Self.end(domain, status, &info, &world) }
     }
 
     public func waitForStoreKey(_ path: String, timeoutSeconds: Double?) throws(RunxlError) -> String? {

@@ -125,8 +125,12 @@ final class ExecServer: @unchecked Sendable {
         }
         let session = nextSession.wrappingAdd(1, ordering: .relaxed).oldValue
         sessions.withLock { $0[session] = Session(connection: connection, descriptors: descriptors) }
-        console.write(ExecFrames.start(session: session, description: body))
+        // "ok" before the request reaches the guest: a session that ends at once (a program
+        // that is not there) is finished by the console pump, which replies its exit and closes
+        // the connection; an "ok" after that would reach the client after its exit, or a
+        // descriptor that reused the closed number.
         reply(connection, "ok")
+        console.write(ExecFrames.start(session: session, description: body))
         let input = descriptors[0]
         let console = self.console
         let isTerminal = descriptors.count == 1

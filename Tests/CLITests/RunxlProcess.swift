@@ -54,6 +54,9 @@ struct RunxlProcess {
         var env = ProcessInfo.processInfo.environment
         env["RUNXL_HYPERVISOR"] = "fake"
         env["RUNXL_FAKE_DIR"] = fakeDirectory
+        // Every domain gets a console and a FakeGuest: the supervisor's pump, stdin forwarding
+        // and exec sessions run as over Xen.
+        env["RUNXL_FAKE_CONSOLE"] = "1"
         return env
     }
 
@@ -73,9 +76,10 @@ struct RunxlProcess {
         }
     }
 
-    /// Starts `runxl --root ROOT ARGS...` without waiting.
+    /// Starts `runxl --root ROOT ARGS...` without waiting; `input` is its stdin (else /dev/null).
     func start(
-        _ arguments: [String], globalFirst: [String] = [], extraEnvironment: [String: String] = [:], binary: String = Self.binary
+        _ arguments: [String], globalFirst: [String] = [], extraEnvironment: [String: String] = [:], binary: String = Self.binary,
+        input: String? = nil
     ) throws -> Running {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
@@ -87,16 +91,35 @@ struct RunxlProcess {
         FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-        process.standardInput = FileHandle.nullDevice
+        if let input {
+            let inputPath = directory + "/in-\(name)"
+            try Data(input.utf8).write(to: URL(fileURLWithPath: inputPath))
+            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inputPath))
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
         try process.run()
         return Running(process: process, stdoutPath: stdoutPath, stderrPath: stderrPath)
     }
 
     @discardableResult
     func run(
-        _ arguments: [String], globalFirst: [String] = [], extraEnvironment: [String: String] = [:], binary: String = Self.binary
+        _ arguments: [String], globalFirst: [String] = [], extraEnvironment: [String: String] = [:], binary: String = Self.binary,
+        input: String? = nil
     ) throws -> Result {
-        try start(arguments, globalFirst: globalFirst, extraEnvironment: extraEnvironment, binary: binary).wait()
+        try start(arguments, globalFirst: globalFirst, extraEnvironment: extraEnvironment, binary: binary, input: input).wait()
+    }
+
+    /// The pids of the `FakeGuest` processes of this world's fake hypervisor still running.
+    func fakeGuestsRunning() -> [Int32] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return names.compactMap { name -> Int32? in
+            guard let pid = Int32(name),
+                let data = FileManager.default.contents(atPath: "/proc/\(name)/cmdline")
+            else { return nil }
+            let words = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return words.contains("fake-guest") && words.contains(fakeDirectory) ? pid : nil
+        }
     }
 
     /// Writes a bundle with a rootfs directory and the given process args (and `terminal`).
