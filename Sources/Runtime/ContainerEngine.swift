@@ -53,6 +53,10 @@ public final class ContainerEngine {
         public var source: Source
         public var pidFile: String?
         public var consoleSocket: String?
+        /// For a foreground `run` of a terminal process, which runc lets go without a console
+        /// socket: the pty master comes back to the calling process through this (a descriptor
+        /// it owns), rather than through a socket it would have to make somewhere.
+        public var takeTerminalMaster: (@Sendable (Int32) -> Void)?
         /// The guest boots during `create` and waits at init's gate, so that exec works on a
         /// created container and `start` only opens the gate. `launch`, whose supervisor
         /// attaches only after create returns, keeps the domain paused until `start` so that no
@@ -111,7 +115,7 @@ public final class ContainerEngine {
         let terminal = spec.process?.terminal ?? false
         if terminal {
             record.terminal = true
-            guard options.consoleSocket != nil else {
+            guard options.consoleSocket != nil || options.takeTerminalMaster != nil else {
                 throw RunxlError(
                     .invalidConfig,
                     "process.terminal is true but no --console-socket was given: the pty master has nowhere to go (only a foreground `runxl run` keeps it itself)")
@@ -170,9 +174,14 @@ public final class ContainerEngine {
             }
 
             var terminalPair: TerminalPair?
-            if terminal, let socket = options.consoleSocket {
-                terminalPair = try TerminalPair.open()
-                try terminalPair?.sendMaster(to: Self.absolutePath(socket))
+            if terminal {
+                let pair = try TerminalPair.open()
+                terminalPair = pair
+                if let socket = options.consoleSocket {
+                    try pair.sendMaster(to: Self.absolutePath(socket))
+                } else if let take = options.takeTerminalMaster {
+                    take(try pair.duplicateMaster())
+                }
             }
             defer { terminalPair?.close() }
             let pid: Int32

@@ -30,6 +30,17 @@ public struct TerminalPair {
         try ConsoleSocket.send(master, to: path)
     }
 
+    /// A second descriptor of the master, close-on-exec, for a caller that keeps it past this
+    /// pair's `close`.
+    public func duplicateMaster() throws(RunxlError) -> Int32 {
+        let duplicate = fcntl(master, F_DUPFD_CLOEXEC, 3)
+        guard duplicate >= 0 else {
+            let code = errno
+            throw RunxlError(.io, "cannot keep the container's terminal", cause: SystemCallError("fcntl(F_DUPFD_CLOEXEC)", errno: code))
+        }
+        return duplicate
+    }
+
     public func close() {
         Glibc.close(master)
         Glibc.close(replica)

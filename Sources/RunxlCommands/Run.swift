@@ -1,5 +1,10 @@
 import Runtime
 import RunxlBase
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `runxl run`: create + start; without --detach it waits, deletes the container and exits
 /// with the container's exit status, as `runc run` does.
@@ -30,19 +35,20 @@ struct Run: Verb {
         var engineOptions = options.engineOptions(global)
         // runc runs a terminal process in the foreground without a console socket: the pty's
         // master comes back to this process, which bridges it to its own stdin and stdout.
-        var receiver: ConsoleReceiver?
-        defer { receiver?.close() }
-        if !detach, engineOptions.consoleSocket == nil, case .bundle(let bundle) = engineOptions.source,
-            try ContainerEngine.loadSpec(bundle: ContainerEngine.absolutePath(bundle)).process?.terminal == true
-        {
-            let listening = try ConsoleReceiver.listen()
-            receiver = listening
-            engineOptions.consoleSocket = listening.path
+        let master = KeptTerminal()
+        if !detach, engineOptions.consoleSocket == nil {
+            engineOptions.takeTerminalMaster = { descriptor in master.descriptor.withLock { $0 = descriptor } }
         }
-        let record = try engine.create(id, options: engineOptions)
+        let record: ContainerRecord
+        do {
+            record = try engine.create(id, options: engineOptions)
+        } catch {
+            if let kept = master.descriptor.withLock({ $0 }) { close(kept) }
+            throw error
+        }
         var bridge: TerminalBridge?
         do {
-            if let receiver { bridge = try TerminalBridge.start(master: try receiver.receive()) }
+            if let kept = master.descriptor.withLock({ $0 }) { bridge = try TerminalBridge.start(master: kept) }
             try engine.start(id)
         } catch {
             try? engine.delete(id, force: true)
@@ -55,4 +61,9 @@ struct Run: Verb {
         if !keep { try engine.delete(id, force: true) }
         return code
     }
+}
+
+/// The pty master create hands back to a foreground `run`.
+private final class KeptTerminal: Sendable {
+    let descriptor = Mutex<Int32?>(nil)
 }

@@ -137,7 +137,8 @@ import Testing
     }
 
     /// runc runs a terminal process in the foreground without --console-socket, bridging the pty
-    /// to its own stdio; only a detached run needs the socket.
+    /// to its own stdio; only a detached run needs the socket. The master comes back to `run`
+    /// in-process: no socket is made for it anywhere.
     @Test func runWithATerminalInTheForegroundNeedsNoConsoleSocket() throws {
         let world = try RunxlProcess()
         defer { world.cleanup() }
@@ -145,6 +146,10 @@ import Testing
         let result = try world.run(["run", "--bundle", bundle, "fg"])
         #expect(result.status == 3, "\(result.stderr)")
         #expect(world.filesUnderRoot().isEmpty)
+        let echoing = try world.makeBundle("fg-echo", args: ["fake-echo", "through", "the", "pty"], terminal: true)
+        let echoed = try world.run(["run", "--bundle", echoing, "fg-echo"])
+        #expect(echoed.status == 0, "\(echoed.stderr)")
+        #expect(echoed.stdout == "through the pty\n", "the guest's output crossed the host pty and run's bridge")
         let detached = try world.run(["run", "--detach", "--bundle", bundle, "fg2"])
         #expect(detached.status != 0)
         #expect(detached.stderr.contains("--console-socket"))
