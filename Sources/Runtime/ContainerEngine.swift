@@ -102,6 +102,7 @@ public final class ContainerEngine {
         }
         let rootfs = try spec.validateForCreate(bundle: bundle, documentName: documentName)
         try NamespacePaths.check(spec)
+        try refusePodMember(spec, id: id)
         trace.mark("create \(id): config loaded")
 
         var record = ContainerRecord(
@@ -237,32 +238,24 @@ public final class ContainerEngine {
     /// `takesNetwork`). Only reads: nothing to undo if it fails.
     private func planNetwork(_ spec: Spec, id: ContainerID) throws(RunxlError) -> NetworkPlan? {
         guard let path = spec.joinedNetworkNamespace else { return nil }
-        try refuseJoiningAnotherContainer(path, id: id)
         let plan = try network.plan(namespacePath: path, id: id)
         return plan.vifs.isEmpty ? nil : plan
     }
 
-    /// The containers of a pod share its first container's network namespace: podman's `--pod`
-    /// gives its path through that container's pid (`/proc/PID/ns/net`), containerd's CRI gives
-    /// the sandbox's own path (`/var/run/netns/cni-...`) to every container. Under runxl the pid
-    /// is the other container's supervisor, in dom0's own namespace, and a namespace already
-    /// redirected to one guest cannot be redirected to a second. Until a pod runs as one VM, say
-    /// what is not supported instead of failing in `ip` or `tc`, or taking dom0's interfaces.
-    private func refuseJoiningAnotherContainer(_ path: String, id: ContainerID) throws(RunxlError) {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        let viaPid = parts.count == 5 && parts[0].isEmpty && parts[1] == "proc" && parts[3] == "ns" && parts[4] == "net"
-            ? Int32(parts[2]) : nil
-        for other in try store.ids() where other != id {
-            guard let record = try? store.load(other) else { continue }
-            let sharesPid = viaPid != nil && record.pid == viaPid
-            let sharesNamespace = record.network.map { NamespaceNetwork.sameNamespace($0.namespacePath, path) } ?? false
-            guard sharesPid || sharesNamespace else { continue }
-            throw RunxlError(
-                .unsupported,
-                "config.json joins the network namespace of runxl container \(other) (\(path)), as the containers of a "
-                    + "pod do: runxl runs each container in a VM of its own, and two VMs cannot share one localhost; "
-                    + "pods are not supported yet (README, podman)")
+    /// A pod's further containers would run in VMs of their own, sharing no localhost, ipc or
+    /// hostname with the pod's first one (`PodRecognition` says how they are told apart). Until
+    /// a pod runs as one VM, say so before anything is made, instead of running them apart or
+    /// failing in `ip` or `tc`.
+    private func refusePodMember(_ spec: Spec, id: ContainerID) throws(RunxlError) {
+        let others = try store.ids().filter { $0 != id }.compactMap { other in
+            (try? store.load(other)).map { (id: other, record: $0) }
         }
+        guard case .member(let sandbox, let evidence)? = PodRecognition.role(of: spec, others: others) else { return }
+        let known = others.contains { $0.id.rawValue == sandbox } ? "runxl container \(sandbox)" : "\(sandbox), not a runxl container here"
+        throw RunxlError(
+            .unsupported,
+            "container \(id) belongs to the pod of \(known) (\(evidence)): runxl runs each container in a VM "
+                + "of its own, and two VMs share no localhost, ipc or hostname; pods are not supported yet (README, podman)")
     }
 
     // MARK: start, pause, resume

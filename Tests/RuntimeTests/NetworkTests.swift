@@ -281,6 +281,29 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
         kill(infraPid, SIGKILL)
     }
 
+    /// podman's pod without a network (containers.conf `netns = "none"`, as in the lab): its
+    /// containers still join the infra's ipc and uts namespaces through the infra's pid. They
+    /// used to run apart, each with its own hostname and ipc; now create says why it cannot.
+    @Test func aPodMemberSharingOnlyIpcAndUtsIsRefusedBeforeAnythingIsMade() throws {
+        let world = try World()
+        let infra = try world.engine.create(
+            try ContainerID("infra"), options: .init(bundle: try world.bundle(namespace: nil), supervisor: world.supervisor))
+        let infraPid = try #require(infra.pid)
+        let app = try ContainerID("app")
+        let bundle = try world.bundle(namespace: ["type": "ipc", "path": "/proc/\(infraPid)/ns/ipc"])
+        do {
+            _ = try world.engine.create(app, options: .init(bundle: bundle, supervisor: world.supervisor))
+            Issue.record("create must refuse a pod member")
+        } catch {
+            #expect(error.code == .unsupported)
+            #expect(error.message.contains("pod of runxl container infra (its ipc namespace /proc/\(infraPid)/ns/ipc)"), "\(error.message)")
+        }
+        #expect(!world.engine.store.exists(app))
+        #expect(try world.fake.listDomains().count == 1)
+        try world.engine.delete(try ContainerID("infra"), force: true)
+        kill(infraPid, SIGKILL)
+    }
+
     /// dom0's own namespace: wiring would redirect the host's interfaces into a guest.
     @Test func theHostsOwnNamespaceIsRefusedBeforeAnythingIsRead() throws {
         let id = try ContainerID("hostnet")
