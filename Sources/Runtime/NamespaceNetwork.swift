@@ -112,11 +112,25 @@ public struct NamespaceNetwork: NetworkAttaching {
             guest.routes += try Self.guestRoutes(Array(line.utf8), interfaces: guest.interfaces, namespacePath: namespacePath)
         }
         let links = guest.interfaces.map { NetworkAttachment.Link(interface: $0.name, vif: Self.vifName(id: id, interface: $0.name)) }
+        if !links.isEmpty { try Self.requireNetworkBackend() }
         var vifs: [VifSpec] = []
         for (interface, link) in zip(guest.interfaces, links) {
             vifs.append(VifSpec(mac: interface.mac, bridge: nil, backendName: link.vif))
         }
         return NetworkPlan(guest: guest, vifs: vifs, attachment: NetworkAttachment(namespacePath: namespacePath, links: links))
+    }
+
+    /// A vif needs dom0's network backend, xen-netback, which registers the `vif` driver on the
+    /// xen-backend bus. Without it libxl waits for a backend that never answers and fails the
+    /// whole create some 20 s later with "unable to add vif devices"; said here, before the
+    /// domain exists, the user learns what to load. Xen's xencommons loads it on a configured
+    /// host; the lab's dom0 loads it by hand (lab-common.sh).
+    static func requireNetworkBackend(sysfs: String = "/sys") throws(RunxlError) {
+        guard !FileSystem.exists("\(sysfs)/bus/xen-backend/drivers/vif"), !FileSystem.exists("\(sysfs)/module/xen_netback") else { return }
+        throw RunxlError(
+            .networkFailed,
+            "the container's network namespace has interfaces, so its guest needs a vif, and dom0 has no network backend: "
+                + "load xen-netback (modprobe xen-netback; Xen's xencommons does at boot)")
     }
 
     public func wire(_ plan: NetworkPlan, domain: DomainID) throws(RunxlError) {

@@ -397,3 +397,24 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
         #expect(!after.contains("ingress"))
     }
 }
+
+/// dom0 without xen-netback: libxl would wait ~20 s for the vif's backend and fail vaguely.
+@Suite struct NetworkBackendTests {
+    @Test func aMissingNetbackIsSaidBeforeAnyDomainExists() throws {
+        let sysfs = NSTemporaryDirectory() + "runxl-sysfs-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: sysfs) }
+        try FileManager.default.createDirectory(atPath: sysfs + "/bus/xen-backend/drivers/vbd", withIntermediateDirectories: true)
+        do {
+            try NamespaceNetwork.requireNetworkBackend(sysfs: sysfs)
+            Issue.record("a dom0 without netback must be refused")
+        } catch {
+            #expect(error.code == .networkFailed)
+            #expect(error.message.contains("modprobe xen-netback"), "\(error.message)")
+        }
+        try FileManager.default.createDirectory(atPath: sysfs + "/bus/xen-backend/drivers/vif", withIntermediateDirectories: true)
+        try NamespaceNetwork.requireNetworkBackend(sysfs: sysfs)
+        try FileManager.default.removeItem(atPath: sysfs + "/bus")
+        try FileManager.default.createDirectory(atPath: sysfs + "/module/xen_netback", withIntermediateDirectories: true)
+        try NamespaceNetwork.requireNetworkBackend(sysfs: sysfs)
+    }
+}

@@ -10,6 +10,45 @@ if [ -z "${lab_common_loaded:-}" ]; then
   network_standalone=1
 fi
 
+# A bundle that joins the namespace: the sleeper's config with the network namespace's path.
+net_bundle() {
+  local name=$1 path=$2 script=$3
+  rm -rf "${work:?}/$name"
+  mkdir -p "$work/$name"
+  /usr/bin/python3 - "$work/sleeper/config.json" "$work/$name/config.json" "$path" "$script" <<'PY'
+import json, sys
+source, target, path, script = sys.argv[1:]
+config = json.load(open(source))
+spaces = [n for n in config["linux"].get("namespaces", []) if n["type"] != "network"]
+config["linux"]["namespaces"] = spaces + [{"type": "network", "path": path}]
+config["process"]["args"] = ["sh", "-c", script]
+json.dump(config, open(target, "w"), indent=1)
+PY
+}
+
+echo "== network: without dom0's network backend, create says so before any domain exists"
+if [ ! -e /sys/bus/xen-backend/drivers/vif ] && [ ! -d /sys/module/xen_netback ]; then
+  modprobe veth 2>/dev/null
+  ip netns del rxnoback 2>/dev/null
+  ip netns add rxnoback
+  ip link add rxnobackh type veth peer name eth0 netns rxnoback
+  ip -n rxnoback addr add 10.78.0.2/24 dev eth0
+  ip -n rxnoback link set eth0 up
+  net_bundle noback /run/netns/rxnoback 'echo unreachable'
+  start=$(now)
+  rx create --bundle "$work/noback" noback </dev/null >/tmp/noback.out 2>/tmp/noback.err
+  status=$?
+  took=$(since "$start")
+  [ "$status" != 0 ] && grep -q "modprobe xen-netback" /tmp/noback.err \
+    && pass "network: no netback: create fails and says to load xen-netback (${took} s)" \
+    || fail "network: no netback: status $status: $(tail -c 600 /tmp/noback.err)"
+  only_dom0 && root_empty && pass "network: no netback: nothing left" || fail "network: no netback left: $(xl list) $(ls -A $root)"
+  ip link del rxnobackh 2>/dev/null
+  ip netns del rxnoback
+else
+  echo "skipped: xen-netback is already loaded in this boot (not counted)"
+fi
+
 echo "== network: a vif in the container's network namespace"
 load_network_modules
 ip netns del rxlab 2>/dev/null
@@ -34,22 +73,6 @@ httpd=$!
 # dom0's HTTP client: the static busybox's wget crashes in dom0 (glibc's resolver in a static binary).
 http_get() {
   /usr/bin/python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "$1" 2>/dev/null
-}
-
-# A bundle that joins the namespace: the sleeper's config with the network namespace's path.
-net_bundle() {
-  local name=$1 path=$2 script=$3
-  rm -rf "${work:?}/$name"
-  mkdir -p "$work/$name"
-  /usr/bin/python3 - "$work/sleeper/config.json" "$work/$name/config.json" "$path" "$script" <<'PY'
-import json, sys
-source, target, path, script = sys.argv[1:]
-config = json.load(open(source))
-spaces = [n for n in config["linux"].get("namespaces", []) if n["type"] != "network"]
-config["linux"]["namespaces"] = spaces + [{"type": "network", "path": path}]
-config["process"]["args"] = ["sh", "-c", script]
-json.dump(config, open(target, "w"), indent=1)
-PY
 }
 
 net_bundle netguest /run/netns/rxlab 'ip -o -4 addr show eth0; ip route; ip -o -6 addr show eth0 scope global; ip -6 route show default; wget -q -O- http://10.77.0.1:8080/hello; wget -q -O- "http://[fd77::1]:8080/hello6"; nc -l -p 9000 -e echo tcp-hello & echo ready; trap "exit 0" TERM; while true; do sleep 1; done'
