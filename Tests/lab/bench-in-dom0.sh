@@ -374,8 +374,6 @@ fi
 
 fi
 
-if wanted 7; then
-echo "== 7. issue 17's levers: the kernel's boot timeline, PV against PVH, and a VM template's cost (xl save, then xl restore against a cold boot)"
 # converted_variant FROM NAME KEY VALUE [KEY VALUE]...: bundle FROM with these annotations as
 # bundle NAME, converted by runxl into /tmp/bench-NAME; sets `name` (its domain, a new one per
 # variant so that xenconsoled's log holds this boot only) and `log` (that log, emptied).
@@ -397,6 +395,8 @@ PY
 
 # stamp TEXT: the kernel clock of the first line with TEXT in $log.
 stamp() { grep -a -m1 "$1" "$log" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'; }
+if wanted 7; then
+echo "== 7. issue 17's levers: the kernel's boot timeline, PV against PVH, and a VM template's cost (xl save, then xl restore against a cold boot)"
 # 7a: the hello guest with the kernel's clock on its console (printk.time), booted by xl create.
 converted_variant hello hello-trace org.runxl.cmdline.extra "loglevel=7 printk.time=1"
 if [ -n "$name" ] && xl create /tmp/bench-hello-trace/xl.cfg >/tmp/bench-hello-trace.log 2>&1; then
@@ -473,6 +473,37 @@ if [ -n "$name" ] && xl create /tmp/bench-sleeper-template/xl.cfg >/tmp/bench-sl
 else
   note "xl create of the template guest: $(tail -c 300 /tmp/bench-sleeper-template.log)"
 fi
+fi
+
+if wanted 7d; then
+echo "== 7d. issue 17's kernel command-line levers: xl create of hello to its hello line, each variant beside the default, $samples rounds"
+# Each is a word the guest kernel takes on its command line (org.runxl.cmdline.extra):
+# mitigations=off (no speculative-execution workarounds patched in at boot), rodata=off (no
+# read-only kernel data, so no W+X page-table walk at the end of the boot), cryptomgr.notests
+# (no crypto self-tests), tsc=reliable (no clocksource watchdog), nokaslr.
+levers=("mitigations=off" "rodata=off" "cryptomgr.notests" "tsc=reliable" "nokaslr")
+for ((i = 0; i < ${#levers[@]}; i++)); do
+  converted_variant hello "hello-lever-$i" org.runxl.cmdline.extra "${levers[$i]}"
+done
+xl_sample; note "warm-up: ${SAMPLE:-failed} s"
+declare -A lever_t=()
+base_t=()
+for ((n = 1; n <= samples; n++)); do
+  xl_sample; [ -n "$SAMPLE" ] && base_t+=("$SAMPLE"); note "round $n default: ${SAMPLE:-failed} s"
+  for ((i = 0; i < ${#levers[@]}; i++)); do
+    xl_sample "/tmp/bench-hello-lever-$i/xl.cfg"
+    [ -n "$SAMPLE" ] && lever_t[$i]="${lever_t[$i]:-} $SAMPLE"
+    note "round $n ${levers[$i]}: ${SAMPLE:-failed} s"
+  done
+done
+base=$(median "${base_t[@]}")
+figure "cmdline lever: default, xl create to the hello line, median of ${#base_t[@]} (s)" "$base"
+for ((i = 0; i < ${#levers[@]}; i++)); do
+  # shellcheck disable=SC2086 # the samples are space-separated numbers
+  lever=$(median ${lever_t[$i]:-})
+  figure "cmdline lever: ${levers[$i]}, median (s)" "$lever"
+  figure "cmdline lever: ${levers[$i]} against the default" "$(ratio "$lever" "$base")x"
+done
 fi
 
 if wanted 6 || [[ " ${RUNXL_BENCH_SECTIONS:-} " =~ \ 6[a-f]\  ]]; then
