@@ -27,6 +27,8 @@ public struct FakeGuest {
     let domain: UInt32
     static let lifetimeSeconds = 600.0
     static let tickMilliseconds: Int32 = 20
+    /// About five seconds of looks at a world that cannot be read before the guest gives up.
+    static let unreadableLooks = 250
 
     /// The entry point of the guest program (`runxl-testing fake-guest DIRECTORY DOMAIN`).
     public static func main(_ arguments: [String]) -> Int32 {
@@ -78,6 +80,7 @@ public struct FakeGuest {
         var program: Program?
         var exitSent = false
         var sessions: [UInt32: Session] = [:]
+        var unreadable = 0
         let deadline = Clock.monotonicSeconds() + Self.lifetimeSeconds
         var buffer = [UInt8](repeating: 0, count: 65536)
         func send(_ stream: ConsoleStream, _ text: String) {
@@ -107,7 +110,18 @@ public struct FakeGuest {
                     }
                 }
             }
-            guard let world = try? hypervisor.guestView(DomainID(domain)) else { return 0 }
+            let view: FakeHypervisor.GuestView?
+            do {
+                view = try hypervisor.guestView(DomainID(domain))
+                unreadable = 0
+            } catch {
+                // A world file being replaced, a lock that timed out: look again, but not forever.
+                unreadable += 1
+                if unreadable > Self.unreadableLooks { return 1 }
+                continue
+            }
+            // The domain is gone: so is its guest.
+            guard let world = view else { return 0 }
             if let status = world.exit {
                 // Ended by the hypervisor's own simulation (a signal, `fake-exit`, shutdown).
                 if !exitSent {
