@@ -55,7 +55,13 @@ public protocol NetworkAttaching: Sendable {
 }
 
 public struct NamespaceNetwork: NetworkAttaching {
-    public init() {}
+    /// Where the kernel's sysfs is, for the network backend check: a test's stand-in
+    /// directory says netback is there on a host without Xen.
+    let sysfs: String
+
+    public init() { self.init(sysfs: "/sys") }
+
+    init(sysfs: String) { self.sysfs = sysfs }
 
     /// `ip` and `tc` run through nsenter: iproute2's `-n` only takes names under /run/netns,
     /// while the runtime-spec gives any path (/proc/PID/ns/net, containerd's /var/run/netns/...).
@@ -112,7 +118,7 @@ public struct NamespaceNetwork: NetworkAttaching {
             guest.routes += try Self.guestRoutes(Array(line.utf8), interfaces: guest.interfaces, namespacePath: namespacePath)
         }
         let links = guest.interfaces.map { NetworkAttachment.Link(interface: $0.name, vif: Self.vifName(id: id, interface: $0.name)) }
-        if !links.isEmpty { try Self.requireNetworkBackend() }
+        if !links.isEmpty { try Self.requireNetworkBackend(sysfs: sysfs) }
         var vifs: [VifSpec] = []
         for (interface, link) in zip(guest.interfaces, links) {
             vifs.append(VifSpec(mac: interface.mac, bridge: nil, backendName: link.vif))

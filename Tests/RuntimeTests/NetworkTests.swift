@@ -378,7 +378,11 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
             #expect(Self.run(["ip", "-n", namespace] + command) == 0)
         }
 
-        let read = try NamespaceNetwork().plan(namespacePath: path, id: try ContainerID("wired"))
+        // This host has no Xen: a stand-in sysfs says netback is loaded.
+        let sysfs = NSTemporaryDirectory() + "runxl-sysfs-\(suffix)"
+        try FileManager.default.createDirectory(atPath: sysfs + "/bus/xen-backend/drivers/vif", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: sysfs) }
+        let read = try NamespaceNetwork(sysfs: sysfs).plan(namespacePath: path, id: try ContainerID("wired"))
         let eth0 = try #require(read.guest.interfaces.first)
         #expect(eth0.name == "eth0" && eth0.addresses == [.init(address: "10.99.0.2", prefixLength: 24)])
         #expect(read.guest.routes == [.init(destination: nil, gateway: "10.99.0.1", interface: "eth0")])

@@ -481,7 +481,9 @@ echo "== 7d. issue 17's kernel command-line levers: xl create of hello to its he
 # mitigations=off (no speculative-execution workarounds patched in at boot), rodata=off (no
 # read-only kernel data, so no W+X page-table walk at the end of the boot), cryptomgr.notests
 # (no crypto self-tests), tsc=reliable (no clocksource watchdog), nokaslr.
+# RUNXL_BENCH_LEVERS replaces the list: variants separated by ";" (a variant may hold spaces).
 levers=("mitigations=off" "rodata=off" "cryptomgr.notests" "tsc=reliable" "nokaslr")
+if [ -n "${RUNXL_BENCH_LEVERS:-}" ]; then IFS=';' read -r -a levers <<<"$RUNXL_BENCH_LEVERS"; fi
 for ((i = 0; i < ${#levers[@]}; i++)); do
   converted_variant hello "hello-lever-$i" org.runxl.cmdline.extra "${levers[$i]}"
 done
