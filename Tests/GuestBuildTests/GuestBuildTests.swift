@@ -200,7 +200,7 @@ private func spec(args: [String] = ["sh", "-c", "echo hi"], annotations: [String
         #expect(defaulted.type == .pv)
         #expect(defaulted.memoryMiB == GuestDefaults().memoryMiB)
         #expect(defaulted.vcpus == 1)
-        #expect(defaulted.cmdline == "console=hvc0 quiet loglevel=0 rdinit=/.runxl/init")
+        #expect(defaulted.cmdline == "console=hvc0 quiet loglevel=0 cryptomgr.notests rdinit=/.runxl/init")
         #expect(defaulted.memorySource == .builtIn)
     }
 
