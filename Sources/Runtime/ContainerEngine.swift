@@ -247,6 +247,7 @@ public final class ContainerEngine {
     /// a pod runs as one VM, say so before anything is made, instead of running them apart or
     /// failing in `ip` or `tc`.
     private func refusePodMember(_ spec: Spec, id: ContainerID) throws(RunxlError) {
+        guard PodRecognition.mayJoinAPod(spec) else { return }
         let others = try store.ids().filter { $0 != id }.compactMap { other in
             (try? store.load(other)).map { (id: other, record: $0) }
         }

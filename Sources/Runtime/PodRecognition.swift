@@ -32,6 +32,15 @@ enum PodRecognition {
     /// The namespaces a pod's containers share (Kubernetes and podman's default `--share`).
     static let podNamespaces: [LinuxNamespaceType] = [.network, .ipc, .uts]
 
+    /// Whether the spec names anything that could make it a pod's further container: a CRI
+    /// annotation or a shared namespace by path. Most containers name neither, and then create
+    /// need not read every other container's record.
+    static func mayJoinAPod(_ spec: Spec) -> Bool {
+        let annotations = spec.annotations ?? [:]
+        if criAnnotations.contains(where: { annotations[$0.0] != nil }) { return true }
+        return (spec.linux?.namespaces ?? []).contains { podNamespaces.contains($0.type) && !($0.path ?? "").isEmpty }
+    }
+
     /// The role of a container about to be created, among `others` (the root's containers);
     /// nil for a container on its own.
     static func role(of spec: Spec, others: [(id: ContainerID, record: ContainerRecord)]) -> PodRole? {

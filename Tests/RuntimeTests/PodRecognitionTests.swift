@@ -38,6 +38,14 @@ import Testing
         #expect(PodRecognition.role(of: Self.spec(annotations: ["io.kubernetes.cri-o.ContainerType": "sandbox"]), others: []) == .sandbox)
     }
 
+    /// Only a CRI annotation or a shared namespace by path sends create to the records.
+    @Test func onlyAnnotationsAndSharedPathsAreLookedInto() {
+        #expect(!PodRecognition.mayJoinAPod(Self.spec(annotations: ["io.kubernetes.cri-o.TTY": "false"], namespaces: [.init(type: .network)])))
+        #expect(!PodRecognition.mayJoinAPod(Self.spec(namespaces: [.init(type: .pid, path: "/proc/1/ns/pid")])))
+        #expect(PodRecognition.mayJoinAPod(Self.spec(namespaces: [.init(type: .uts, path: "/proc/1/ns/uts")])))
+        #expect(PodRecognition.mayJoinAPod(Self.spec(annotations: ["io.kubernetes.cri.container-type": "sandbox"])))
+    }
+
     /// podman's own annotations (`io.kubernetes.cri-o.Created`, `.TTY`, `io.podman.*`) say
     /// nothing about pods: a container on its own stays on its own.
     @Test func podmansAnnotationsAloneMakeNoPod() {
