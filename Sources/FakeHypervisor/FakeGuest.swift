@@ -40,7 +40,7 @@ public struct FakeGuest {
         return FakeGuest(hypervisor: hypervisor, domain: domain).run()
     }
 
-    private enum Program {
+    private enum Program: Equatable {
         case echo(String)
         case cat
         case fail(String)
@@ -79,6 +79,11 @@ public struct FakeGuest {
         var unescaper = ConsoleInputUnescaper()
         var program: Program?
         var exitSent = false
+        // The supervisor forwards stdin once init reports ready, which is before `start` lets
+        // the process run: what arrives meanwhile waits here, as it would in the process's
+        // stdin pipe in a real guest.
+        var pendingInput: [UInt8] = []
+        var inputEnded = false
         var sessions: [UInt32: Session] = [:]
         var unreadable = 0
         let deadline = Clock.monotonicSeconds() + Self.lifetimeSeconds
@@ -100,8 +105,10 @@ public struct FakeGuest {
                     guard case .frame(let stream, let payload) = event else { continue }
                     switch stream {
                     case .input:
+                        if program == nil { pendingInput += payload }
                         if case .cat? = program, !exitSent { send(.stdout, String(decoding: payload, as: UTF8.self)) }
                     case .inputEnd:
+                        inputEnded = true
                         if case .cat? = program { end(.exited(0)) }
                     case .execStart, .execInput, .execInputEnd:
                         serveExec(stream, payload, &sessions, console: console)
@@ -140,9 +147,13 @@ public struct FakeGuest {
             case .fail(let message):
                 send(.diagnostics, "runxl-init: \(message)")
                 end(.failed(message))
-            case .cat, .runsUntilSignalled:
+            case .cat:
+                if !pendingInput.isEmpty { send(.stdout, String(decoding: pendingInput, as: UTF8.self)) }
+                if inputEnded { end(.exited(0)) }
+            case .runsUntilSignalled:
                 break
             }
+            pendingInput = []
         }
         return 0
     }
