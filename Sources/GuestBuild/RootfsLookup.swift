@@ -75,7 +75,7 @@ public struct RootfsLookup: Sendable {
         }
         return RootfsListing.Node(
             kind: kind, permissions: UInt32(info.st_mode) & 0o7777,
-            symlinkTarget: kind == .symlink ? readLink(path) : nil)
+            symlinkTarget: kind == .symlink ? try? FileSystem.readLink(path) : nil)
     }
 
     /// The path relative to the root of `guestPath` after following every symlink inside the
@@ -172,15 +172,5 @@ public struct RootfsLookup: Sendable {
         var info = stat()
         guard stat(hostPath, &info) == 0, info.st_size < 16 << 20, let bytes = try? FileSystem.read(hostPath) else { return nil }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private func readLink(_ path: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: 4097)
-        let count = buffer.withUnsafeMutableBufferPointer { pointer -> Int in
-            guard let base = pointer.baseAddress else { return -1 }
-            return readlink(path, base, 4096)
-        }
-        guard count >= 0 else { return nil }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

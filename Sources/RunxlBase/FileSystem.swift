@@ -35,6 +35,19 @@ public enum FileSystem {
         return got > 0 ? Array(bytes[0..<got]) : []
     }
 
+    /// The target of a symbolic link (or of a /proc magic link: `/proc/self/exe`, a pty's
+    /// `/proc/self/fd/N`), as the kernel gives it. The caller names what the link is in its
+    /// own error.
+    public static func readLink(_ path: String) throws(SystemCallError) -> String {
+        var buffer = [CChar](repeating: 0, count: 4097)
+        let count = buffer.withUnsafeMutableBufferPointer { pointer -> Int in
+            guard let base = pointer.baseAddress else { return -1 }
+            return readlink(path, base, 4096)
+        }
+        guard count >= 0 else { throw SystemCallError("readlink", errno: errno) }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Reads a whole file. Throws `.io` naming the path when it cannot, or when it holds more
     /// than `limit` bytes (runxl-init bounds what it reads, so that no file exhausts its memory).
     public static func read(_ path: String, limit: Int = .max) throws(RunxlError) -> [UInt8] {

@@ -9,13 +9,11 @@ import Musl
 public enum Processes {
     /// This executable's path, so runxl can re-execute itself as the supervisor.
     public static func currentExecutable() throws(RunxlError) -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else {
-            let err = errno
-            throw RunxlError(.spawnFailed, "cannot find the runxl executable", cause: SystemCallError("readlink", errno: err))
+        do {
+            return try FileSystem.readLink("/proc/self/exe")
+        } catch {
+            throw RunxlError(.spawnFailed, "cannot find the runxl executable", cause: error)
         }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Starts `path` with `arguments`; fds 0-2 are inherited (or are `standardDescriptors`, or
