@@ -1,6 +1,6 @@
 import GuestProtocol
 import Hypervisor
-public import RunxlBase
+import RunxlBase
 
 #if canImport(Glibc)
 import Glibc
@@ -71,7 +71,8 @@ public struct FakeGuest {
         }
         // Raw before anyone reads: frames must pass byte for byte.
         terminal.makeReplicaRaw()
-        guard let replicaPath = Self.path(of: terminal.replica),
+        // The replica's name, as xenconsoled gives its clients.
+        guard let replicaPath = try? FileSystem.readLink("/proc/self/fd/\(terminal.replica)"),
             (try? hypervisor.publishConsole(DomainID(domain), path: replicaPath)) != nil
         else { return 1 }
         let console = terminal.master
@@ -88,14 +89,20 @@ public struct FakeGuest {
         var unreadable = 0
         let deadline = Clock.monotonicSeconds() + Self.lifetimeSeconds
         var buffer = [UInt8](repeating: 0, count: 65536)
-        func send(_ stream: ConsoleStream, _ text: String) {
-            Descriptors.writeAllIfPossible(console, ConsoleFraming.encode(stream: stream, payload: Array(text.utf8)))
+        func send(_ stream: ConsoleStream, _ bytes: [UInt8]) {
+            Descriptors.writeAllIfPossible(console, ConsoleFraming.encode(stream: stream, payload: bytes))
         }
-        func end(_ status: GuestExitStatus) {
-            guard !exitSent else { return }
+        func send(_ stream: ConsoleStream, _ text: String) { send(stream, Array(text.utf8)) }
+        /// The exit frame, once, whoever ended the process.
+        func sendExit(_ status: GuestExitStatus) -> Bool {
+            guard !exitSent else { return false }
             exitSent = true
             send(.exit, status.encoded)
-            try? hypervisor.guestExited(DomainID(domain), status)
+            return true
+        }
+        /// The process ended here: the frame, then init's report and power-off.
+        func end(_ status: GuestExitStatus) {
+            if sendExit(status) { try? hypervisor.guestExited(DomainID(domain), status) }
         }
         while Clock.monotonicSeconds() < deadline {
             var entry = pollfd(fd: console, events: Int16(POLLIN), revents: 0)
@@ -106,7 +113,7 @@ public struct FakeGuest {
                     switch stream {
                     case .input:
                         if program == nil { pendingInput += payload }
-                        if case .cat? = program, !exitSent { send(.stdout, String(decoding: payload, as: UTF8.self)) }
+                        if case .cat? = program, !exitSent { send(.stdout, payload) }
                     case .inputEnd:
                         inputEnded = true
                         if case .cat? = program { end(.exited(0)) }
@@ -131,10 +138,7 @@ public struct FakeGuest {
             guard let world = view else { return 0 }
             if let status = world.exit {
                 // Ended by the hypervisor's own simulation (a signal, `fake-exit`, shutdown).
-                if !exitSent {
-                    exitSent = true
-                    send(.exit, status.encoded)
-                }
+                _ = sendExit(status)
                 continue
             }
             guard program == nil, world.processRunning else { continue }
@@ -148,7 +152,7 @@ public struct FakeGuest {
                 send(.diagnostics, "runxl-init: \(message)")
                 end(.failed(message))
             case .cat:
-                if !pendingInput.isEmpty { send(.stdout, String(decoding: pendingInput, as: UTF8.self)) }
+                send(.stdout, pendingInput)
                 if inputEnded { end(.exited(0)) }
             case .runsUntilSignalled:
                 break
@@ -164,8 +168,8 @@ public struct FakeGuest {
             sessions[number] = nil
             Descriptors.writeAllIfPossible(console, ExecFrames.exit(session: number, status))
         }
-        func output(_ text: String) {
-            Descriptors.writeAllIfPossible(console, ExecFrames.output(session: number, stream: .stdout, Array(text.utf8)))
+        func output(_ bytes: some Collection<UInt8>) {
+            Descriptors.writeAllIfPossible(console, ExecFrames.output(session: number, stream: .stdout, bytes))
         }
         switch stream {
         case .execStart:
@@ -181,7 +185,7 @@ public struct FakeGuest {
             let arguments = description.args
             switch arguments.first {
             case "fake-echo":
-                output(arguments.dropFirst().joined(separator: " ") + "\n")
+                output(Array((arguments.dropFirst().joined(separator: " ") + "\n").utf8))
                 finish(.exited(0))
             case "fake-exit":
                 finish(.exited(arguments.count == 2 ? Int32(arguments[1]) ?? 1 : 1))
@@ -193,19 +197,11 @@ public struct FakeGuest {
                 finish(.exited(127))
             }
         case .execInput:
-            if sessions[number]?.catting == true { output(String(decoding: rest, as: UTF8.self)) }
+            if sessions[number]?.catting == true { output(rest) }
         case .execInputEnd:
             if sessions[number]?.catting == true { finish(.exited(0)) }
         default:
             break
         }
-    }
-
-    /// The name of a pty replica, as xenconsoled gives its clients.
-    private static func path(of descriptor: Int32) -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/fd/\(descriptor)", &buffer, buffer.count - 1)
-        guard count > 0 else { return nil }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
