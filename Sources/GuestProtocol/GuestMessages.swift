@@ -41,10 +41,15 @@ public enum HostMessage: Sendable, Equatable {
     /// `xl create` from `image convert`) nobody would ever send the end of file, so init gives
     /// the process /dev/null as runc's callers would.
     case stdinForwarded
+    /// The guest was restored from a template (`GuestTemplate`) for this container: init, which
+    /// waits for this after `GuestReport.templateReady`, goes on with the container. The seed
+    /// is fresh randomness for the guest's RNG, which every restore of one template would
+    /// otherwise share with the others from the saved image.
+    case resumeFromTemplate(seed: [UInt8])
 
     /// Where a message goes; one key can carry several messages (the gate's two states).
     public enum Kind: String, Sendable, CaseIterable {
-        case start, network, signal, windowSize = "winsize", stdinForwarded = "stdin"
+        case start, network, signal, windowSize = "winsize", stdinForwarded = "stdin", resume
 
         /// The key relative to the guest's domain path.
         public var key: String { "\(GuestStore.root)/\(rawValue)" }
@@ -52,7 +57,7 @@ public enum HostMessage: Sendable, Equatable {
         /// The token init's watch on the key carries, for the kinds init watches.
         public var watchToken: String? {
             switch self {
-            case .start, .signal, .windowSize: return "runxl-\(rawValue)"
+            case .start, .signal, .windowSize, .resume: return "runxl-\(rawValue)"
             case .network, .stdinForwarded: return nil
             }
         }
@@ -65,6 +70,7 @@ public enum HostMessage: Sendable, Equatable {
         case .signal: return .signal
         case .windowSize: return .windowSize
         case .stdinForwarded: return .stdinForwarded
+        case .resumeFromTemplate: return .resume
         }
     }
 
@@ -77,6 +83,7 @@ public enum HostMessage: Sendable, Equatable {
         case .signal(let request): return request.encoded
         case .windowSize(let rows, let columns): return "\(rows) \(columns)"
         case .stdinForwarded: return "1"
+        case .resumeFromTemplate(let seed): return Hex.encode(seed)
         }
     }
 
@@ -101,6 +108,11 @@ public enum HostMessage: Sendable, Equatable {
             return .windowSize(rows: rows, columns: columns)
         case .stdinForwarded:
             return .stdinForwarded
+        case .resume:
+            guard let seed = Hex.decode(value), seed.count == GuestTemplate.seedBytes else {
+                throw GuestProtocolError("\(kind.key) is not \(GuestTemplate.seedBytes) bytes in hex")
+            }
+            return .resumeFromTemplate(seed: seed)
         }
     }
 
@@ -124,9 +136,12 @@ public enum GuestReport: Sendable, Equatable {
     case started(execSucceeded: Bool)
     /// The container process is gone.
     case exit(GuestExitStatus)
+    /// A template guest (`GuestTemplate`) booted, loaded its modules and waits for
+    /// `HostMessage.resumeFromTemplate`: the host saves it now.
+    case templateReady
 
     public enum Kind: String, Sendable, CaseIterable {
-        case ready, started, exit
+        case ready, started, exit, template
 
         /// The key relative to the guest's domain path.
         public var key: String { "\(GuestStore.root)/\(rawValue)" }
@@ -140,6 +155,7 @@ public enum GuestReport: Sendable, Equatable {
         case .ready: return .ready
         case .started: return .started
         case .exit: return .exit
+        case .templateReady: return .template
         }
     }
 
@@ -150,6 +166,7 @@ public enum GuestReport: Sendable, Equatable {
         case .ready(let pid): text = String(pid)
         case .started(let execSucceeded): text = execSucceeded ? "exec" : "failed"
         case .exit(let status): text = status.encoded
+        case .templateReady: text = "ready"
         }
         guard text.utf8.count > Self.maxValueBytes else { return text }
         return String(decoding: Array(text.utf8.prefix(Self.maxValueBytes)), as: UTF8.self)
@@ -170,6 +187,9 @@ public enum GuestReport: Sendable, Equatable {
             }
         case .exit:
             return .exit(try GuestExitStatus.decode(value))
+        case .template:
+            guard value == "ready" else { throw GuestProtocolError("\(kind.key) '\(value.prefix(64))' is not ready") }
+            return .templateReady
         }
     }
 }
