@@ -138,6 +138,41 @@ final class XenbusChannel: HostChannel {
         return requests
     }
 
+    /// Blocks until the host restored this template guest for a container
+    /// (`HostMessage.resumeFromTemplate`); returns the seed it sent. No deadline: a template
+    /// waits here to be saved, and each restored copy finds the message already written.
+    func waitForResume() throws(InitFailure) -> [UInt8] {
+        // The watch fires once at once, and again when a restore registers it anew.
+        try watch(.resume)
+        while true {
+            if case .resumeFromTemplate(let seed)? = try message(.resume) { return seed }
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            _ = retryingEINTR { Int(poll(&descriptor, 1, -1)) }
+            try readAvailable()
+            pendingEvents.removeAll { $0.watchEvent?.token == HostMessage.Kind.resume.watchToken }
+        }
+    }
+
+    /// Makes the guest kernel look at every front-end device xenstore lists for it.
+    ///
+    /// A restore adds the container's devices (9pfs shares, vifs) to xenstore while the guest is
+    /// still paused, with no watch of its kernel registered to see them; when it resumes and
+    /// registers its watch on `device` anew, the first event names only `device`, which Linux's
+    /// xenbus ignores. Writing a device's `backend-id` back unchanged fires that watch for the
+    /// device's own path, and xenbus probes it as it would a hot-plugged one (one it already
+    /// knows is left alone).
+    func announceDevices(classes: [String]) throws(InitFailure) {
+        for deviceClass in classes {
+            let directory = "device/\(deviceClass)"
+            guard let listing = try request(.directory(directory), context: "list \(directory)", allowingError: "ENOENT") else { continue }
+            for entry in listing.split(separator: 0) where !entry.isEmpty {
+                let key = "\(directory)/\(String(decoding: entry, as: UTF8.self))/backend-id"
+                guard let value = try request(.read(key), context: "read \(key)", allowingError: "ENOENT") else { continue }
+                _ = try request(.write(key, value: value), context: "write \(key)")
+            }
+        }
+    }
+
     /// The host's message at `kind`'s key; nil when it has not written one.
     private func message(_ kind: HostMessage.Kind) throws(InitFailure) -> HostMessage? {
         guard let reply = try request(.read(kind.key), context: "read \(kind.key)", allowingError: "ENOENT") else { return nil }

@@ -37,6 +37,13 @@ struct InitMain {
             } else if let directory = environmentValue("RUNXL_INIT_STATE_DIR") {
                 host = DirectoryChannel(directory: directory)
             }
+            if isGuest && TemplateResume.isTemplate {
+                guard let xenbus = host as? XenbusChannel else {
+                    throw InitFailure("a template guest learns of its container through xenstore, which is unavailable")
+                }
+                try TemplateResume.holdUntilRestored(host: xenbus, console: console)
+                SharedRoot.channelWaitSeconds = TemplateResume.shareWaitSeconds
+            }
             var path = isGuest ? ProcessDescription.path : (environmentValue("RUNXL_INIT_PROCESS") ?? ProcessDescription.path)
             if isGuest && fileMode(path) == nil {
                 // Share mode: the process file is in runxl's control share (GuestShares).

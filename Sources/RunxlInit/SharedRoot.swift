@@ -41,10 +41,20 @@ enum SharedRoot {
         return "/proc/self/fd/\(bindsDescriptor)/" + source.dropFirst(prefix.count)
     }
 
+    /// How long a mount waits for its share's 9pfs channel: 0 for a booted guest, whose shares
+    /// connect before init runs; a guest restored from a template meets its shares only as it
+    /// resumes (`TemplateResume`), and 9pnet_xen refuses an unknown tag with EINVAL until then.
+    nonisolated(unsafe) static var channelWaitSeconds = 0.0
+
     private static func mountShare(_ tag: String, at target: String, flags: Int, what: String) throws(InitFailure) {
         try makeDirectories(target, mode: 0o700)
-        guard mount(tag, target, "9p", UInt(flags), GuestShares.mountOptions) == 0 else {
+        let deadline = monotonicMilliseconds() + Int64(channelWaitSeconds * 1000)
+        while mount(tag, target, "9p", UInt(flags), GuestShares.mountOptions) != 0 {
             let code = errno
+            if (code == EINVAL || code == ENOENT) && monotonicMilliseconds() < deadline {
+                usleep(10_000)
+                continue
+            }
             throw InitFailure(
                 "mount \(what) (9p tag \(tag), \(GuestShares.mountOptions)): \(errnoText(code)); "
                     + "modules loaded: \(GuestModules.loadedModules())")
