@@ -69,16 +69,62 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     }
 
     public func createDomain(_ spec: DomainSpec, paused: Bool) throws(RunxlError) -> DomainID {
-        let domain = try allocateDomain(spec, paused: paused)
-        guard let guestProgram, let program = guestProgram.first else { return domain }
+        // Built paused, then unpaused as libxl does: the simulated init runs from `unpause`.
+        let domain = try allocateDomain(spec, paused: true)
         do {
-            _ = try Processes.spawn(
-                program, Array(guestProgram.dropFirst()) + [directory, String(domain.rawValue)], detachStandardStreams: true)
+            if let guestProgram, let program = guestProgram.first {
+                _ = try Processes.spawn(
+                    program, Array(guestProgram.dropFirst()) + [directory, String(domain.rawValue)], detachStandardStreams: true)
+            }
+            if !paused { try unpause(domain) }
         } catch {
             try? destroy(domain)
             throw error
         }
         return domain
+    }
+
+    /// A saved image is the guest's command line, memory and vCPUs as JSON; a restore checks
+    /// them against the spec as Xen would refuse a mismatched memory size, and the copy's
+    /// simulated init waits for `HostMessage.resumeFromTemplate` before it goes on.
+    public func restoreDomain(_ spec: DomainSpec, from path: String, paused: Bool) throws(RunxlError) -> DomainID {
+        let saved: SavedGuest
+        do {
+            saved = try JSONValue.parse(try FileSystem.read(path)).decoded(as: SavedGuest.self)
+        } catch {
+            throw RunxlError(.hypervisorFailed, "cannot restore domain '\(spec.name)': \(path) is no saved guest", cause: error)
+        }
+        guard saved.memoryMiB == spec.memoryMiB, saved.vcpus == spec.vcpus else {
+            throw RunxlError(.invalidDomainConfig, "cannot restore domain '\(spec.name)': the saved guest has other memory or vCPUs")
+        }
+        let domain = try createDomain(spec, paused: true)
+        do {
+            try writeStore("/fake/\(domain)/restored", "1")
+            if !paused { try unpause(domain) }
+        } catch {
+            try? destroy(domain)
+            throw error
+        }
+        return domain
+    }
+
+    public func saveDomain(_ domain: DomainID, to path: String) throws(RunxlError) {
+        guard let info = try domainInfo(domain) else { throw Self.notFound(domain) }
+        let saved = SavedGuest(cmdline: try readStore("/fake/\(domain)/cmdline") ?? "", memoryMiB: Int(info.memoryKiB / 1024), vcpus: info.vcpus)
+        do {
+            try FileSystem.writeAtomically(path, try JSONValue.encoding(saved).serialized(pretty: false))
+        } catch let error as RunxlError {
+            throw error
+        } catch {
+            throw RunxlError(.internal, "cannot encode a saved fake guest", cause: error)
+        }
+        try destroy(domain)
+    }
+
+    struct SavedGuest: Codable {
+        var cmdline: String
+        var memoryMiB: Int
+        var vcpus: Int
     }
 
     private func allocateDomain(_ spec: DomainSpec, paused: Bool) throws(RunxlError) -> DomainID {
@@ -121,6 +167,14 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         try update(domain) { info, world in
             guard info.state == .paused else { return }
             info.state = .running
+            let words = (world.store["/fake/\(domain)/cmdline"] ?? "").split(separator: " ")
+            if words.contains(Substring(GuestTemplate.commandLineFlag)) {
+                // A template's init stops before any container, to be saved.
+                Self.report(.templateReady, domain, &world)
+                return
+            }
+            // A restored copy's init goes on only once the host says which container it is.
+            if world.store["/fake/\(domain)/restored"] == "1", Self.message(.resume, domain, world) == nil { return }
             // A guest booted by create holds its process until start opens the gate.
             // Init has made the process, held at its gate or not.
             Self.report(.ready(pid: 1), domain, &world)

@@ -76,6 +76,12 @@ public protocol Hypervisor: AnyObject, Sendable {
     /// Creates a domain and leaves it paused when `paused` is true. On any failure nothing of the
     /// domain is left behind.
     func createDomain(_ spec: DomainSpec, paused: Bool) throws(RunxlError) -> DomainID
+    /// Creates a domain from an image `saveDomain` wrote, with `spec`'s devices attached (they
+    /// may differ from those the saved guest had) and its memory and vCPUs as saved; paused when
+    /// `paused`. On any failure nothing of the domain is left behind.
+    func restoreDomain(_ spec: DomainSpec, from path: String, paused: Bool) throws(RunxlError) -> DomainID
+    /// Saves the guest's whole state into a new file at `path` and destroys the domain.
+    func saveDomain(_ domain: DomainID, to path: String) throws(RunxlError)
     func unpause(_ domain: DomainID) throws(RunxlError)
     func pause(_ domain: DomainID) throws(RunxlError)
     /// Asks the guest to shut down cleanly (Xen's `control/shutdown` key).

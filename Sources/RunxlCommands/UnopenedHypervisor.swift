@@ -5,6 +5,8 @@ import RunxlBase
 final class UnopenedHypervisor: Hypervisor, @unchecked Sendable {
     private func refuse() -> RunxlError { RunxlError(.internal, "this command does not open the hypervisor") }
     func createDomain(_ spec: DomainSpec, paused: Bool) throws(RunxlError) -> DomainID { throw refuse() }
+    func restoreDomain(_ spec: DomainSpec, from path: String, paused: Bool) throws(RunxlError) -> DomainID { throw refuse() }
+    func saveDomain(_ domain: DomainID, to path: String) throws(RunxlError) { throw refuse() }
     func unpause(_ domain: DomainID) throws(RunxlError) { throw refuse() }
     func pause(_ domain: DomainID) throws(RunxlError) { throw refuse() }
     func shutdown(_ domain: DomainID) throws(RunxlError) { throw refuse() }

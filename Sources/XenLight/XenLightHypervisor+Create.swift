@@ -5,6 +5,49 @@ public import RunxlBase
 
 extension XenLightHypervisor {
     public func createDomain(_ spec: DomainSpec, paused: Bool) throws(RunxlError) -> DomainID {
+        try makeDomain(spec, paused: paused, savedImage: nil)
+    }
+
+    public func restoreDomain(_ spec: DomainSpec, from path: String, paused: Bool) throws(RunxlError) -> DomainID {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let err = errno
+            throw RunxlError(.io, "cannot open the saved guest \(path) to restore domain '\(spec.name)'", cause: SystemCallError("open", errno: err))
+        }
+        defer { close(fd) }
+        return try makeDomain(spec, paused: paused, savedImage: fd)
+    }
+
+    /// Suspends the guest into `path` through libxl's save stream, then destroys the domain, as
+    /// `xl save` does. The file is made here, never overwritten; on failure it is removed and the
+    /// domain is left as it was (suspended or running).
+    public func saveDomain(_ domain: DomainID, to path: String) throws(RunxlError) {
+        try refuseDom0(domain, "save")
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let err = errno
+            throw RunxlError(.io, "cannot create \(path) to save domain \(domain) into", cause: SystemCallError("open", errno: err))
+        }
+        do throws(RunxlError) {
+            try call("libxl_domain_suspend", "cannot save domain \(domain) to \(path)", domain: domain) {
+                rx_libxl_domain_suspend(context, domain.rawValue, fd, 0, nil)
+            }
+            guard fsync(fd) == 0 else {
+                let err = errno
+                throw RunxlError(.io, "cannot write the saved guest \(path)", cause: SystemCallError("fsync", errno: err))
+            }
+        } catch {
+            close(fd)
+            unlink(path)
+            throw error
+        }
+        close(fd)
+        try destroy(domain)
+    }
+
+    /// A new domain from `spec`: built from its kernel (`savedImage` nil) or restored from a
+    /// saved image's descriptor, whose guest then meets `spec`'s devices.
+    private func makeDomain(_ spec: DomainSpec, paused: Bool, savedImage: Int32?) throws(RunxlError) -> DomainID {
         let plan = try DomainPlan(spec)
         try checkFiles(plan)
         if let existing = try domainID(named: plan.name) {
@@ -19,10 +62,20 @@ extension XenLightHypervisor {
         try checkFreeMemory(&config, plan: plan)
 
         var domid = runxl_invalid_domid()
-        let (rc, records) = libxlCall { rx_libxl_domain_create_new(context, &config, &domid, nil, nil) }
+        let function = savedImage == nil ? "libxl_domain_create_new" : "libxl_domain_create_restore"
+        let (rc, records) = libxlCall { () -> Int32 in
+            guard let savedImage else { return rx_libxl_domain_create_new(context, &config, &domid, nil, nil) }
+            var parameters = libxl_domain_restore_params()
+            rx_libxl_domain_restore_params_init(&parameters)
+            defer { rx_libxl_domain_restore_params_dispose(&parameters) }
+            // What libxl_domain_suspend writes (LIBXL_HAVE_SRM_V2), with no COLO checkpoints.
+            parameters.stream_version = 2
+            return rx_libxl_domain_create_restore(context, &config, &domid, savedImage, -1, &parameters, nil, nil)
+        }
         guard rc == 0 else {
             let error = Self.error(
-                rc, function: "libxl_domain_create_new", failure: "cannot create domain '\(plan.name)'",
+                rc, function: function,
+                failure: savedImage == nil ? "cannot create domain '\(plan.name)'" : "cannot restore domain '\(plan.name)' from its template",
                 records: records)
             // libxl destroys a domain whose build failed, but ERROR_ABORTED and a failing clean-up can
             // leave one behind: the protocol promises nothing is left.

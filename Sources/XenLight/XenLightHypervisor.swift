@@ -139,7 +139,7 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
     }
 
     /// dom0 is the host itself: runxl never pauses, shuts down or destroys it.
-    private func refuseDom0(_ domain: DomainID, _ verb: String) throws(RunxlError) {
+    func refuseDom0(_ domain: DomainID, _ verb: String) throws(RunxlError) {
         guard domain.rawValue == 0 else { return }
         throw RunxlError(.unsupported, "runxl does not \(verb) domain 0: it is the Xen host's control domain")
     }

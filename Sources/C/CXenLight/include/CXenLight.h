@@ -82,6 +82,16 @@
              (libxl_ctx *context, libxl_domain_config *config, uint32_t *domid, const libxl_asyncop_how *how, \
               const libxl_asyncprogress_how *progress), \
              (context, config, domid, how, progress)) \
+    FUNCTION(int, libxl_domain_create_restore, \
+             (libxl_ctx *context, libxl_domain_config *config, uint32_t *domid, int restore_fd, int send_back_fd, \
+              const libxl_domain_restore_params *params, const libxl_asyncop_how *how, \
+              const libxl_asyncprogress_how *progress), \
+             (context, config, domid, restore_fd, send_back_fd, params, how, progress)) \
+    PROCEDURE(libxl_domain_restore_params_init, (libxl_domain_restore_params *params), (params)) \
+    PROCEDURE(libxl_domain_restore_params_dispose, (libxl_domain_restore_params *params), (params)) \
+    FUNCTION(int, libxl_domain_suspend, \
+             (libxl_ctx *context, uint32_t domid, int fd, int flags, const libxl_asyncop_how *how), \
+             (context, domid, fd, flags, how)) \
     FUNCTION(int, libxl_domain_need_memory, \
              (libxl_ctx *context, libxl_domain_config *config, uint32_t domid, uint64_t *need_kib), \
              (context, config, domid, need_kib)) \
