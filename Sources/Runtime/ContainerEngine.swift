@@ -151,7 +151,15 @@ public final class ContainerEngine {
             try store.save(record, id: id)
             trace.mark("create \(id): guest prepared")
             domain = try ShareMounts.withMounts(guest.hostMounts) { () throws(RunxlError) in
-                try hypervisor.createDomain(domainSpec, paused: true)
+                if let template = guest.template {
+                    var templates = GuestTemplates(hypervisor: hypervisor)
+                    templates.warn = warn
+                    if let restored = try templates.restore(domainSpec, from: template) {
+                        trace.mark("create \(id): restored from the VM template")
+                        return restored
+                    }
+                }
+                return try hypervisor.createDomain(domainSpec, paused: true)
             }
             KillInjection.reached(.afterDomainCreate)
             record.domainID = domain

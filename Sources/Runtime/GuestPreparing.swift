@@ -14,11 +14,17 @@ public struct PreparedGuest: Sendable {
     /// Whether the guest uses the namespace's network when there is one: runxl-init configures
     /// it; a unikernel only when its flavour puts the address on its command line.
     public var takesNetwork: Bool
-    public init(domain: DomainSpec, unikernel: String? = nil, hostMounts: [HostMount] = [], takesNetwork: Bool = true) {
+    /// The VM template `domain` may be restored from instead of booted (`GuestTemplates`).
+    public var template: TemplatePlan?
+    public init(
+        domain: DomainSpec, unikernel: String? = nil, hostMounts: [HostMount] = [], takesNetwork: Bool = true,
+        template: TemplatePlan? = nil
+    ) {
         self.domain = domain
         self.unikernel = unikernel
         self.hostMounts = hostMounts
         self.takesNetwork = takesNetwork
+        self.template = template
     }
 }
 
