@@ -174,6 +174,35 @@ final class XenbusChannel: HostChannel {
     }
 
     /// The host's message at `kind`'s key; nil when it has not written one.
+    /// Waits until every 9pfs front end xenstore lists for this guest is Connected (xenbus state
+    /// 4), or fails naming the share. A share whose back end never connects would otherwise
+    /// leave the mount that needs it blocked for good, and the container with it.
+    func waitForSharesConnected(timeoutSeconds: Double) throws(InitFailure) {
+        let directory = "device/9pfs"
+        guard let listing = try request(.directory(directory), context: "list \(directory)", allowingError: "ENOENT") else { return }
+        let deadline = monotonicMilliseconds() + Int64(timeoutSeconds * 1000)
+        for entry in listing.split(separator: 0) where !entry.isEmpty {
+            let device = "\(directory)/\(String(decoding: entry, as: UTF8.self))"
+            while true {
+                let state = try readKey("\(device)/state")
+                if state == "4" { break }
+                guard monotonicMilliseconds() < deadline else {
+                    let tag = (try? readKey("\(device)/tag")) ?? nil
+                    let backend = ((try? readKey("\(device)/backend")) ?? nil).flatMap { path in (try? readKey("\(path)/state")) ?? nil }
+                    throw InitFailure(
+                        "the 9pfs share '\(tag ?? device)' did not connect within \(Int(timeoutSeconds)) s of the restore "
+                            + "(front end state \(state ?? "none"), back end state \(backend ?? "unknown")); "
+                            + "dom0's qemu-dm log for this domain says why")
+                }
+                usleep(10_000)
+            }
+        }
+    }
+
+    private func readKey(_ key: String) throws(InitFailure) -> String? {
+        try request(.read(key), context: "read \(key)", allowingError: "ENOENT").map { String(decoding: $0, as: UTF8.self) }
+    }
+
     private func message(_ kind: HostMessage.Kind) throws(InitFailure) -> HostMessage? {
         guard let reply = try request(.read(kind.key), context: "read \(kind.key)", allowingError: "ENOENT") else { return nil }
         do {

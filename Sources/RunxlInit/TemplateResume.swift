@@ -23,6 +23,7 @@ enum TemplateResume {
         let seed = try host.waitForResume()
         seedRandomness(seed, console: console)
         try host.announceDevices(classes: ["9pfs", "vif"])
+        try host.waitForSharesConnected(timeoutSeconds: shareWaitSeconds)
     }
 
     /// Every copy restored from one saved image starts with the same kernel RNG state; without
