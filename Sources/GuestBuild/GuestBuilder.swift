@@ -42,6 +42,8 @@ public struct BuiltGuest: Sendable {
     public var process: ProcessDescription
     /// Share mode: what dom0 bind-mounts for the domain's 9pfs backend before creating it.
     public var hostMounts: [HostMount] = []
+    /// Share mode with templates on: the VM template the domain may be restored from.
+    public var template: TemplatePlan?
 }
 
 /// The JSON written next to a converted guest: what it is and how it was made.

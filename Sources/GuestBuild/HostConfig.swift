@@ -24,12 +24,16 @@ public struct HostConfig: Codable, Sendable, Equatable {
     public var modules: [String]?
     /// How containers' files reach their guests when config.json's annotations do not say.
     public var rootfs: RootfsMode?
+    /// Whether share-mode Linux guests are restored from VM templates (saved under `cacheDir`'s
+    /// `templates/`) rather than booted, when config.json's annotations do not say.
+    public var templates: Bool?
 
     public init(
         defaultType: GuestType? = nil, kernel: String? = nil, memoryMiB: Int? = nil, vcpus: Int? = nil,
         cacheDir: String? = nil, compression: ArchiveCompression? = nil, modules: [String]? = nil,
-        rootfs: RootfsMode? = nil, initramfsCacheMiB: Int? = nil
+        rootfs: RootfsMode? = nil, initramfsCacheMiB: Int? = nil, templates: Bool? = nil
     ) {
+        self.templates = templates
         self.rootfs = rootfs
         self.initramfsCacheMiB = initramfsCacheMiB
         self.defaultType = defaultType

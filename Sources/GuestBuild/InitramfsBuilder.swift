@@ -100,17 +100,17 @@ public struct InitramfsBuilder: Sendable {
         var hasher = SHA256()
         hasher.update("runxl-initramfs-v1\0\(request.compression.rawValue)\0")
         let treeBytes = try hashTree(request.rootfs, into: &hasher)
-        let initSize = try hashFileIdentity(request.initBinary, role: "runxl-init binary", into: &hasher)
+        let initSize = try Self.hashFileIdentity(request.initBinary, role: "runxl-init binary", into: &hasher)
         var contentBytes = treeBytes + initSize + Int64(request.processFile.count)
         hasher.update("process\0\(request.processFile.count)\0")
         hasher.update(request.processFile)
         for module in request.modules {
             hasher.update("module\0\(module.guestName)\0")
-            contentBytes += try hashFileIdentity(module.hostPath, role: "kernel module", into: &hasher)
+            contentBytes += try Self.hashFileIdentity(module.hostPath, role: "kernel module", into: &hasher)
         }
         for file in request.extraFiles {
             hasher.update("extra\0\(file.guestPath)\0\(file.permissions)\0")
-            contentBytes += try hashFileIdentity(file.hostPath, role: "file for \(file.guestPath)", into: &hasher)
+            contentBytes += try Self.hashFileIdentity(file.hostPath, role: "file for \(file.guestPath)", into: &hasher)
         }
         let key = String(hasher.finalizeHex().prefix(32))
         let directory = cacheDirectory + "/initramfs"
@@ -202,7 +202,7 @@ public struct InitramfsBuilder: Sendable {
     }
 
     /// Hashes size, times, inode and device of a file; returns its size.
-    func hashFileIdentity(_ path: String, role: String, into hasher: inout SHA256) throws(RunxlError) -> Int64 {
+    static func hashFileIdentity(_ path: String, role: String, into hasher: inout SHA256) throws(RunxlError) -> Int64 {
         var info = stat()
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
             let err = errno

@@ -83,14 +83,14 @@ extension InitramfsBuilder {
         hasher.update("runxl-initramfs-layers-v2\0\(request.compression.rawValue)\0\(request.layers.identity)\0")
         hasher.update("process-inputs\0\(request.processInputs.count)\0")
         hasher.update(request.processInputs)
-        var ownBytes = try hashFileIdentity(request.initBinary, role: "runxl-init binary", into: &hasher)
+        var ownBytes = try InitramfsBuilder.hashFileIdentity(request.initBinary, role: "runxl-init binary", into: &hasher)
         for module in request.modules {
             hasher.update("module\0\(module.guestName)\0")
-            ownBytes += try hashFileIdentity(module.hostPath, role: "kernel module", into: &hasher)
+            ownBytes += try InitramfsBuilder.hashFileIdentity(module.hostPath, role: "kernel module", into: &hasher)
         }
         for file in request.extraFiles {
             hasher.update("extra\0\(file.guestPath)\0\(file.permissions)\0")
-            ownBytes += try hashFileIdentity(file.hostPath, role: "file for \(file.guestPath)", into: &hasher)
+            ownBytes += try InitramfsBuilder.hashFileIdentity(file.hostPath, role: "file for \(file.guestPath)", into: &hasher)
         }
         let key = String(hasher.finalizeHex().prefix(32))
         let directory = cacheDirectory + "/initramfs"

@@ -121,6 +121,7 @@ extension GuestBuilder {
             ShareSpec(tag: GuestShares.rootTag, path: layout.root), ShareSpec(tag: GuestShares.controlTag, path: layout.control),
         ]
         guest.hostMounts = hostMounts
+        guest.template = try templatePlan(for: guest.domain, spec: spec)
         return guest
     }
 

@@ -76,9 +76,12 @@ public enum RunxlAnnotations {
     /// `share` (the rootfs and bind sources served live over Xen 9pfs, the default for the OCI
     /// verbs) or `initramfs` (copied into the guest's RAM: a self-contained guest).
     public static let rootfs = prefix + "rootfs"
+    /// `true` or `false`: whether a share-mode Linux guest is restored from a VM template
+    /// (docs/fast-start.md) rather than booted; the host config's `templates` when left out.
+    public static let template = prefix + "template"
 
     /// The keys that configure a guest (as opposed to the informational ones above them).
-    public static let all = [guestType, kernel, memory, vcpus, cmdlineExtra, initramfsCompression, rootfs]
+    public static let all = [guestType, kernel, memory, vcpus, cmdlineExtra, initramfsCompression, rootfs, template]
 }
 
 extension Features {

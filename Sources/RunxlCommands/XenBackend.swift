@@ -49,7 +49,7 @@ struct XenGuestPreparer: GuestPreparing {
             let kind = guest.declaration.kind
             return PreparedGuest(domain: guest.domain, unikernel: kind.rawValue, takesNetwork: kind.flavour.configuresNetwork)
         case .linux(let guest):
-            return PreparedGuest(domain: guest.domain, hostMounts: guest.hostMounts)
+            return PreparedGuest(domain: guest.domain, hostMounts: guest.hostMounts, template: guest.template)
         }
     }
 }

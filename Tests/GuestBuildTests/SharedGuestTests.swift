@@ -135,3 +135,60 @@ private func shareSpec(_ mounts: [OCI.Mount] = [], annotations: [String: String]
         #expect(throws: RunxlError.self) { try XlConfig.render(domain) }
     }
 }
+
+/// The VM template a share-mode guest is restored from (GuestTemplates in Runtime; the lab
+/// restores one): when it is planned, what it is, and what its image is named after.
+@Suite struct TemplatePlanningTests {
+    private func build(_ scratch: ScratchDirectory, _ annotations: [String: String]?, host: HostConfig = HostConfig(), name: String = "runxl-t") throws -> BuiltGuest {
+        // Written once: a new init binary is a new initramfs, and so a new template.
+        if !FileSystem.exists(scratch.path + "/init-binary") {
+            try scratch.file("init-binary", "#!/bin/sh\n# runxl-init stand-in\n", mode: 0o755)
+        }
+        let rootfs = FileSystem.isDirectory(scratch.path + "/rootfs") ? scratch.path + "/rootfs" : try makeBusyboxRootfs(in: scratch)
+        let builder = GuestBuilder(options: GuestBuildOptions(initBinary: scratch.path + "/init-binary", host: host, cacheDirectory: scratch.path + "/cache"))
+        return try builder.buildShared(spec: shareSpec(annotations: annotations), rootfs: rootfs, domainName: name, stateDirectory: scratch.path + "/state-" + name)
+    }
+
+    @Test func offUnlessTheAnnotationOrTheHostConfigTurnsItOn() throws {
+        let scratch = try ScratchDirectory("template-off")
+        #expect(try build(scratch, nil).template == nil)
+        #expect(try build(scratch, [RunxlAnnotations.template: "false"], host: HostConfig(templates: true)).template == nil)
+        #expect(try build(scratch, nil, host: HostConfig(templates: true)).template != nil)
+        #expect(try build(scratch, [RunxlAnnotations.template: "true"]).template != nil)
+        #expect(throws: RunxlError.self) { try build(scratch, [RunxlAnnotations.template: "yes"]) }
+    }
+
+    @Test func theTemplateIsTheGuestWithoutItsContainer() throws {
+        let scratch = try ScratchDirectory("template-plan")
+        let guest = try build(scratch, [RunxlAnnotations.template: "true"])
+        let template = try #require(guest.template)
+        #expect(template.domain.name.hasPrefix(GuestTemplate.domainNamePrefix))
+        #expect(template.domain.kernel == guest.domain.kernel)
+        #expect(template.domain.ramdisk == guest.domain.ramdisk)
+        #expect(template.domain.memoryMiB == guest.domain.memoryMiB)
+        #expect(template.domain.vcpus == guest.domain.vcpus)
+        #expect(template.domain.type == guest.domain.type)
+        #expect(template.domain.cmdline == guest.domain.cmdline + " " + GuestTemplate.commandLineFlag)
+        #expect(GuestTemplate.isTemplate(commandLine: template.domain.cmdline))
+        #expect(!GuestTemplate.isTemplate(commandLine: guest.domain.cmdline))
+        // No devices: each restore brings the container's own shares and vifs.
+        #expect(template.domain.shares.isEmpty && template.domain.vifs.isEmpty && template.domain.disks.isEmpty)
+        #expect(!guest.domain.shares.isEmpty)
+        #expect(template.imagePath.hasPrefix(scratch.path + "/cache/templates/template-"))
+        #expect(template.imagePath.hasSuffix(".xen-save"))
+    }
+
+    /// Two containers of one shape share a template; a different memory size cannot.
+    @Test func theImageIsNamedAfterWhatTheSavedGuestDependsOn() throws {
+        let scratch = try ScratchDirectory("template-key")
+        let on = [RunxlAnnotations.template: "true"]
+        let first = try #require(try build(scratch, on, name: "runxl-a").template)
+        let second = try #require(try build(scratch, on, name: "runxl-b").template)
+        #expect(first == second)
+        let bigger = try #require(try build(scratch, on.merging([RunxlAnnotations.memory: "512"]) { $1 }).template)
+        #expect(bigger.imagePath != first.imagePath)
+        #expect(bigger.domain.memoryMiB == 512)
+        let traced = try #require(try build(scratch, on.merging([RunxlAnnotations.cmdlineExtra: "loglevel=7"]) { $1 }).template)
+        #expect(traced.imagePath != first.imagePath)
+    }
+}

@@ -1,0 +1,50 @@
+import GuestProtocol
+public import Hypervisor
+public import OCI
+public import RunxlBase
+
+extension GuestBuilder {
+    /// Where saved VM templates live, under the cache directory.
+    public static let templatesDirectoryName = "templates"
+
+    /// The VM template a share-mode guest can be restored from, when templates are on for it
+    /// (annotation `org.runxl.template`, then the host config's `templates`; off by default).
+    ///
+    /// The template is the guest minus its container: the same kernel, initramfs (init and
+    /// modules only, the same file for every container of that shape), command line, memory and
+    /// vCPUs, with no devices. Its image is named after a hash of all of those and of the kernel's
+    /// and initramfs's identities (a cached file's content-named path, another file's inode and
+    /// times), so a new kernel, a new runxl-init or a changed setting never restores an old
+    /// template.
+    func templatePlan(for domain: DomainSpec, spec: Spec) throws(RunxlError) -> TemplatePlan? {
+        guard try Self.templatesWanted(spec: spec, host: options.host), let ramdisk = domain.ramdisk else { return nil }
+        var hasher = SHA256()
+        hasher.update("runxl VM template 1\0\(domain.type.rawValue)\0\(domain.cmdline)\0\(domain.memoryMiB)\0\(domain.vcpus)\0")
+        let cache = options.resolvedCacheDirectory + "/"
+        for (path, role) in [(domain.kernel, "guest kernel"), (ramdisk, "initramfs")] {
+            // The caches name their files after their content (and touch them on each use), so
+            // such a path is the identity; any other file is known by its inode and times.
+            if path.hasPrefix(cache) {
+                hasher.update("cached\0\(path)\0")
+            } else {
+                _ = try InitramfsBuilder.hashFileIdentity(path, role: role, into: &hasher)
+            }
+        }
+        let key = String(hasher.finalizeHex().prefix(32))
+        let template = DomainSpec(
+            name: "\(GuestTemplate.domainNamePrefix)\(key.prefix(16))", type: domain.type, kernel: domain.kernel, ramdisk: ramdisk,
+            cmdline: domain.cmdline + " " + GuestTemplate.commandLineFlag, memoryMiB: domain.memoryMiB, vcpus: domain.vcpus)
+        let directory = options.resolvedCacheDirectory + "/" + Self.templatesDirectoryName
+        return TemplatePlan(domain: template, imagePath: "\(directory)/template-\(key).xen-save")
+    }
+
+    static func templatesWanted(spec: Spec, host: HostConfig) throws(RunxlError) -> Bool {
+        guard let text = spec.annotations?[RunxlAnnotations.template] else { return host.templates ?? false }
+        switch text {
+        case "true": return true
+        case "false": return false
+        default:
+            throw RunxlError(.invalidAnnotation, "annotation \(RunxlAnnotations.template) is '\(text)'; use true or false")
+        }
+    }
+}
