@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "Archive", dependencies: ["CArchive", "RunxlBase"], swiftSettings: strictSettings),
         // What runxl-init and the host agree on: xenstore keys, the console framing, the process file.
         // No Foundation: runxl-init links it into a fully static binary.
-        .target(name: "GuestProtocol", dependencies: ["JSON"], swiftSettings: strictSettings),
+        .target(name: "GuestProtocol", dependencies: ["JSON", "RunxlBase"], swiftSettings: strictSettings),
         // The only code that calls libcurl: OCI distribution (registry) requests, streamed.
         .target(name: "Registry", dependencies: ["CCurl", "JSON", "OCI", "RunxlBase"], swiftSettings: strictSettings),
         // Content-addressed blobs and references, imports, pulls and the safe layer unpack.

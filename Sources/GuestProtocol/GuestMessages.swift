@@ -1,3 +1,5 @@
+import RunxlBase
+
 /// The typed API between the host and runxl-init, besides the console's frames.
 ///
 /// Each message lives at one xenstore key under the guest's own `data/runxl/` directory:

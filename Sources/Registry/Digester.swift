@@ -54,7 +54,7 @@ public final class Digester {
         var bytes = [UInt8](repeating: 0, count: 32)
         if let context, bytes.withUnsafeMutableBufferPointer({ rx_sha256_final(context, $0.baseAddress) }) == 1 {
             count = 0
-            return "sha256:" + Self.hex(bytes)
+            return "sha256:" + Hex.encode(bytes)
         }
         var hasher = portable ?? SHA256()
         portable = SHA256()
@@ -79,16 +79,6 @@ public final class Digester {
         portable = poisoned
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
 }
 
 /// The image store lends it to Archive to check layers' diff_ids at libcrypto's speed.

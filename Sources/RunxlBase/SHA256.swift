@@ -85,15 +85,7 @@ public struct SHA256: Sendable {
 
     /// The digest as 64 lowercase hex characters.
     public mutating func finalizeHex() -> String {
-        let digest = finalize()
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(64)
-        for byte in digest {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
+        Hex.encode(finalize())
     }
 
     public mutating func finalize() -> [UInt8] {
