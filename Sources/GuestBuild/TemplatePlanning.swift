@@ -1,7 +1,7 @@
 import GuestProtocol
-public import Hypervisor
-public import OCI
-public import RunxlBase
+import Hypervisor
+import OCI
+import RunxlBase
 
 extension GuestBuilder {
     /// Where saved VM templates live, under the cache directory.

@@ -1,4 +1,4 @@
-public import GuestProtocol
+import GuestProtocol
 public import Hypervisor
 public import RunxlBase
 
