@@ -7,7 +7,7 @@ extension GuestBuilder {
     /// Where saved VM templates live, under the cache directory.
     public static let templatesDirectoryName = "templates"
 
-    /// The VM template a share-mode guest can be restored from, when templates are on for it
+    /// The VM template a share-mode PVH guest can be restored from, when templates are on for it
     /// (annotation `org.runxl.template`, then the host config's `templates`; off by default).
     ///
     /// The template is the guest minus its container: the same kernel, initramfs (init and
@@ -18,6 +18,20 @@ extension GuestBuilder {
     /// template.
     func templatePlan(for domain: DomainSpec, spec: Spec) throws(RunxlError) -> TemplatePlan? {
         guard try Self.templatesWanted(spec: spec, host: options.host), let ramdisk = domain.ramdisk else { return nil }
+        guard domain.type == .pvh else {
+            // The lab: a PV guest restored from a saved image gets some of its 9pfs shares and
+            // not others, by where Xen put its memory (QEMU's back end cannot map the data
+            // ring's grants); `xl restore` fails the same way. PVH guests' frame numbers are
+            // their own. A host-wide setting leaves PV guests booting; asking for it is an error.
+            guard spec.annotations?[RunxlAnnotations.template] != "true" else {
+                throw RunxlError(
+                    .unsupported,
+                    "annotation \(RunxlAnnotations.template)=true needs a PVH guest (annotation \(RunxlAnnotations.guestType)=pvh): "
+                        + "a PV guest restored from a saved image does not get all of its 9pfs shares connected "
+                        + "(docs/fast-start.md); remove the annotation to boot it")
+            }
+            return nil
+        }
         var hasher = SHA256()
         hasher.update("runxl VM template 1\0\(domain.type.rawValue)\0\(domain.cmdline)\0\(domain.memoryMiB)\0\(domain.vcpus)\0")
         let cache = options.resolvedCacheDirectory + "/"

@@ -149,18 +149,34 @@ private func shareSpec(_ mounts: [OCI.Mount] = [], annotations: [String: String]
         return try builder.buildShared(spec: shareSpec(annotations: annotations), rootfs: rootfs, domainName: name, stateDirectory: scratch.path + "/state-" + name)
     }
 
+    private let pvh = [RunxlAnnotations.guestType: "pvh"]
+
     @Test func offUnlessTheAnnotationOrTheHostConfigTurnsItOn() throws {
         let scratch = try ScratchDirectory("template-off")
-        #expect(try build(scratch, nil).template == nil)
-        #expect(try build(scratch, [RunxlAnnotations.template: "false"], host: HostConfig(templates: true)).template == nil)
-        #expect(try build(scratch, nil, host: HostConfig(templates: true)).template != nil)
-        #expect(try build(scratch, [RunxlAnnotations.template: "true"]).template != nil)
-        #expect(throws: RunxlError.self) { try build(scratch, [RunxlAnnotations.template: "yes"]) }
+        #expect(try build(scratch, pvh).template == nil)
+        #expect(try build(scratch, pvh.merging([RunxlAnnotations.template: "false"]) { $1 }, host: HostConfig(templates: true)).template == nil)
+        #expect(try build(scratch, pvh, host: HostConfig(templates: true)).template != nil)
+        #expect(try build(scratch, pvh.merging([RunxlAnnotations.template: "true"]) { $1 }).template != nil)
+        #expect(throws: RunxlError.self) { try build(scratch, pvh.merging([RunxlAnnotations.template: "yes"]) { $1 }) }
+    }
+
+    /// PV guests lose 9pfs shares across a restore in the lab: the host-wide setting leaves them
+    /// booting, and asking for a template on one says why it cannot be.
+    @Test func aPVGuestIsNeverRestored() throws {
+        let scratch = try ScratchDirectory("template-pv")
+        #expect(try build(scratch, nil, host: HostConfig(templates: true)).template == nil)
+        do {
+            _ = try build(scratch, [RunxlAnnotations.template: "true"])
+            Issue.record("a PV guest got a template")
+        } catch let error as RunxlError {
+            #expect(error.code == .unsupported)
+            #expect(error.message.contains("org.runxl.guest.type=pvh"))
+        }
     }
 
     @Test func theTemplateIsTheGuestWithoutItsContainer() throws {
         let scratch = try ScratchDirectory("template-plan")
-        let guest = try build(scratch, [RunxlAnnotations.template: "true"])
+        let guest = try build(scratch, pvh.merging([RunxlAnnotations.template: "true"]) { $1 })
         let template = try #require(guest.template)
         #expect(template.domain.name.hasPrefix(GuestTemplate.domainNamePrefix))
         #expect(template.domain.kernel == guest.domain.kernel)
@@ -181,7 +197,7 @@ private func shareSpec(_ mounts: [OCI.Mount] = [], annotations: [String: String]
     /// Two containers of one shape share a template; a different memory size cannot.
     @Test func theImageIsNamedAfterWhatTheSavedGuestDependsOn() throws {
         let scratch = try ScratchDirectory("template-key")
-        let on = [RunxlAnnotations.template: "true"]
+        let on = pvh.merging([RunxlAnnotations.template: "true"]) { $1 }
         let first = try #require(try build(scratch, on, name: "runxl-a").template)
         let second = try #require(try build(scratch, on, name: "runxl-b").template)
         #expect(first == second)
