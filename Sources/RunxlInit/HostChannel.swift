@@ -173,7 +173,6 @@ final class XenbusChannel: HostChannel {
         }
     }
 
-    /// The host's message at `kind`'s key; nil when it has not written one.
     /// Waits until every 9pfs front end xenstore lists for this guest is Connected (xenbus state
     /// 4), or fails naming the share. A share whose back end never connects would otherwise
     /// leave the mount that needs it blocked for good, and the container with it.
@@ -203,6 +202,7 @@ final class XenbusChannel: HostChannel {
         try request(.read(key), context: "read \(key)", allowingError: "ENOENT").map { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// The host's message at `kind`'s key; nil when it has not written one.
     private func message(_ kind: HostMessage.Kind) throws(InitFailure) -> HostMessage? {
         guard let reply = try request(.read(kind.key), context: "read \(kind.key)", allowingError: "ENOENT") else { return nil }
         do {
