@@ -163,12 +163,10 @@ final class XenbusChannel: HostChannel {
     /// knows is left alone).
     func announceDevices(classes: [String]) throws(InitFailure) {
         for deviceClass in classes {
-            let directory = "device/\(deviceClass)"
-            guard let listing = try request(.directory(directory), context: "list \(directory)", allowingError: "ENOENT") else { continue }
-            for entry in listing.split(separator: 0) where !entry.isEmpty {
-                let key = "\(directory)/\(String(decoding: entry, as: UTF8.self))/backend-id"
-                guard let value = try request(.read(key), context: "read \(key)", allowingError: "ENOENT") else { continue }
-                _ = try request(.write(key, value: value), context: "write \(key)")
+            for device in try children(of: "device/\(deviceClass)") {
+                let key = "\(device)/backend-id"
+                guard let value = try readKey(key) else { continue }
+                _ = try request(.write(key, string: value), context: "write \(key)")
             }
         }
     }
@@ -177,11 +175,8 @@ final class XenbusChannel: HostChannel {
     /// 4), or fails naming the share. A share whose back end never connects would otherwise
     /// leave the mount that needs it blocked for good, and the container with it.
     func waitForSharesConnected(timeoutSeconds: Double) throws(InitFailure) {
-        let directory = "device/9pfs"
-        guard let listing = try request(.directory(directory), context: "list \(directory)", allowingError: "ENOENT") else { return }
         let deadline = monotonicMilliseconds() + Int64(timeoutSeconds * 1000)
-        for entry in listing.split(separator: 0) where !entry.isEmpty {
-            let device = "\(directory)/\(String(decoding: entry, as: UTF8.self))"
+        for device in try children(of: "device/9pfs") {
             while true {
                 let state = try readKey("\(device)/state")
                 if state == "4" { break }
@@ -196,6 +191,12 @@ final class XenbusChannel: HostChannel {
                 usleep(10_000)
             }
         }
+    }
+
+    /// The paths of a directory's entries; none when it does not exist.
+    private func children(of directory: String) throws(InitFailure) -> [String] {
+        guard let listing = try request(.directory(directory), context: "list \(directory)", allowingError: "ENOENT") else { return [] }
+        return listing.split(separator: 0).map { "\(directory)/\(String(decoding: $0, as: UTF8.self))" }
     }
 
     private func readKey(_ key: String) throws(InitFailure) -> String? {
