@@ -167,8 +167,7 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         try update(domain) { info, world in
             guard info.state == .paused else { return }
             info.state = .running
-            let words = (world.store["/fake/\(domain)/cmdline"] ?? "").split(separator: " ")
-            if words.contains(Substring(GuestTemplate.commandLineFlag)) {
+            if Self.commandLineWords(domain, world).contains(Substring(GuestTemplate.commandLineFlag)) {
                 // A template's init stops before any container, to be saved.
                 Self.report(.templateReady, domain, &world)
                 return
@@ -183,11 +182,16 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
         }
     }
 
+    /// The words of the domain's command line, which the simulated guest takes its orders from.
+    private static func commandLineWords(_ domain: DomainID, _ world: World) -> [Substring] {
+        (world.store["/fake/\(domain)/cmdline"] ?? "").split(separator: " ")
+    }
+
     /// The simulated process: `fake-exit N` ends at once with N; anything else runs on (and a
     /// `FakeGuest`, when there is one, plays it).
     private static func runFakeProcess(_ domain: DomainID, _ info: inout DomainInfo, _ world: inout World) {
         world.store["/fake/\(domain)/process"] = "running"
-        let words = (world.store["/fake/\(domain)/cmdline"] ?? "").split(separator: " ")
+        let words = commandLineWords(domain, world)
         if words.count == 2, words[0] == "fake-exit", let code = Int32(words[1]) {
             end(domain, .exited(code), &info, &world)
         }
@@ -295,7 +299,7 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
             return GuestView(
                 exit: exit.flatMap { try? GuestExitStatus.decode($0) },
                 processRunning: world.store["/fake/\(domain)/process"] == "running",
-                arguments: (world.store["/fake/\(domain)/cmdline"] ?? "").split(separator: " ").map(String.init))
+                arguments: Self.commandLineWords(domain, world).map(String.init))
         }
     }
 
