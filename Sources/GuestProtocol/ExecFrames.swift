@@ -19,6 +19,10 @@ extension ConsoleStream {
     /// Host to guest: the session's terminal has a new size, rows then columns (u16 each,
     /// little-endian); init sets it on the session's pty, and the kernel sends SIGWINCH.
     public static let execResize = ConsoleStream(rawValue: 12)
+    /// Host to guest: deliver a signal (u32, little-endian) to the session's process. `runxl
+    /// kill` of a pod's further container arrives this way (docs/pods.md), and a session whose
+    /// client went away is ended with SIGKILL, as runc's exec'd process dies with its runc.
+    public static let execSignal = ConsoleStream(rawValue: 13)
 }
 
 public enum ExecFrames {
@@ -72,6 +76,19 @@ public enum ExecFrames {
         guard rest.count == 4 else { return nil }
         let bytes = Array(rest)
         return (UInt16(bytes[0]) | UInt16(bytes[1]) << 8, UInt16(bytes[2]) | UInt16(bytes[3]) << 8)
+    }
+
+    public static func signal(session: UInt32, _ number: Int32) -> [UInt8] {
+        ConsoleFraming.encode(stream: .execSignal, payload: header(session) + header(UInt32(bitPattern: number)))
+    }
+
+    /// The signal number from the rest of an `execSignal` payload; nil unless it is four bytes
+    /// naming a signal Linux has (1...64).
+    public static func signalNumber(_ rest: ArraySlice<UInt8>) -> Int32? {
+        guard rest.count == 4 else { return nil }
+        let bytes = Array(rest)
+        let value = UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24
+        return (1...64).contains(value) ? Int32(value) : nil
     }
 
     public static func exit(session: UInt32, _ status: GuestExitStatus) -> [UInt8] {

@@ -42,6 +42,28 @@ public enum GuestShares {
         return name.isEmpty || name == "." || name == ".." ? "source" : name
     }
 
+    /// A pod's further containers (docs/pods.md), inside the sandbox's control share: `pod/ID`
+    /// for each, where dom0 binds its rootfs (`pod/ID/root`) and its bind sources
+    /// (`pod/ID/binds/N/NAME`) into the running backend's mount namespace. The guest sees them
+    /// as directories of the share, so no device has to be added to a running domain.
+    public static let podDirectoryName = "pod"
+
+    /// `pod/ID` inside the control share.
+    public static func podMemberDirectory(_ id: String) -> String {
+        podDirectoryName + "/" + id
+    }
+
+    /// Where a pod member's process description names its bind sources: entry `index` is this
+    /// followed by `INDEX/NAME`.
+    public static func podMemberBindsPrefix(_ id: String) -> String {
+        controlMountPoint + "/" + podMemberDirectory(id) + "/" + bindsDirectoryName + "/"
+    }
+
+    /// How a pod member's process description names its bind entry `index`.
+    public static func podMemberBindSource(_ id: String, index: Int, hostSource: String) -> String {
+        podMemberBindsPrefix(id) + String(index) + "/" + bindEntryName(hostSource)
+    }
+
     /// 9p2000.L over the Xen transport. `cache=mmap` keeps no metadata in the guest, so host-side
     /// changes are seen at once as with `none`, and also gives shared writable mmap (databases,
     /// `ld.so` caches), which `none` refuses. `loose` caches metadata (stale host changes) and

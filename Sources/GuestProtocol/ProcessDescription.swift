@@ -53,6 +53,14 @@ public struct ProcessDescription: Sendable, Equatable {
     /// against a process that asks at once (`stty size`). Never written for the container's own
     /// process, whose description is part of the cached initramfs.
     public var consoleSize: ConsoleSize?
+    /// The process is a pod's further container (docs/pods.md), sent as an exec session to the
+    /// pod's VM: init starts it in a mount namespace of its own whose root is
+    /// `pod/<podMember>/root` in the control share, with the description's mounts made there.
+    /// Its network, ipc, uts and pid namespaces are the pod's.
+    public var podMember: String?
+    /// An exec session into a pod's further container that runs already: init starts the
+    /// process in that container's mount namespace and root, as `nsenter -m -r` would.
+    public var joinPodMember: String?
 
     public init(
         args: [String], env: [String] = [], cwd: String = "/", user: User = User(),
@@ -60,7 +68,8 @@ public struct ProcessDescription: Sendable, Equatable {
         terminal: Bool = false, mounts: [Mount] = [], capabilities: Capabilities? = nil,
         maskedPaths: [String] = [], readonlyPaths: [String] = [], readonlyRoot: Bool = false,
         sysctl: [Sysctl] = [], devices: [Device] = [], seccomp: SeccompProfile? = nil, pidNamespace: Bool = false,
-        oomScoreAdj: Int? = nil, consoleSize: ConsoleSize? = nil
+        oomScoreAdj: Int? = nil, consoleSize: ConsoleSize? = nil, podMember: String? = nil,
+        joinPodMember: String? = nil
     ) {
         self.args = args
         self.env = env
@@ -81,6 +90,8 @@ public struct ProcessDescription: Sendable, Equatable {
         self.pidNamespace = pidNamespace
         self.oomScoreAdj = oomScoreAdj
         self.consoleSize = consoleSize
+        self.podMember = podMember
+        self.joinPodMember = joinPodMember
     }
 
     public struct ConsoleSize: Sendable, Equatable {
@@ -314,6 +325,8 @@ extension ProcessDescription {
                 "height": .number(String(consoleSize.rows)), "width": .number(String(consoleSize.columns)),
             ])
         }
+        if let podMember { members["podMember"] = .string(podMember) }
+        if let joinPodMember { members["joinPodMember"] = .string(joinPodMember) }
         var bytes = JSONValue.object(members).serialized(pretty: false)
         bytes.append(0x0A)
         return bytes
@@ -371,12 +384,34 @@ extension ProcessDescription {
             seccomp: try root.optional("seccomp") { try SeccompProfile(try ObjectReader($0)) },
             pidNamespace: try root.optional("pidNamespace") { try $0.bool() } ?? false,
             oomScoreAdj: try root.optional("oomScoreAdj") { try $0.int() },
-            consoleSize: try root.optional("consoleSize") { try ConsoleSize(try ObjectReader($0)) })
+            consoleSize: try root.optional("consoleSize") { try ConsoleSize(try ObjectReader($0)) },
+            podMember: try root.optional("podMember") { try $0.string(noNUL: true) },
+            joinPodMember: try root.optional("joinPodMember") { try $0.string(noNUL: true) })
+        for (field, member) in [("podMember", description.podMember), ("joinPodMember", description.joinPodMember)] {
+            if let member, !isPodMemberName(member) {
+                throw GuestProtocolError("process.\(field) '\(member)' is not a container id (one path component, no dot names)")
+            }
+        }
+        if description.podMember != nil && description.joinPodMember != nil {
+            throw GuestProtocolError("process: podMember and joinPodMember exclude each other")
+        }
         if let score = description.oomScoreAdj, !oomScoreAdjRange.contains(score) {
             throw GuestProtocolError("process.oomScoreAdj \(score) is outside \(oomScoreAdjRange)")
         }
         try root.rejectUnknown()
         return description
+    }
+}
+
+extension ProcessDescription {
+    /// A pod member's name becomes a path component in the control share: a container id
+    /// (runc's rule: letters, digits, `_ + - .`), never `.` or `..`.
+    static func isPodMemberName(_ name: String) -> Bool {
+        guard !name.isEmpty, name != ".", name != "..", name.utf8.count <= 1024 else { return false }
+        return name.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+        }
     }
 }
 
