@@ -16,6 +16,8 @@ final class ExecSessions {
     private let console: Console
     private let warn: (String) -> Void
     private(set) var sessions: [UInt32: Session] = [:]
+    /// The process of each pod member running here (docs/pods.md), which an exec joins.
+    private var podMembers: [String: pid_t] = [:]
     /// Descriptions arriving in several frames.
     private var partialStarts: [UInt32: [UInt8]] = [:]
     /// New output descriptors for the supervisor's poll loop, taken by `takeNewOutputs()`.
@@ -49,6 +51,9 @@ final class ExecSessions {
             else { return }
             var size = winsize(ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0)
             _ = ioctl(entry.input, UInt(TIOCSWINSZ), &size)
+        case .execSignal:
+            guard let entry = sessions[session], let number = ExecFrames.signalNumber(rest) else { return }
+            _ = kill(entry.pid, number)
         case .execInputEnd:
             guard var entry = sessions[session] else { return }
             // A pty master carries the output too: only a pipe is closed at end-of-file.
@@ -71,6 +76,7 @@ final class ExecSessions {
         do {
             let entry = try launch(description)
             sessions[session] = entry
+            if let member = description.podMember { podMembers[member] = entry.pid }
             for (fd, stream) in zip(entry.outputs, [ConsoleStream.stdout, .stderr]) {
                 newOutputs.append((fd, stream, session))
             }
@@ -90,6 +96,7 @@ final class ExecSessions {
     }
 
     private func launch(_ description: ProcessDescription) throws(InitFailure) -> Session {
+        let enter = try enterRoot(description)
         if description.terminal {
             let (master, replica) = try Pseudoterminal.allocateInGuest(purpose: "exec")
             defer { close(replica) }
@@ -97,7 +104,9 @@ final class ExecSessions {
                 var window = winsize(ws_row: size.rows, ws_col: size.columns, ws_xpixel: 0, ws_ypixel: 0)
                 _ = ioctl(master, UInt(TIOCSWINSZ), &window)
             }
-            let pid = try Launcher(description: description, stdio: .terminal(replica), switchUser: true, warn: warn).launch().pid
+            var launcher = Launcher(description: description, stdio: .terminal(replica), switchUser: true, warn: warn)
+            launcher.enterRoot = enter
+            let pid = try launcher.launch().pid
             _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
             return Session(pid: pid, input: master, outputs: [master])
         }
@@ -108,9 +117,10 @@ final class ExecSessions {
         try check(c_pipe2(&stdoutPipe, O_CLOEXEC), "pipe for exec stdout")
         try check(c_pipe2(&stderrPipe, O_CLOEXEC), "pipe for exec stderr")
         defer { for fd in [stdinPipe[0], stdoutPipe[1], stderrPipe[1]] { close(fd) } }
-        let launcher = Launcher(
+        var launcher = Launcher(
             description: description, stdio: .pipes(stdin: stdinPipe[0], stdout: stdoutPipe[1], stderr: stderrPipe[1]),
             switchUser: true, warn: warn)
+        launcher.enterRoot = enter
         let pid: pid_t
         do {
             pid = try launcher.launch().pid
@@ -122,10 +132,27 @@ final class ExecSessions {
         return Session(pid: pid, input: stdinPipe[1], outputs: [stdoutPipe[0], stderrPipe[0]])
     }
 
+    /// A pod's further container gets its own root, an exec into one joins it; any other exec
+    /// runs in init's, the pod's first container's.
+    private func enterRoot(_ description: ProcessDescription) throws(InitFailure) -> (() throws(InitFailure) -> Void)? {
+        if let member = description.podMember {
+            let console = self.console
+            return { () throws(InitFailure) in try PodMemberRoot.enter(member, description, console: console) }
+        }
+        if let member = description.joinPodMember {
+            guard let pid = podMembers[member] else {
+                throw InitFailure("container \(member) of this pod is not running: there is nothing to exec in", exitCode: 126)
+            }
+            return { () throws(InitFailure) in try PodMemberRoot.join(member, process: pid) }
+        }
+        return nil
+    }
+
     /// The session a reaped pid was, removed; its output descriptors are the caller's to drain.
     func finish(pid: pid_t) -> (session: UInt32, entry: Session)? {
         guard let (session, entry) = sessions.first(where: { $0.value.pid == pid }) else { return nil }
         sessions.removeValue(forKey: session)
+        podMembers = podMembers.filter { $0.value != pid }
         if entry.input >= 0, !entry.outputs.contains(entry.input) { close(entry.input) }
         return (session, entry)
     }

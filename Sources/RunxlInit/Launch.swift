@@ -28,6 +28,9 @@ struct Launcher {
     /// process exists, with its namespaces, user and descriptors, as runc's init waits on
     /// exec.fifo, so exec sessions can join it before it runs.
     var heldUntilStart = false
+    /// Runs first in the child: a pod member's own root and mounts (`PodMemberRoot`). The
+    /// working directory and the user's home are then looked up there, not in init's root.
+    var enterRoot: (() throws(InitFailure) -> Void)?
 
     /// The byte a held child sends on the status pipe once it waits at the gate.
     static let waitingAtGate: UInt8 = 0x06
@@ -47,11 +50,7 @@ struct Launcher {
                 throw error
             }
         }
-        if description.cwd != "/" {
-            // runc creates a missing working directory.
-            try? makeDirectories(description.cwd)
-        }
-        let home = description.env.contains(where: { $0.hasPrefix("HOME=") }) ? nil : homeDirectory(uid: description.user.uid)
+        let home = enterRoot == nil ? prepareDirectories() : nil
         // Resolved before fork: the child's stdout is no longer init's, so it must not warn.
         let capabilities = description.capabilities.map { sets in
             ResolvedCapabilities(
@@ -123,11 +122,23 @@ struct Launcher {
         return report
     }
 
+    /// Creates a missing working directory (as runc does) and finds the home directory when
+    /// the environment has no HOME; what HOME to add, if any.
+    private func prepareDirectories() -> String? {
+        if description.cwd != "/" { try? makeDirectories(description.cwd) }
+        return description.env.contains(where: { $0.hasPrefix("HOME=") }) ? nil : homeDirectory(uid: description.user.uid)
+    }
+
     private func runChild(home: String?, capabilities: ResolvedCapabilities?, gate: (report: Int32, wait: Int32)) throws(InitFailure) {
         var emptyMask = sigset_t()
         sigemptyset(&emptyMask)
         sigprocmask(SIG_SETMASK, &emptyMask, nil)
         signal(SIGPIPE, SIG_DFL)
+        var home = home
+        if let enterRoot {
+            try enterRoot()
+            home = prepareDirectories()
+        }
 
         if firstOfPidNamespace { try FileSystemSetup.mountProcForOwnPidNamespace(description) }
         try check(setsid(), "setsid")

@@ -9,6 +9,12 @@ import GuestProtocol
 enum SharedRoot {
     nonisolated(unsafe) private(set) static var isActive = false
     nonisolated(unsafe) private static var bindsDescriptor: Int32 = -1
+    /// The control share itself, where a pod's further containers find their roots
+    /// (`PodMemberRoot`) once the root share covers the mount point.
+    nonisolated(unsafe) private(set) static var controlDescriptor: Int32 = -1
+    /// A pod member's bind sources: the description's prefix for them and the descriptor that
+    /// reaches them from inside the member's root (set in the member's own process only).
+    nonisolated(unsafe) static var memberBinds: (prefix: String, descriptor: Int32)?
 
     static var processPath: String { GuestShares.controlMountPoint + "/" + GuestShares.processFileName }
 
@@ -23,6 +29,8 @@ enum SharedRoot {
     static func enter() throws(InitFailure) {
         guard isActive else { return }
         try mountShare(GuestShares.rootTag, at: GuestShares.rootMountPoint, flags: 0, what: "the container's rootfs")
+        controlDescriptor = try check(
+            open(GuestShares.controlMountPoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC), "open runxl's control share")
         bindsDescriptor = try check(
             open(GuestShares.controlMountPoint + "/" + GuestShares.bindsDirectoryName, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
             "open the bind sources in the control share")
@@ -36,6 +44,9 @@ enum SharedRoot {
     /// The path to mount for a process description's mount source: a bind source in the control
     /// share is reached through the kept descriptor once `/` is the container's.
     static func guestPath(of source: String) -> String {
+        if let member = memberBinds, source.hasPrefix(member.prefix) {
+            return "/proc/self/fd/\(member.descriptor)/" + source.dropFirst(member.prefix.count)
+        }
         let prefix = GuestShares.controlMountPoint + "/" + GuestShares.bindsDirectoryName + "/"
         guard isActive, bindsDescriptor >= 0, source.hasPrefix(prefix) else { return source }
         return "/proc/self/fd/\(bindsDescriptor)/" + source.dropFirst(prefix.count)
