@@ -1,5 +1,5 @@
-import GuestProtocol
-import Hypervisor
+public import GuestProtocol
+public import Hypervisor
 public import OCI
 public import RunxlBase
 
@@ -54,10 +54,17 @@ public struct ShareLayout: Sendable, Equatable {
     /// source is, in a directory of its own) and the process file.
     func create(processFile: [UInt8], binds: [(hostSource: String, isDirectory: Bool)]) throws(RunxlError) {
         try FileSystem.makeDirectories(root, mode: 0o755)
-        try FileSystem.makeDirectories(control + "/" + GuestShares.bindsDirectoryName, mode: 0o700)
+        try Self.makeBindMountPoints(under: control, binds: binds)
+        try FileSystem.writeAtomically(control + "/" + GuestShares.processFileName, processFile, mode: 0o400)
+    }
+
+    /// `binds/N/NAME` under `directory` for each bind: a directory or an empty file, as its
+    /// source is, for dom0 to mount the source on.
+    static func makeBindMountPoints(under directory: String, binds: [(hostSource: String, isDirectory: Bool)]) throws(RunxlError) {
+        try FileSystem.makeDirectories(directory + "/" + GuestShares.bindsDirectoryName, mode: 0o700)
         for (position, bind) in binds.enumerated() {
-            let path = self.bind(position, hostSource: bind.hostSource)
-            try FileSystem.makeDirectories(control + "/" + GuestShares.bindDirectory(position), mode: 0o700)
+            let path = directory + "/" + GuestShares.bindEntry(position, hostSource: bind.hostSource)
+            try FileSystem.makeDirectories(directory + "/" + GuestShares.bindDirectory(position), mode: 0o700)
             if bind.isDirectory {
                 try FileSystem.makeDirectories(path, mode: 0o700)
                 continue
@@ -69,7 +76,6 @@ public struct ShareLayout: Sendable, Equatable {
             }
             close(fd)
         }
-        try FileSystem.writeAtomically(control + "/" + GuestShares.processFileName, processFile, mode: 0o400)
     }
 }
 
@@ -91,19 +97,9 @@ extension GuestBuilder {
         }
         let layout = ShareLayout(stateDirectory: stateDirectory)
         let binds = try DirectoryBinds.checkedBinds(spec)
-        // The rootfs is writable for the backend even with root.readonly: init makes the bind
-        // mount points first and then remounts `/` read-only, as runc does.
-        var hostMounts = [HostMount(source: rootfs, target: layout.root, readOnly: false, recursive: true)]
-        var guestMounts: [Int: ProcessDescription.Mount] = [:]
-        for (position, bind) in binds.enumerated() {
-            let options = bind.mount.options ?? []
-            guestMounts[bind.mountIndex] = ProcessDescription.Mount(
-                destination: bind.mount.destination, type: "bind", source: GuestShares.bindSource(position, hostSource: bind.source),
-                options: options)
-            hostMounts.append(HostMount(
-                source: bind.source, target: layout.bind(position, hostSource: bind.source), readOnly: bind.mount.isReadOnly,
-                recursive: options.contains("rbind")))
-        }
+        let (guestMounts, hostMounts) = Self.shareMounts(
+            rootfs: rootfs, binds: binds, hostDirectory: layout.control, rootTarget: layout.root
+        ) { position, source in GuestShares.bindSource(position, hostSource: source) }
         let process = try ProcessDescription(spec: spec, lookup: RootfsLookup(rootfs: rootfs), guestMounts: guestMounts)
         let kernel = try bootableKernel(settings)
         let cache = options.resolvedCacheDirectory
@@ -125,10 +121,79 @@ extension GuestBuilder {
         return guest
     }
 
+    /// The mounts of a shared guest: the rootfs on `rootTarget` and each bind's source on its
+    /// entry under `hostDirectory` for dom0, each bind as the guest names it (`guestSource`) in
+    /// its place among the spec's mounts.
+    ///
+    /// The rootfs is writable for the backend even with root.readonly: init makes the bind
+    /// mount points first and then remounts `/` read-only, as runc does.
+    static func shareMounts(
+        rootfs: String, binds: [DirectoryBinds.CheckedBind], hostDirectory: String, rootTarget: String,
+        guestSource: (Int, String) -> String
+    ) -> (guest: [Int: ProcessDescription.Mount], host: [HostMount]) {
+        var hostMounts = [HostMount(source: rootfs, target: rootTarget, readOnly: false, recursive: true)]
+        var guestMounts: [Int: ProcessDescription.Mount] = [:]
+        for (position, bind) in binds.enumerated() {
+            let options = bind.mount.options ?? []
+            guestMounts[bind.mountIndex] = ProcessDescription.Mount(
+                destination: bind.mount.destination, type: "bind", source: guestSource(position, bind.source), options: options)
+            hostMounts.append(HostMount(
+                source: bind.source, target: hostDirectory + "/" + GuestShares.bindEntry(position, hostSource: bind.source),
+                readOnly: bind.mount.isReadOnly, recursive: options.contains("rbind")))
+        }
+        return (guestMounts, hostMounts)
+    }
+
     /// The empty tree a share-mode initramfs is built from: init and modules are all it holds.
     private static func emptyRootfs(cache: String) throws(RunxlError) -> String {
         let path = cache + "/share-initramfs-root"
         try FileSystem.makeDirectories(path, mode: 0o755)
         return path
+    }
+}
+
+/// A pod's further container (docs/pods.md): its process as the pod's VM starts it, and what
+/// dom0 binds for it into the running 9pfs backend, under `pod/ID` of the sandbox's control
+/// share (`GuestShares.podMemberDirectory`).
+public struct PodMemberShare: Sendable {
+    public let description: ProcessDescription
+    /// In the order they are made; undone in reverse.
+    public let hostMounts: [HostMount]
+    /// `pod/ID` in dom0: delete removes it once the mounts are gone.
+    public let directory: String
+    private let binds: [(hostSource: String, isDirectory: Bool)]
+
+    /// `sandboxState` is the state directory of the pod's first container, whose VM it is.
+    public init(id: String, spec: Spec, rootfs: String, sandboxState: String) throws(RunxlError) {
+        guard FileSystem.isDirectory(rootfs) else {
+            throw RunxlError(.bundleNotFound, "rootfs \(rootfs) is not a directory (root.path in config.json)")
+        }
+        let control = ShareLayout(stateDirectory: sandboxState).control
+        guard FileSystem.isDirectory(control) else {
+            throw RunxlError(
+                .unsupported,
+                "the pod's first container has no 9pfs shares (its guest was built the initramfs way: annotation "
+                    + "\(RunxlAnnotations.rootfs)=initramfs or the host config's \"rootfs\"), so a further container's rootfs "
+                    + "has no way into the pod's VM; run the pod in share mode, runxl's default")
+        }
+        directory = control + "/" + GuestShares.podMemberDirectory(id)
+        let checked = try DirectoryBinds.checkedBinds(spec)
+        let (guestMounts, hostMounts) = GuestBuilder.shareMounts(
+            rootfs: rootfs, binds: checked, hostDirectory: directory, rootTarget: directory + "/root"
+        ) { position, source in GuestShares.podMemberBindSource(id, index: position, hostSource: source) }
+        var process = try ProcessDescription(spec: spec, lookup: RootfsLookup(rootfs: rootfs), guestMounts: guestMounts)
+        process.podMember = id
+        // The pod's uts and pid namespaces are the first container's.
+        process.hostname = nil
+        process.pidNamespace = false
+        description = process
+        self.hostMounts = hostMounts
+        binds = checked.map { ($0.source, $0.isDirectory) }
+    }
+
+    /// The mount points, in dom0's view of the control share (plain directories and files there).
+    public func createMountPoints() throws(RunxlError) {
+        try FileSystem.makeDirectories(directory + "/root", mode: 0o755)
+        try ShareLayout.makeBindMountPoints(under: directory, binds: binds)
     }
 }

@@ -208,3 +208,64 @@ private func shareSpec(_ mounts: [OCI.Mount] = [], annotations: [String: String]
         #expect(traced.imagePath != first.imagePath)
     }
 }
+
+/// A pod's further container (docs/pods.md): its process and the binds dom0 makes for it under
+/// `pod/ID` of the sandbox's control share. The lab runs it in a pod (Tests/lab/pods-in-dom0.sh).
+@Suite struct PodMemberShareTests {
+    @Test func theMembersRootfsAndBindsGoUnderItsDirectoryOfTheSandboxsControlShare() throws {
+        let scratch = try ScratchDirectory("podmember")
+        let rootfs = try makeBusyboxRootfs(in: scratch)
+        try scratch.file("hosts", "127.0.0.1 localhost\n")
+        var spec = shareSpec([
+            OCI.Mount(destination: "/proc", type: "proc", source: "proc"),
+            OCI.Mount(destination: "/etc/hosts", type: "bind", source: scratch.path + "/hosts", options: ["bind", "ro"]),
+        ])
+        spec.hostname = "its-own"
+        spec.linux = Linux(namespaces: [LinuxNamespace(type: .pid)])
+        let sandbox = scratch.path + "/sandbox"
+        let control = ShareLayout(stateDirectory: sandbox).control
+        try FileSystem.makeDirectories(control, mode: 0o700)
+        let member = try PodMemberShare(id: "web", spec: spec, rootfs: rootfs, sandboxState: sandbox)
+        let hosts = URL(fileURLWithPath: scratch.path + "/hosts").resolvingSymlinksInPath().path
+        #expect(member.directory == control + "/pod/web")
+        #expect(member.hostMounts == [
+            HostMount(source: rootfs, target: control + "/pod/web/root", readOnly: false, recursive: true),
+            HostMount(source: hosts, target: control + "/pod/web/binds/0/hosts", readOnly: true, recursive: false),
+        ])
+        #expect(member.description.podMember == "web")
+        #expect(member.description.mounts.map(\.source) == ["proc", GuestShares.controlMountPoint + "/pod/web/binds/0/hosts"])
+        #expect(member.description.mounts[1].source.hasPrefix(GuestShares.podMemberBindsPrefix("web")))
+        // The pod's uts and pid namespaces are its first container's.
+        #expect(member.description.hostname == nil)
+        #expect(!member.description.pidNamespace)
+        try member.createMountPoints()
+        #expect(FileSystem.isDirectory(control + "/pod/web/root"))
+        #expect(FileSystem.exists(control + "/pod/web/binds/0/hosts") && !FileSystem.isDirectory(control + "/pod/web/binds/0/hosts"))
+        #expect(try ProcessDescription.decode(member.description.encoded()) == member.description)
+    }
+
+    /// A pod whose first container was built the initramfs way has no share to take a member.
+    @Test func aSandboxWithoutSharesIsRefused() throws {
+        let scratch = try ScratchDirectory("podmember-noshare")
+        let rootfs = try makeBusyboxRootfs(in: scratch)
+        do {
+            _ = try PodMemberShare(id: "web", spec: shareSpec(), rootfs: rootfs, sandboxState: scratch.path + "/sandbox")
+            Issue.record("a sandbox without shares must refuse a member")
+        } catch {
+            #expect(error.code == .unsupported)
+            #expect(error.message.contains("no 9pfs shares"), "\(error.message)")
+        }
+        #expect(!FileSystem.exists(scratch.path + "/sandbox"))
+    }
+
+    @Test func aMemberNameMustBeOnePathComponent() throws {
+        for bad in ["..", ".", "a/b", ""] {
+            var description = ProcessDescription(args: ["true"])
+            description.podMember = bad
+            #expect(throws: GuestProtocolError.self) { try ProcessDescription.decode(description.encoded()) }
+        }
+        var both = ProcessDescription(args: ["true"], podMember: "a")
+        both.joinPodMember = "a"
+        #expect(throws: GuestProtocolError.self) { try ProcessDescription.decode(both.encoded()) }
+    }
+}
