@@ -17,8 +17,9 @@ import Glibc
 /// - `fake-fail MESSAGE...`: init cannot run it: a diagnostic, then `failed:MESSAGE`;
 /// - `fake-exit N` (the hypervisor's own simulation): exits N as soon as it starts;
 /// - anything else runs until a signal ends it.
-/// Exec sessions run `fake-echo`, `fake-cat` and `fake-exit N` the same way; any other program
-/// is not found (127), as a shell reports it.
+/// Exec sessions (and a pod's further containers, which are sessions too) run `fake-echo`,
+/// `fake-cat` and `fake-exit N` the same way, and `fake-wait` until a signal frame ends it; any
+/// other program is not found (127), as a shell reports it.
 ///
 /// It ends when its domain is destroyed, or after `lifetimeSeconds` whatever happens, so a test
 /// that dies leaves nothing running for long.
@@ -117,7 +118,7 @@ public struct FakeGuest {
                     case .inputEnd:
                         inputEnded = true
                         if case .cat? = program { end(.exited(0)) }
-                    case .execStart, .execInput, .execInputEnd:
+                    case .execStart, .execInput, .execInputEnd, .execSignal:
                         serveExec(stream, payload, &sessions, console: console)
                     default:
                         break
@@ -191,6 +192,9 @@ public struct FakeGuest {
                 finish(.exited(arguments.count == 2 ? Int32(arguments[1]) ?? 1 : 1))
             case "fake-cat":
                 sessions[number]?.catting = true
+            case "fake-wait":
+                // Runs until an `execSignal` ends it, as a pod member's server would.
+                break
             default:
                 let message = "\(arguments.first ?? ""): not found\n"
                 Descriptors.writeAllIfPossible(console, ExecFrames.output(session: number, stream: .stderr, Array(message.utf8)))
@@ -200,6 +204,8 @@ public struct FakeGuest {
             if sessions[number]?.catting == true { output(rest) }
         case .execInputEnd:
             if sessions[number]?.catting == true { finish(.exited(0)) }
+        case .execSignal:
+            if sessions[number] != nil, let signal = ExecFrames.signalNumber(rest) { finish(.signaled(signal)) }
         default:
             break
         }

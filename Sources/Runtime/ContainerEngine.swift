@@ -102,7 +102,7 @@ public final class ContainerEngine {
         }
         let rootfs = try spec.validateForCreate(bundle: bundle, documentName: documentName)
         try NamespacePaths.check(spec)
-        try refusePodMember(spec, id: id)
+        let sandbox = try podSandbox(for: spec, id: id)
         trace.mark("create \(id): config loaded")
 
         var record = ContainerRecord(
@@ -121,6 +121,9 @@ public final class ContainerEngine {
                     .invalidConfig,
                     "process.terminal is true but no --console-socket was given: the pty master has nowhere to go (only a foreground `runxl run` keeps it itself)")
             }
+        }
+        if let sandbox {
+            return try createPodMember(id, record: record, spec: spec, sandbox: sandbox, options: options)
         }
         try store.claim(record, id: id)
         KillInjection.reached(.afterClaim)
@@ -182,28 +185,9 @@ public final class ContainerEngine {
                 trace.mark("create \(id): network wired")
             }
 
-            var terminalPair: TerminalPair?
-            if terminal {
-                let pair = try TerminalPair.open()
-                terminalPair = pair
-                if let socket = options.consoleSocket {
-                    try pair.sendMaster(to: Self.absolutePath(socket))
-                } else if let take = options.takeTerminalMaster {
-                    take(try pair.duplicateMaster())
-                }
-            }
-            defer { terminalPair?.close() }
-            let pid: Int32
-            switch options.supervisor {
-            case .process(let globalArguments):
-                pid = try SupervisorProcess.spawn(globalArguments: globalArguments, id: id, terminal: terminalPair?.replica)
-            case .thisProcess:
-                pid = getpid()
-                // `launch` is its own supervisor: the user's shell process stays where it is.
-                record.hostCgroup = nil
-            case .custom(let start):
-                pid = try start(id, terminalPair?.replica)
-            }
+            let pid = try spawnSupervisor(id, options: options, terminal: terminal)
+            // `launch` is its own supervisor: the user's shell process stays where it is.
+            if options.supervisor.isThisProcess { record.hostCgroup = nil }
             KillInjection.reached(.afterSupervisorSpawn)
             trace.mark("create \(id): supervisor ready")
             record.pid = pid
@@ -222,12 +206,7 @@ public final class ContainerEngine {
                 record.bootedAtCreate = true
                 trace.mark("create \(id): guest booting")
             }
-            record.status = try record.status.transition(to: .created, id: id)
-            KillInjection.reached(.beforeSave)
-            try store.save(record, id: id)
-            if let pidFile = options.pidFile {
-                try FileSystem.writeAtomically(Self.absolutePath(pidFile), Array(String(pid).utf8))
-            }
+            try completeCreate(&record, id: id, options: options)
             return record
         } catch {
             if let domain { try? hypervisor.destroy(domain) }
@@ -240,6 +219,41 @@ public final class ContainerEngine {
         }
     }
 
+    /// The process `create` reports as the container's (`SupervisorProcess`), given the pty's
+    /// replica when the process has a terminal, whose master goes to the caller first.
+    func spawnSupervisor(_ id: ContainerID, options: CreateOptions, terminal: Bool) throws(RunxlError) -> Int32 {
+        var terminalPair: TerminalPair?
+        if terminal {
+            let pair = try TerminalPair.open()
+            terminalPair = pair
+            if let socket = options.consoleSocket {
+                try pair.sendMaster(to: Self.absolutePath(socket))
+            } else if let take = options.takeTerminalMaster {
+                take(try pair.duplicateMaster())
+            }
+        }
+        defer { terminalPair?.close() }
+        switch options.supervisor {
+        case .process(let globalArguments):
+            return try SupervisorProcess.spawn(globalArguments: globalArguments, id: id, terminal: terminalPair?.replica)
+        case .thisProcess:
+            return getpid()
+        case .custom(let start):
+            return try start(id, terminalPair?.replica)
+        }
+    }
+
+    /// create's last step: the container is created once its record says so, and only then
+    /// does the caller's pid file name its supervisor.
+    func completeCreate(_ record: inout ContainerRecord, id: ContainerID, options: CreateOptions) throws(RunxlError) {
+        record.status = try record.status.transition(to: .created, id: id)
+        KillInjection.reached(.beforeSave)
+        try store.save(record, id: id)
+        if let pidFile = options.pidFile, let pid = record.pid {
+            try FileSystem.writeAtomically(Self.absolutePath(pidFile), Array(String(pid).utf8))
+        }
+    }
+
     /// The network side of create when config.json names a network namespace: runc joins it,
     /// a guest gets a vif per interface in it. A namespace to be created (no path) is empty for
     /// runc too; a unikernel whose flavour cannot be told the address gets none (the guest's
@@ -248,23 +262,6 @@ public final class ContainerEngine {
         guard let path = spec.joinedNetworkNamespace else { return nil }
         let plan = try network.plan(namespacePath: path, id: id)
         return plan.vifs.isEmpty ? nil : plan
-    }
-
-    /// A pod's further containers would run in VMs of their own, sharing no localhost, ipc or
-    /// hostname with the pod's first one (`PodRecognition` says how they are told apart). Until
-    /// a pod runs as one VM, say so before anything is made, instead of running them apart or
-    /// failing in `ip` or `tc`.
-    private func refusePodMember(_ spec: Spec, id: ContainerID) throws(RunxlError) {
-        guard PodRecognition.mayJoinAPod(spec) else { return }
-        let others = try store.ids().filter { $0 != id }.compactMap { other in
-            (try? store.load(other)).map { (id: other, record: $0) }
-        }
-        guard case .member(let sandbox, let evidence)? = PodRecognition.role(of: spec, others: others) else { return }
-        let known = others.contains { $0.id.rawValue == sandbox } ? "runxl container \(sandbox)" : "\(sandbox), not a runxl container here"
-        throw RunxlError(
-            .unsupported,
-            "container \(id) belongs to the pod of \(known) (\(evidence)): runxl runs each container in a VM "
-                + "of its own, and two VMs share no localhost, ipc or hostname; pods are not supported yet (README, podman)")
     }
 
     // MARK: start, pause, resume
@@ -283,14 +280,16 @@ public final class ContainerEngine {
                 throw RunxlError(
                     .invalidState, "cannot start container \(id): it is \(record.status.rawValue), not created\(ended)")
             }
-            let domain = try domainID(of: record)
             try hookRunner.run(record.hooks, phase: .startContainer, state: record.ociState)
-            if record.bootedAtCreate == true {
-                let guest = try GuestLink(hypervisor, domain: domain)
+            if record.podSandbox != nil {
+                // Its supervisor answers once the pod's supervisor has the session on its way.
+                try PodMemberSupervisor.request("start", socketPath: podMemberSocketPath(id), id: id)
+            } else if record.bootedAtCreate == true {
+                let guest = try GuestLink(hypervisor, domain: try domainID(of: record))
                 try guest.send(.releaseGate)
                 acknowledgement = guest
             } else {
-                try hypervisor.unpause(domain)
+                try hypervisor.unpause(try domainID(of: record))
             }
             record.status = try record.status.transition(to: .running, id: id)
             started = record
@@ -346,6 +345,7 @@ public final class ContainerEngine {
         _ operation: (DomainID) throws(RunxlError) -> Void
     ) throws(RunxlError) {
         try withRecord(id) { (record: inout ContainerRecord) throws(RunxlError) in
+            try refuseForPodMember(record, verb: verb)
             guard record.status == required else {
                 throw RunxlError(
                     .invalidState, "cannot \(verb) container \(id): it is \(record.status.rawValue), not \(required.rawValue)")
@@ -371,6 +371,12 @@ public final class ContainerEngine {
                 return
             case .creating, .stopped:
                 throw RunxlError(.invalidState, "cannot kill container \(id): container not running (\(record.status.rawValue))")
+            }
+            if record.podSandbox != nil {
+                // Signal 0 only asks whether it lives, which the refreshed status said.
+                guard signal != 0 else { return }
+                try PodMemberSupervisor.request("signal \(signal)", socketPath: podMemberSocketPath(id), id: id)
+                return
             }
             let domain = try domainID(of: record)
             if signal == 0 {
@@ -460,13 +466,16 @@ public final class ContainerEngine {
         try destroyDomain(of: record, id: id)
         if let attachment = record?.network { network.unwire(attachment) }
         KillInjection.reached(.afterDestroy)
-        if let record, record.status != .stopped, let pid = record.pid, pid != getpid(),
+        // The supervisor ends by itself once its domain is gone; do not leave it behind if not.
+        // A pod member's has no domain to watch: it goes whatever the record says (a create
+        // killed after spawning it leaves a record that reads stopped). (`launch` is its own
+        // supervisor: it never kills itself.)
+        if let record, record.status != .stopped || record.podSandbox != nil, let pid = record.pid, pid != getpid(),
             Processes.isAlive(pid, startTime: record.pidStartTime) {
-            // The supervisor ends by itself once its domain is gone; do not leave it behind if not.
-            // (`launch` is its own supervisor: it never kills itself.)
             Glibc.kill(pid, SIGKILL)
         }
         if let cgroup = record?.hostCgroup { HostCgroup.remove(cgroup) }
+        if let record, record.podSandbox != nil { removePodMemberFiles(of: record) }
         KillInjection.reached(.beforeRemove)
         try store.removeRecord(id)
         KillInjection.reached(.afterRecordRemove)
@@ -482,6 +491,8 @@ public final class ContainerEngine {
     }
 
     func destroyDomain(of record: ContainerRecord?, id: ContainerID) throws(RunxlError) {
+        // A pod member's VM is the pod's: its session ends with its supervisor.
+        if record?.podSandbox != nil { return }
         if let domain = record?.domainID, let info = try hypervisor.domainInfo(domain),
             info.name == record?.domainName {
             try hypervisor.destroy(domain)
@@ -556,22 +567,34 @@ public final class ContainerEngine {
         _ id: ContainerID, makeProcess: (Spec) throws(RunxlError) -> Process
     ) throws(RunxlError) -> ProcessDescription {
         let record = try state(id)
-        guard record.status == .running || (record.status == .created && record.bootedAtCreate == true) else {
+        // A pod member's process exists only once started: before, there is nothing to join.
+        let booted = record.status == .created && record.bootedAtCreate == true && record.podSandbox == nil
+        guard record.status == .running || booted else {
             throw RunxlError(.invalidState, "cannot exec in container \(id): it is \(record.status.rawValue), not running")
         }
-        guard FileSystem.exists(execSocketPath(id)) else {
+        guard FileSystem.exists(try execSocketPath(of: record, id: id)) else {
             throw RunxlError(.unsupported, "container \(id) takes no exec requests (its supervisor has no exec channel)")
         }
         var spec = try store.spec(of: record, id: id)
         spec.process = try makeProcess(spec)
-        return try preparer.describeProcess(spec: spec, rootfs: record.rootfs)
+        var description = try preparer.describeProcess(spec: spec, rootfs: record.rootfs)
+        if record.podSandbox != nil { description.joinPodMember = id.rawValue }
+        return description
     }
 
     /// The second half: hands the description and the process's stdio (stdin, stdout, stderr,
     /// or one pty replica) to the supervisor, which has started it once this returns. The
     /// returned connection ends with the process (`ExecChannel.waitForExit`).
     public func sendExec(_ id: ContainerID, _ description: ProcessDescription, descriptors: [Int32]) throws(RunxlError) -> Int32 {
-        try ExecChannel.send(description, descriptors: descriptors, socketPath: execSocketPath(id))
+        let socket = try execSocketPath(of: try store.load(id), id: id)
+        return try ExecChannel.send(description, descriptors: descriptors, socketPath: socket)
+    }
+
+    /// Whose supervisor runs the container's exec sessions: its own, or for a pod member the
+    /// supervisor of the pod's VM.
+    func execSocketPath(of record: ContainerRecord, id: ContainerID) throws(RunxlError) -> String {
+        guard let sandbox = record.podSandbox else { return execSocketPath(id) }
+        return execSocketPath(try ContainerID(sandbox))
     }
 
     /// Records the container's end; called by the supervisor.

@@ -45,6 +45,14 @@ public struct ContainerRecord: Codable, Sendable {
     /// `create` booted the guest and init holds the process at its gate (`HostMessage.holdAtGate`):
     /// `start` opens the gate instead of unpausing, and `exec` works before `start`, as in runc.
     public var bootedAtCreate: Bool?
+    /// A pod's further container (docs/pods.md): the id of the pod's first container, in whose
+    /// VM it runs as a session. It has no domain of its own.
+    public var podSandbox: String?
+    /// What dom0 bound for it in the pod's 9pfs backend (`ShareMounts.attach`), for delete to
+    /// take away; recorded before they are made.
+    public var podMounts: [String]?
+    /// Its directory in the sandbox's control share, which delete removes.
+    public var podDirectory: String?
 
     public init(
         ociVersion: String, id: String, status: ContainerStatus, bundle: String, rootfs: String,

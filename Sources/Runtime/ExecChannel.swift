@@ -51,13 +51,29 @@ public enum ExecChannel {
 
     /// Blocks until the supervisor reports the end; the process's shell-style exit code.
     public static func waitForExit(_ connection: Int32) -> Int32 {
+        waitForStatus(connection).shellExitCode
+    }
+
+    /// The same, as the guest reported it.
+    public static func waitForStatus(_ connection: Int32) -> GuestExitStatus {
         let line = readLine(connection)
         guard line.hasPrefix("exit:"), let status = try? GuestExitStatus.decode(String(line.dropFirst(5))) else {
             // The supervisor went away with the container: the process was killed with it.
-            return 128 + SIGKILL
+            return .signaled(SIGKILL)
         }
-        return status.shellExitCode
+        return status
     }
+
+    /// Asks for `signal` to be delivered to the process of the session on `connection`. Closing
+    /// the connection before the process's end kills it (`ExecServer`).
+    public static func signal(_ connection: Int32, _ signal: Int32) throws(RunxlError) {
+        guard Descriptors.writeAllIfPossible(connection, Array("\(signalPrefix)\(signal)\n".utf8)) else {
+            let code = errno
+            throw RunxlError(.io, "cannot pass signal \(signal) to the exec session", cause: SystemCallError("write", errno: code))
+        }
+    }
+
+    static let signalPrefix = "signal:"
 
     static func readLine(_ descriptor: Int32) -> String {
         var bytes: [UInt8] = []
@@ -130,6 +146,7 @@ final class ExecServer: @unchecked Sendable {
         // the connection; an "ok" after that would reach the client after its exit, or a
         // descriptor that reused the closed number.
         reply(connection, "ok")
+        log("exec session \(session): \(body.count) bytes of description to the guest")
         console.write(ExecFrames.start(session: session, description: body))
         let input = descriptors[0]
         let console = self.console
@@ -150,6 +167,37 @@ final class ExecServer: @unchecked Sendable {
             log("exec session \(session): no input forwarding: \(error.message)")
         }
         if isTerminal { followWindowSize(session: session, terminal: input) }
+        followRequests(session: session, connection: connection)
+    }
+
+    /// Reads what the client sends after its request: `signal:N` lines go to the session's
+    /// process. A client that goes away before the process ends (a killed `runxl exec`, a pod
+    /// member's supervisor killed by delete) takes the process with it, as runc's exec'd
+    /// process dies with it: nothing is left running in the guest for nobody.
+    private func followRequests(session: UInt32, connection: Int32) {
+        // A descriptor of its own: `end` closes the connection's, and a number reused meanwhile
+        // must never be read here.
+        let own = fcntl(connection, F_DUPFD_CLOEXEC, 3)
+        guard own >= 0 else { return }
+        let console = self.console
+        do {
+            try startDetachedThread { [self] in
+                defer { close(own) }
+                while true {
+                    let line = ExecChannel.readLine(own)
+                    guard line.hasPrefix(ExecChannel.signalPrefix) else { break }
+                    if let number = Int32(line.dropFirst(ExecChannel.signalPrefix.count)), (1...64).contains(number) {
+                        console.write(ExecFrames.signal(session: session, number))
+                    }
+                }
+                if sessions.withLock({ $0[session] != nil }) {
+                    console.write(ExecFrames.signal(session: session, SIGKILL))
+                }
+            }
+        } catch {
+            close(own)
+            log("exec session \(session): no signal forwarding: \(error.message)")
+        }
     }
 
     /// How often an exec's terminal size is compared with what the guest was last told.
@@ -202,6 +250,8 @@ final class ExecServer: @unchecked Sendable {
     private func end(_ entry: Session, status: String) {
         reply(entry.connection, "exit:\(status)")
         for descriptor in Set(entry.descriptors) { close(descriptor) }
+        // Ends the request reader's read (`followRequests`), which holds a descriptor of its own.
+        _ = shutdown(entry.connection, Int32(SHUT_RD))
         close(entry.connection)
     }
 

@@ -28,6 +28,28 @@ public struct PreparedGuest: Sendable {
     }
 }
 
+/// A pod's further container, ready to be started in its pod's VM (docs/pods.md).
+public struct PreparedPodMember: Sendable {
+    /// Sent to the pod's VM as an exec session at `start`; its `podMember` is set.
+    public var description: ProcessDescription
+    /// What dom0 binds into the running 9pfs backend, under `directory` (`ShareMounts.attach`).
+    public var hostMounts: [HostMount]
+    /// The member's directory in the sandbox's control share; nil when nothing is shared.
+    public var directory: String?
+    /// Makes the mount points under `directory`.
+    public var createMountPoints: @Sendable () throws(RunxlError) -> Void
+
+    public init(
+        description: ProcessDescription, hostMounts: [HostMount] = [], directory: String? = nil,
+        createMountPoints: @escaping @Sendable () throws(RunxlError) -> Void = {}
+    ) {
+        self.description = description
+        self.hostMounts = hostMounts
+        self.directory = directory
+        self.createMountPoints = createMountPoints
+    }
+}
+
 /// Turns a bundle into a bootable guest. The Xen path builds a kernel + initramfs (GuestBuild);
 /// the fake path only validates, so that the layers above can be tested without Xen.
 public protocol GuestPreparing: Sendable {
@@ -41,12 +63,23 @@ public protocol GuestPreparing: Sendable {
     /// The spec's process as the guest's init runs it, checked against the rootfs on the host
     /// (a missing program fails here, not in the guest): what `exec` sends.
     func describeProcess(spec: Spec, rootfs: String) throws(RunxlError) -> ProcessDescription
+
+    /// Container `id` as a further member of the pod whose first container's state directory
+    /// is `sandboxState`.
+    func preparePodMember(id: ContainerID, spec: Spec, rootfs: String, sandboxState: String) throws(RunxlError) -> PreparedPodMember
 }
 
 extension GuestPreparing {
     /// For preparers whose guests take no exec (unikernels' test doubles).
     public func describeProcess(spec: Spec, rootfs: String) throws(RunxlError) -> ProcessDescription {
         throw RunxlError(.unsupported, "this guest takes no exec requests")
+    }
+
+    /// Without shares (the fake's guests): the process alone.
+    public func preparePodMember(id: ContainerID, spec: Spec, rootfs: String, sandboxState: String) throws(RunxlError) -> PreparedPodMember {
+        var description = try describeProcess(spec: spec, rootfs: rootfs)
+        description.podMember = id.rawValue
+        return PreparedPodMember(description: description)
     }
 }
 

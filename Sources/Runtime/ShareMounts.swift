@@ -7,6 +7,10 @@ import Glibc
 
 @_silgen_name("unshare") private func c_unshare(_ flags: Int32) -> Int32
 @_silgen_name("setns") private func c_setns(_ fd: Int32, _ type: Int32) -> Int32
+@_silgen_name("open_tree") private func c_open_tree(_ directory: Int32, _ path: UnsafePointer<CChar>, _ flags: UInt32) -> Int32
+@_silgen_name("move_mount") private func c_move_mount(
+    _ fromDirectory: Int32, _ fromPath: UnsafePointer<CChar>, _ toDirectory: Int32, _ toPath: UnsafePointer<CChar>, _ flags: UInt32
+) -> Int32
 
 /// The host side of the guest's 9pfs shares: the bind mounts that put the container's rootfs and
 /// every bind-mount source under the shared directories, made where only the 9pfs backend sees
@@ -33,6 +37,10 @@ public enum ShareMounts {
             throw failure("cannot open this thread's mount namespace", call: "open /proc/thread-self/ns/mnt")
         }
         defer { close(original) }
+        // setns below moves this thread to the namespace's root: a relative --pid-file written
+        // after the create must still land where the caller meant.
+        let directory = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { if directory >= 0 { close(directory) } }
         guard c_unshare(newMountNamespace) == 0 else {
             throw failure("cannot create a mount namespace for the 9pfs backend (runxl needs CAP_SYS_ADMIN)", call: "unshare")
         }
@@ -43,6 +51,7 @@ public enum ShareMounts {
         defer {
             _ = c_unshare(fileSystemContext)
             _ = c_setns(original, newMountNamespace)
+            if directory >= 0 { _ = fchdir(directory) }
         }
         // Slave: nothing mounted here reaches the host, while host mounts made later (a volume
         // mounted under a bind source) still propagate in.
@@ -53,6 +62,76 @@ public enum ShareMounts {
         return try body()
     }
 
+    /// Adds `mounts` to the namespace of a backend that runs already (a pod's VM taking a further
+    /// container, docs/pods.md). Each source is copied here first (`open_tree`), where it is
+    /// mounted (podman's overlay of the container), then attached in the backend's namespace,
+    /// which need not see the host's later mounts. On failure the ones made are taken away.
+    public static func attach(_ mounts: [HostMount], toBackend backend: Int32) throws(RunxlError) {
+        var trees: [Int32] = []
+        defer { for tree in trees { close(tree) } }
+        for entry in mounts {
+            let flags = openTreeClone | UInt32(O_CLOEXEC) | (entry.recursive ? recursiveTree : 0)
+            let tree = c_open_tree(AT_FDCWD, entry.source, flags)
+            guard tree >= 0 else {
+                throw failure("cannot take \(entry.source) for the pod's 9pfs share", call: "open_tree \(entry.source)")
+            }
+            trees.append(tree)
+        }
+        try inNamespace(of: backend) { () throws(RunxlError) in
+            var made: [String] = []
+            do throws(RunxlError) {
+                for (entry, tree) in zip(mounts, trees) {
+                    guard c_move_mount(tree, "", AT_FDCWD, entry.target, moveFromEmptyPath) == 0 else {
+                        throw failure("cannot attach \(entry.source) in the pod's 9pfs backend", call: "move_mount \(entry.target)")
+                    }
+                    made.append(entry.target)
+                    try restrict(entry)
+                }
+            } catch {
+                for target in made.reversed() { _ = umount2(target, Int32(MNT_DETACH)) }
+                throw error
+            }
+        }
+    }
+
+    /// Takes `targets` away from a running backend's namespace, last first; gone ones are skipped.
+    public static func detach(_ targets: [String], fromBackend backend: Int32) throws(RunxlError) {
+        try inNamespace(of: backend) { () throws(RunxlError) in
+            for target in targets.reversed() { _ = umount2(target, Int32(MNT_DETACH)) }
+        }
+    }
+
+    /// Runs `body` in the mount namespace of process `pid`, then comes back with this thread's
+    /// working directory as it was (setns moves it to the namespace's root).
+    private static func inNamespace(of pid: Int32, _ body: () throws(RunxlError) -> Void) throws(RunxlError) {
+        let original = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)
+        guard original >= 0 else {
+            throw failure("cannot open this thread's mount namespace", call: "open /proc/thread-self/ns/mnt")
+        }
+        defer { close(original) }
+        let directory = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { if directory >= 0 { close(directory) } }
+        let target = open("/proc/\(pid)/ns/mnt", O_RDONLY | O_CLOEXEC)
+        guard target >= 0 else {
+            throw failure("cannot reach the mount namespace of the pod's 9pfs backend (pid \(pid))", call: "open /proc/\(pid)/ns/mnt")
+        }
+        defer { close(target) }
+        // setns refuses a thread whose file-system context is shared (as in `withMounts`).
+        guard c_unshare(fileSystemContext) == 0, c_setns(target, newMountNamespace) == 0 else {
+            throw failure("cannot enter the mount namespace of the pod's 9pfs backend (pid \(pid))", call: "setns")
+        }
+        defer {
+            _ = c_setns(original, newMountNamespace)
+            if directory >= 0 { _ = fchdir(directory) }
+        }
+        try body()
+    }
+
+    /// OPEN_TREE_CLONE, AT_RECURSIVE, MOVE_MOUNT_F_EMPTY_PATH.
+    private static let openTreeClone: UInt32 = 1
+    private static let recursiveTree: UInt32 = 0x8000
+    private static let moveFromEmptyPath: UInt32 = 0x0000_0004
+
     /// A bind mount, then its flags: never device nodes or set-id programs through the share
     /// (the guest's kernel is not trusted to ask only for what its container may open), and
     /// read-only when the container's mount is.
@@ -61,6 +140,11 @@ public enum ShareMounts {
         guard mount(entry.source, entry.target, nil, UInt(MS_BIND | recursive), nil) == 0 else {
             throw failure("cannot bind \(entry.source) for the guest's 9pfs share", call: "mount --bind \(entry.source) \(entry.target)")
         }
+        try restrict(entry)
+    }
+
+    /// The flags of a bind made for the backend.
+    private static func restrict(_ entry: HostMount) throws(RunxlError) {
         var flags = MS_BIND | MS_REMOUNT | MS_NODEV | MS_NOSUID
         if entry.readOnly { flags |= MS_RDONLY }
         guard mount("none", entry.target, nil, UInt(flags), nil) == 0 else {

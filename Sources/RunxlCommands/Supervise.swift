@@ -92,10 +92,15 @@ struct Supervise: Verb {
         // The backend is open (libxl's libraries mapped, its context made): from here on only
         // what supervising needs is allowed.
         SupervisorConfinement.apply { logger.info($0) }
+        let terminal = terminalDescriptor >= 0 ? terminalDescriptor : nil
+        let ready = readyDescriptor >= 0 ? readyDescriptor : nil
+        if (try? engine.store.load(id))?.podSandbox != nil {
+            return PodMemberSupervisor(engine: engine, id: id, terminal: terminal) { logger.info($0) }.run(readyDescriptor: ready)
+        }
         let supervisor = Supervisor(
-            engine: engine, id: id, terminal: terminalDescriptor >= 0 ? terminalDescriptor : nil
+            engine: engine, id: id, terminal: terminal
         ) { logger.info($0) }
-        return supervisor.run(readyDescriptor: readyDescriptor >= 0 ? readyDescriptor : nil)
+        return supervisor.run(readyDescriptor: ready)
     }
 
     /// Copies the supervisor's readiness answer to create's descriptor, then closes both (create

@@ -39,6 +39,13 @@ struct XenGuestPreparer: GuestPreparing {
         try ProcessDescription(spec: spec, rootfs: rootfs)
     }
 
+    func preparePodMember(id: ContainerID, spec: Spec, rootfs: String, sandboxState: String) throws(RunxlError) -> PreparedPodMember {
+        let share = try PodMemberShare(id: id.rawValue, spec: spec, rootfs: rootfs, sandboxState: sandboxState)
+        return PreparedPodMember(
+            description: share.description, hostMounts: share.hostMounts, directory: share.directory,
+            createMountPoints: share.createMountPoints)
+    }
+
     func prepare(
         id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String, network: GuestNetwork?
     ) throws(RunxlError) -> PreparedGuest {

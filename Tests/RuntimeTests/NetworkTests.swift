@@ -255,9 +255,11 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
 
     /// A pod's second container: podman gives the first one's pid (`/proc/PID/ns/net`, which
     /// under runxl is a supervisor in dom0's namespace), containerd's CRI the sandbox's own path.
-    /// Either way create says pods are not supported and leaves nothing.
+    /// Either way it is recognised as the pod's; here the first container's stand-in supervisor
+    /// takes no requests, so its VM cannot start it: create says why and leaves nothing.
+    /// (A pod whose VM takes it: PodCLITests.)
     @Test(arguments: [true, false])
-    func aSecondContainerOfAPodIsRefusedAndLeavesNothing(_ throughPid: Bool) throws {
+    func aSecondContainerOfAPodWhoseVMCannotTakeItIsRefusedAndLeavesNothing(_ throughPid: Bool) throws {
         let world = try World()
         let namespace = try world.namespaceFile("pod")
         let infra = try world.engine.create(
@@ -272,7 +274,7 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
         } catch {
             #expect(error.code == .unsupported)
             #expect(error.message.contains("runxl container infra"))
-            #expect(error.message.contains("pods are not supported"))
+            #expect(error.message.contains("whose VM cannot take it: its supervisor takes no requests"), "\(error.message)")
         }
         #expect(!world.engine.store.exists(app))
         #expect(try world.fake.listDomains().count == 1)
@@ -283,8 +285,9 @@ final class RecordingNetwork: NetworkAttaching, @unchecked Sendable {
 
     /// podman's pod without a network (containers.conf `netns = "none"`, as in the lab): its
     /// containers still join the infra's ipc and uts namespaces through the infra's pid. They
-    /// used to run apart, each with its own hostname and ipc; now create says why it cannot.
-    @Test func aPodMemberSharingOnlyIpcAndUtsIsRefusedBeforeAnythingIsMade() throws {
+    /// used to run apart, each with its own hostname and ipc; now they are the pod's, and a pod
+    /// whose VM cannot take them is refused before anything is made.
+    @Test func aPodMemberSharingOnlyIpcAndUtsIsRecognisedBeforeAnythingIsMade() throws {
         let world = try World()
         let infra = try world.engine.create(
             try ContainerID("infra"), options: .init(bundle: try world.bundle(namespace: nil), supervisor: world.supervisor))
