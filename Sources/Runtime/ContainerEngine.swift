@@ -193,8 +193,15 @@ public final class ContainerEngine {
             record.pid = pid
             record.pidStartTime = Processes.startTime(of: pid)
             if let cgroup = record.hostCgroup, let domain {
-                let backend = ShareBackendWatch.backendPID(of: domain).map { [$0] } ?? []
-                try HostCgroup.place(HostCgroup.withChildren(pid) + backend, in: cgroup)
+                try HostCgroup.place(HostCgroup.withChildren(pid), in: cgroup)
+                // The backend only where it may still open Xen's grant device (docs/pods.md).
+                if let backend = ShareBackendWatch.backendPID(of: domain) {
+                    if HostCgroup.allows(HostCgroup.grantDevice, in: cgroup) {
+                        try HostCgroup.place([backend], in: cgroup)
+                    } else {
+                        trace.mark("create \(id): the 9pfs backend stays in its cgroup: \(cgroup) denies \(HostCgroup.grantDevice)")
+                    }
+                }
                 trace.mark("create \(id): host processes in \(cgroup)")
             }
             for phase in [HookRunner.Phase.prestart, .createRuntime, .createContainer] {

@@ -14,6 +14,8 @@ import Glibc
 /// domain. Only the unified hierarchy (cgroup v2) is used; on a v1 host nothing is placed.
 public enum HostCgroup {
     public static let mountPoint = "/sys/fs/cgroup"
+    /// What the 9pfs backend opens for each share it connects.
+    static let grantDevice = "/dev/xen/gntdev"
 
     /// The directory `cgroupsPath` names, nil when there is none to make (no path, no cgroup v2).
     /// runc's two spellings: a path below the hierarchy's root (cgroupfs), or systemd's
@@ -61,6 +63,41 @@ public enum HostCgroup {
                 throw RunxlError(.io, "cannot move process \(pid) into \(directory)", cause: SystemCallError("write", errno: code))
             }
         }
+    }
+
+    /// Whether a process in `directory` may open `device`: a cgroup v2 device filter (the eBPF
+    /// program podman attaches to a pod's cgroup, denying every device) is checked at open(2),
+    /// and the 9pfs backend opens /dev/xen/gntdev as each share connects, after create has
+    /// placed it. Seen in the lab: a pod's first container in share mode never booted, its
+    /// backend logging `can't open gnttab device`. A child process joins the cgroup and tries.
+    static func allows(_ device: String, in directory: String) -> Bool {
+        guard FileSystem.exists(device) else { return true }
+        let procs = Array((directory + "/cgroup.procs").utf8CString)
+        let path = Array(device.utf8CString)
+        let own: [UInt8] = Array("0".utf8)
+        // Only async-signal-safe calls after fork: the buffers are made before it.
+        let child = fork()
+        if child == 0 {
+            let moved = procs.withUnsafeBufferPointer { procsPath -> Bool in
+                guard let base = procsPath.baseAddress else { return false }
+                let fd = open(base, O_WRONLY)
+                guard fd >= 0 else { return false }
+                let written = own.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                close(fd)
+                return written == own.count
+            }
+            guard moved else { _exit(2) }
+            let opened = path.withUnsafeBufferPointer { devicePath -> Int32 in
+                guard let base = devicePath.baseAddress else { return -1 }
+                return open(base, O_RDWR)
+            }
+            _exit(opened >= 0 ? 0 : 1)
+        }
+        guard child > 0 else { return true }
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        // Exited 1: the open was refused. Anything else (the move failed) says nothing of devices.
+        return !((status & 0x7F) == 0 && ((status >> 8) & 0xFF) == 1)
     }
 
     /// Removes the directory once its processes are gone (they may take a moment to exit after
