@@ -61,11 +61,14 @@ enum PodMemberRoot {
     }
 
     /// Makes this process's mount namespace and root those of the member's running `process`,
-    /// for an exec into it (as `nsenter -m -r`): the root is opened first, through /proc in
-    /// init's namespace, since setns moves the caller to the new namespace's own root.
+    /// for an exec into it (as `nsenter -m -r`): the root is opened first, through init's own
+    /// /proc, since setns moves the caller to the new namespace's own root.
     static func join(_ member: String, process: pid_t) throws(InitFailure) {
-        let namespace = try check(open("/proc/\(process)/ns/mnt", O_RDONLY | O_CLOEXEC), "pod member \(member): open its mount namespace")
-        let root = try check(open("/proc/\(process)/root", O_RDONLY | O_DIRECTORY | O_CLOEXEC), "pod member \(member): open its root")
+        let proc = SharedRoot.procDescriptor
+        let namespace = try check(
+            openat(proc, "\(process)/ns/mnt", O_RDONLY | O_CLOEXEC), "pod member \(member): open its mount namespace")
+        let root = try check(
+            openat(proc, "\(process)/root", O_RDONLY | O_DIRECTORY | O_CLOEXEC), "pod member \(member): open its root")
         try check(c_setns(namespace, newMountNamespace), "pod member \(member): enter its mount namespace")
         try check(fchdir(root), "pod member \(member): chdir to its root")
         try check(chroot("."), "pod member \(member): chroot into its root")

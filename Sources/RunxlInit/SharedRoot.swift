@@ -39,7 +39,13 @@ enum SharedRoot {
         _ = try check(chroot("."), "chroot into the container's rootfs")
         _ = try check(chdir("/"), "chdir to /")
         try FileSystemSetup.mountBase()
+        procDescriptor = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     }
+
+    /// init's own /proc, which names processes by init's pids: the container's process mounts
+    /// its pid namespace's /proc over it, where a pod member's pid (`PodMemberRoot.join`) is
+    /// another number or none.
+    nonisolated(unsafe) private(set) static var procDescriptor: Int32 = -1
 
     /// The path to mount for a process description's mount source: a bind source in the control
     /// share is reached through the kept descriptor once `/` is the container's.
