@@ -32,27 +32,14 @@ public enum ShareMounts {
     /// With no mounts it only runs `body`.
     public static func withMounts<T>(_ mounts: [HostMount], _ body: () throws(RunxlError) -> T) throws(RunxlError) -> T {
         guard !mounts.isEmpty else { return try body() }
-        let original = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)
-        guard original >= 0 else {
-            throw failure("cannot open this thread's mount namespace", call: "open /proc/thread-self/ns/mnt")
-        }
-        defer { close(original) }
-        // setns below moves this thread to the namespace's root: a relative --pid-file written
-        // after the create must still land where the caller meant.
-        let directory = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        defer { if directory >= 0 { close(directory) } }
+        let place = try ThreadPlace.current()
+        defer { place.close() }
         guard c_unshare(newMountNamespace) == 0 else {
             throw failure("cannot create a mount namespace for the 9pfs backend (runxl needs CAP_SYS_ADMIN)", call: "unshare")
         }
         // Whatever happens below, this thread goes back to the host's namespace: the supervisor
-        // and the hooks that create spawns later belong there. setns refuses a thread whose
-        // file-system context is shared, and libxenstore starts its watch thread (which shares
-        // it) during the create: the thread first takes a private copy.
-        defer {
-            _ = c_unshare(fileSystemContext)
-            _ = c_setns(original, newMountNamespace)
-            if directory >= 0 { _ = fchdir(directory) }
-        }
+        // and the hooks that create spawns later belong there.
+        defer { place.restore() }
         // Slave: nothing mounted here reaches the host, while host mounts made later (a volume
         // mounted under a bind source) still propagate in.
         guard mount("none", "/", nil, UInt(MS_REC | MS_SLAVE), nil) == 0 else {
@@ -104,27 +91,49 @@ public enum ShareMounts {
     /// Runs `body` in the mount namespace of process `pid`, then comes back with this thread's
     /// working directory as it was (setns moves it to the namespace's root).
     private static func inNamespace(of pid: Int32, _ body: () throws(RunxlError) -> Void) throws(RunxlError) {
-        let original = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)
-        guard original >= 0 else {
-            throw failure("cannot open this thread's mount namespace", call: "open /proc/thread-self/ns/mnt")
-        }
-        defer { close(original) }
-        let directory = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        defer { if directory >= 0 { close(directory) } }
+        let place = try ThreadPlace.current()
+        defer { place.close() }
         let target = open("/proc/\(pid)/ns/mnt", O_RDONLY | O_CLOEXEC)
         guard target >= 0 else {
             throw failure("cannot reach the mount namespace of the pod's 9pfs backend (pid \(pid))", call: "open /proc/\(pid)/ns/mnt")
         }
         defer { close(target) }
-        // setns refuses a thread whose file-system context is shared (as in `withMounts`).
+        // setns refuses a thread whose file-system context is shared (`ThreadPlace.restore`).
         guard c_unshare(fileSystemContext) == 0, c_setns(target, newMountNamespace) == 0 else {
             throw failure("cannot enter the mount namespace of the pod's 9pfs backend (pid \(pid))", call: "setns")
         }
-        defer {
-            _ = c_setns(original, newMountNamespace)
+        defer { place.restore() }
+        try body()
+    }
+
+    /// Where this thread is, to come back to: its mount namespace, and its working directory,
+    /// since setns moves a thread to the namespace's root (a relative --pid-file written after
+    /// create must still land where the caller meant).
+    private struct ThreadPlace {
+        let namespace: Int32
+        let directory: Int32
+
+        static func current() throws(RunxlError) -> ThreadPlace {
+            let namespace = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)
+            guard namespace >= 0 else {
+                throw failure("cannot open this thread's mount namespace", call: "open /proc/thread-self/ns/mnt")
+            }
+            return ThreadPlace(namespace: namespace, directory: open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+        }
+
+        /// Back to the host's namespace whatever happened. setns refuses a thread whose
+        /// file-system context is shared, and libxenstore starts its watch thread (which shares
+        /// it) during a create: the thread first takes a private copy.
+        func restore() {
+            _ = c_unshare(fileSystemContext)
+            _ = c_setns(namespace, newMountNamespace)
             if directory >= 0 { _ = fchdir(directory) }
         }
-        try body()
+
+        func close() {
+            Glibc.close(namespace)
+            if directory >= 0 { Glibc.close(directory) }
+        }
     }
 
     /// OPEN_TREE_CLONE, AT_RECURSIVE, MOVE_MOUNT_F_EMPTY_PATH.
