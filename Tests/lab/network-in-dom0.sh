@@ -160,30 +160,6 @@ expect "network: the published port (-p 18080:8080) reaches the guest" guest-hel
 pm rm -f websrv >/dev/null 2>&1
 expect "network: podman rm -f leaves no domain" 0 "$(podman_domains)"
 
-echo "== network: a pod's second container is refused with why (one VM per container for now)"
-# The infra container is a runxl guest in the pod's namespace; the next container joins it
-# through the infra's pid (/proc/PID/ns/net), which under runxl is its supervisor in dom0. The
-# infra image is busybox with `sleep 600` as its Cmd (--infra-command takes one word only);
-# podman create and commit do not call the runtime.
-pm rm -f rxpod-base >/dev/null 2>&1
-if pm create --name rxpod-base "$image" true >/dev/null 2>/tmp/pmpod.err \
-  && pm commit -q --change 'CMD ["sleep","600"]' rxpod-base localhost/rxpod-infra >/dev/null 2>>/tmp/pmpod.err \
-  && pm rm -f rxpod-base >/dev/null 2>>/tmp/pmpod.err \
-  && pm pod create --name rxpod --infra-image localhost/rxpod-infra >/dev/null 2>>/tmp/pmpod.err \
-  && pm pod start rxpod >/dev/null 2>>/tmp/pmpod.err; then
-  pm run --rm --pod rxpod "$image" echo joined >/tmp/pmpod.out 2>/tmp/pmpod.err
-  status=$?
-  [ "$status" != 0 ] && grep -q "pods are not supported" /tmp/pmpod.err \
-    && pass "network: podman run --pod fails and says pods are not supported" \
-    || fail "network: podman run --pod: status $status, out [$(cat /tmp/pmpod.out)], err: $(tail -c 600 /tmp/pmpod.err)"
-  echo "  podman said: $(tr '\n' ' ' </tmp/pmpod.err | head -c 400)"
-  expect "network: only the pod's infra guest runs" 1 "$(podman_domains)"
-else
-  fail "network: podman pod create/start: $(tail -c 600 /tmp/pmpod.err)"
-fi
-pm pod rm -f rxpod >/dev/null 2>&1
-pm rmi -f localhost/rxpod-infra >/dev/null 2>&1
-expect "network: podman pod rm -f leaves no domain" 0 "$(podman_domains)"
-runxl_state_empty && pass "network: podman pod rm -f leaves no runxl state" || fail "network: runxl state left: $(ls -A /run/runxl)"
+# A pod's further containers, on the pod's own network or none: pods-in-dom0.sh.
 
 if [ -n "${network_standalone:-}" ]; then finish_lab; fi
