@@ -82,13 +82,16 @@ public enum ExecFrames {
         ConsoleFraming.encode(stream: .execSignal, payload: header(session) + header(UInt32(bitPattern: number)))
     }
 
+    /// The signals Linux has, the only ones a session is sent.
+    public static let signalNumbers: ClosedRange<Int32> = 1...64
+
     /// The signal number from the rest of an `execSignal` payload; nil unless it is four bytes
-    /// naming a signal Linux has (1...64).
+    /// naming one of `signalNumbers`.
     public static func signalNumber(_ rest: ArraySlice<UInt8>) -> Int32? {
         guard rest.count == 4 else { return nil }
         let bytes = Array(rest)
-        let value = UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24
-        return (1...64).contains(value) ? Int32(value) : nil
+        let value = Int32(bitPattern: UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24)
+        return signalNumbers.contains(value) ? value : nil
     }
 
     public static func exit(session: UInt32, _ status: GuestExitStatus) -> [UInt8] {

@@ -382,7 +382,7 @@ public final class ContainerEngine {
             if record.podSandbox != nil {
                 // Signal 0 only asks whether it lives, which the refreshed status said.
                 guard signal != 0 else { return }
-                try PodMemberSupervisor.request("signal \(signal)", socketPath: podMemberSocketPath(id), id: id)
+                try PodMemberSupervisor.request(ExecChannel.signalRequest(signal), socketPath: podMemberSocketPath(id), id: id)
                 return
             }
             let domain = try domainID(of: record)

@@ -26,14 +26,8 @@ public enum ExecChannel {
     public static func send(
         _ description: ProcessDescription, descriptors: [Int32], socketPath: String
     ) throws(RunxlError) -> Int32 {
-        let connection = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard connection >= 0 else { throw failure("socket", socketPath) }
+        let connection = try connect(to: socketPath)
         do throws(RunxlError) {
-            do {
-                try UnixSocket.connect(connection, to: socketPath)
-            } catch {
-                throw RunxlError(.io, "cannot reach the container's supervisor at \(socketPath)", cause: error)
-            }
             let body = description.encoded()
             let length = UInt32(body.count)
             let message = [UInt8(length & 0xFF), UInt8((length >> 8) & 0xFF), UInt8((length >> 16) & 0xFF), UInt8(length >> 24)] + body
@@ -64,16 +58,40 @@ public enum ExecChannel {
         return status
     }
 
+    /// A connected socket to a supervisor's `path` (its exec channel, a pod member's socket).
+    static func connect(to path: String) throws(RunxlError) -> Int32 {
+        let connection = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard connection >= 0 else { throw failure("socket", path) }
+        do {
+            try UnixSocket.connect(connection, to: path)
+        } catch {
+            close(connection)
+            throw RunxlError(.io, "cannot reach the container's supervisor at \(path)", cause: error)
+        }
+        return connection
+    }
+
     /// Asks for `signal` to be delivered to the process of the session on `connection`. Closing
     /// the connection before the process's end kills it (`ExecServer`).
     public static func signal(_ connection: Int32, _ signal: Int32) throws(RunxlError) {
-        guard Descriptors.writeAllIfPossible(connection, Array("\(signalPrefix)\(signal)\n".utf8)) else {
+        guard Descriptors.writeAllIfPossible(connection, Array((signalRequest(signal) + "\n").utf8)) else {
             let code = errno
             throw RunxlError(.io, "cannot pass signal \(signal) to the exec session", cause: SystemCallError("write", errno: code))
         }
     }
 
-    static let signalPrefix = "signal:"
+    /// How a signal is asked for on a line, on an exec's connection and a pod member's socket.
+    static func signalRequest(_ signal: Int32) -> String { signalPrefix + String(signal) }
+
+    private static let signalPrefix = "signal:"
+
+    /// The signal a `signalRequest` line asks for; nil for any other line or a signal Linux lacks.
+    static func signalNumber(inRequest line: String) -> Int32? {
+        guard line.hasPrefix(signalPrefix), let number = Int32(line.dropFirst(signalPrefix.count)),
+            ExecFrames.signalNumbers.contains(number)
+        else { return nil }
+        return number
+    }
 
     static func readLine(_ descriptor: Int32) -> String {
         var bytes: [UInt8] = []
@@ -183,12 +201,8 @@ final class ExecServer: @unchecked Sendable {
         do {
             try startDetachedThread { [self] in
                 defer { close(own) }
-                while true {
-                    let line = ExecChannel.readLine(own)
-                    guard line.hasPrefix(ExecChannel.signalPrefix) else { break }
-                    if let number = Int32(line.dropFirst(ExecChannel.signalPrefix.count)), (1...64).contains(number) {
-                        console.write(ExecFrames.signal(session: session, number))
-                    }
+                while let number = ExecChannel.signalNumber(inRequest: ExecChannel.readLine(own)) {
+                    console.write(ExecFrames.signal(session: session, number))
                 }
                 if sessions.withLock({ $0[session] != nil }) {
                     console.write(ExecFrames.signal(session: session, SIGKILL))

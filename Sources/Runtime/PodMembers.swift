@@ -168,7 +168,7 @@ public struct PodMemberSupervisor {
         do {
             listener = try UnixSocket.listening(at: engine.podMemberSocketPath(id), backlog: 8)
         } catch {
-            report(readyDescriptor, "error: \(error.message)")
+            SupervisorProcess.answerReady(readyDescriptor, "error: \(error.message)")
             return 255
         }
         // The session's end arrives on this pipe from the thread that waits for it, so that
@@ -177,10 +177,10 @@ public struct PodMemberSupervisor {
         do {
             ended = try Processes.makePipe()
         } catch {
-            report(readyDescriptor, "error: \(error.message)")
+            SupervisorProcess.answerReady(readyDescriptor, "error: \(error.message)")
             return 255
         }
-        report(readyDescriptor, "ok")
+        SupervisorProcess.answerReady(readyDescriptor, "ok")
         var session: Int32?
         while true {
             var entries = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0), pollfd(fd: ended.read, events: Int16(POLLIN), revents: 0)]
@@ -219,7 +219,7 @@ public struct PodMemberSupervisor {
                     log("supervisor of \(id): start failed: \(error.message)")
                     answer(connection, "error: \(error.message)")
                 }
-            } else if request.hasPrefix("signal "), let number = Int32(request.dropFirst(7)), (1...64).contains(number) {
+            } else if let number = ExecChannel.signalNumber(inRequest: request) {
                 // Answered first: kill holds the record's lock, which recording the end needs.
                 answer(connection, "ok")
                 guard let session else { end(.signaled(number)) }
@@ -268,33 +268,18 @@ public struct PodMemberSupervisor {
         close(connection)
     }
 
-    private func report(_ descriptor: Int32?, _ text: String) {
-        guard let descriptor, descriptor >= 0 else { return }
-        Descriptors.writeAllIfPossible(descriptor, Array((text + "\n").utf8))
-        close(descriptor)
-    }
-
     /// The client side, for `start` and `kill`: one request, one answer line.
     static func request(_ text: String, socketPath: String, id: ContainerID) throws(RunxlError) {
-        let connection = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard connection >= 0 else {
-            let code = errno
-            throw RunxlError(.io, "cannot reach the supervisor of container \(id)", cause: SystemCallError("socket", errno: code))
-        }
+        let connection = try ExecChannel.connect(to: socketPath)
         defer { close(connection) }
-        do {
-            try UnixSocket.connect(connection, to: socketPath)
-        } catch {
-            throw RunxlError(.io, "cannot reach the supervisor of container \(id) at \(socketPath)", cause: error)
-        }
         guard Descriptors.writeAllIfPossible(connection, Array((text + "\n").utf8)) else {
             let code = errno
-            throw RunxlError(.io, "cannot ask the supervisor of container \(id) to \(text)", cause: SystemCallError("write", errno: code))
+            throw RunxlError(.io, "cannot send '\(text)' to the supervisor of container \(id)", cause: SystemCallError("write", errno: code))
         }
         let reply = ExecChannel.readLine(connection)
         guard reply == "ok" else {
             throw RunxlError(
-                .spawnFailed, "the supervisor of container \(id) could not \(text): \(reply.isEmpty ? "no answer" : reply)")
+                .spawnFailed, "the supervisor of container \(id) did not take '\(text)': \(reply.isEmpty ? "no answer" : reply)")
         }
     }
 }

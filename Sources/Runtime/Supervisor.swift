@@ -45,10 +45,10 @@ public struct Supervisor {
         do {
             attached = try attach()
         } catch {
-            report(readyDescriptor, "error: \(error.message)")
+            SupervisorProcess.answerReady(readyDescriptor, "error: \(error.message)")
             return 255
         }
-        report(readyDescriptor, "ok")
+        SupervisorProcess.answerReady(readyDescriptor, "ok")
         return waitForEnd(attached)
     }
 
@@ -199,12 +199,6 @@ public struct Supervisor {
     func stored(_ status: GuestExitStatus) -> GuestExitStatus {
         guard let record = try? engine.store.load(id), let recorded = record.exit else { return status }
         return recorded
-    }
-
-    private func report(_ descriptor: Int32?, _ text: String) {
-        guard let descriptor, descriptor >= 0 else { return }
-        Descriptors.writeAllIfPossible(descriptor, Array((text + "\n").utf8))
-        close(descriptor)
     }
 
     /// Starts copying the guest console to fds 1 and 2, or to the terminal (`raw`: everything

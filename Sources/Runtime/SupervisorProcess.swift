@@ -65,6 +65,13 @@ public enum SupervisorProcess {
         return pid
     }
 
+    /// The supervisor's side of the handshake: `ok`, or `error: ...`, then the pipe's end.
+    static func answerReady(_ descriptor: Int32?, _ text: String) {
+        guard let descriptor, descriptor >= 0 else { return }
+        Descriptors.writeAllIfPossible(descriptor, Array((text + "\n").utf8))
+        close(descriptor)
+    }
+
     /// What the ready pipe carried until its end (the supervisor closes it after answering).
     private static func readAll(_ descriptor: Int32, timeoutSeconds: Double) -> String {
         var bytes: [UInt8] = []
