@@ -17,9 +17,7 @@ import Testing
     @Test func membersRunInTheSandboxsVMWithTheirOwnStdioAndStatus() throws {
         let world = try RunxlProcess()
         defer { world.cleanup() }
-        let infra = try world.makeBundle("infra", args: ["fake-sleep"])
-        #expect(try world.run(["create", "--bundle", infra, "infra"]).status == 0)
-        #expect(try world.run(["start", "infra"]).status == 0)
+        try startPod(in: world)
 
         let echo = try world.makeBundle("echo", args: ["fake-echo", "from", "the", "pod"], mutate: Self.member(of: "infra"))
         let echoed = try world.run(["run", "--bundle", echo, "echo"])
@@ -65,9 +63,7 @@ import Testing
     @Test func deletingTheSandboxFirstStopsItsMembers() throws {
         let world = try RunxlProcess()
         defer { world.cleanup() }
-        let infra = try world.makeBundle("infra", args: ["fake-sleep"])
-        #expect(try world.run(["create", "--bundle", infra, "infra"]).status == 0)
-        #expect(try world.run(["start", "infra"]).status == 0)
+        try startPod(in: world)
         let server = try world.makeBundle("server", args: ["fake-wait"], mutate: Self.member(of: "infra"))
         #expect(try world.run(["create", "--bundle", server, "server"]).status == 0)
         #expect(try world.run(["start", "server"]).status == 0)
@@ -128,6 +124,13 @@ import Testing
             guard words.contains("supervise"), words.contains(world.root), words.last == id else { return nil }
             return pid
         }
+    }
+
+    /// The pod's first container, "infra", created and started: its VM is the pod's.
+    private func startPod(in world: RunxlProcess) throws {
+        let infra = try world.makeBundle("infra", args: ["fake-sleep"])
+        #expect(try world.run(["create", "--bundle", infra, "infra"]).status == 0)
+        #expect(try world.run(["start", "infra"]).status == 0)
     }
 
     private func domainCount(_ world: RunxlProcess) throws -> Int {
