@@ -32,6 +32,21 @@ load_network_modules() {
 }
 # median X...: the middle value (the mean of the two middle ones for an even count), as the
 # bench scripts compute it.
+# veth_namespace NS HOSTIF PREFIX: network namespace NS, as CNI makes one, with eth0 at
+# PREFIX.2/24 and its veth peer HOSTIF in dom0 at PREFIX.1/24, all up (a stale one is replaced).
+veth_namespace() {
+  local ns=$1 host=$2 prefix=$3
+  load_network_modules
+  ip netns del "$ns" 2>/dev/null
+  ip link del "$host" 2>/dev/null
+  ip netns add "$ns"
+  ip link add "$host" type veth peer name eth0 netns "$ns"
+  ip addr add "$prefix.1/24" dev "$host"
+  ip link set "$host" up
+  ip -n "$ns" addr add "$prefix.2/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" link set lo up
+}
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # Seconds since the previous call (or since the lab's commands began), printed as a TIME line:
 # where the lab's time goes, for keeping CI's budget.

@@ -50,16 +50,7 @@ else
 fi
 
 echo "== network: a vif in the container's network namespace"
-load_network_modules
-ip netns del rxlab 2>/dev/null
-ip link del rxhost 2>/dev/null
-ip netns add rxlab
-ip link add rxhost type veth peer name eth0 netns rxlab
-ip addr add 10.77.0.1/24 dev rxhost
-ip link set rxhost up
-ip -n rxlab addr add 10.77.0.2/24 dev eth0
-ip -n rxlab link set eth0 up
-ip -n rxlab link set lo up
+veth_namespace rxlab rxhost 10.77.0
 ip -n rxlab route add default via 10.77.0.1
 # Dual stack, as a podman network with an IPv6 subnet: a ULA on both ends and a default route.
 ip addr add fd77::1/64 dev rxhost nodad

@@ -101,16 +101,7 @@ randoms=$(cat /tmp/tpl-first.out /tmp/tpl-r1.out /tmp/tpl-r2.out /tmp/tpl-r3.out
 expect "templates: each restored guest draws different random bytes" 4 "$randoms"
 
 echo "== templates: a restored guest takes its vif"
-load_network_modules
-ip netns del rxtpl 2>/dev/null
-ip link del rxtplh 2>/dev/null
-ip netns add rxtpl
-ip link add rxtplh type veth peer name eth0 netns rxtpl
-ip addr add 10.79.0.1/24 dev rxtplh
-ip link set rxtplh up
-ip -n rxtpl addr add 10.79.0.2/24 dev eth0
-ip -n rxtpl link set eth0 up
-ip -n rxtpl link set lo up
+veth_namespace rxtpl rxtplh 10.79.0
 tpl_bundle tpl-net true 'ping -c 1 -W 5 10.79.0.1 >/dev/null && echo ping-ok || echo ping-failed' /run/netns/rxtpl
 tpl_run tpl-net tpl-net
 echo "FIGURE templates: networked run, template made on first use (s): $tpl_took"
