@@ -143,8 +143,10 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
             world.nextID += 1
             world.domains[id] = DomainInfo(
                 id: DomainID(id), name: spec.name, state: paused ? .paused : .running,
-                memoryKiB: UInt64(spec.memoryMiB) * 1024, vcpus: spec.vcpus)
+                memoryKiB: UInt64(spec.memoryMiB) * 1024, vcpus: spec.vcpus,
+                maxMemoryKiB: UInt64(spec.maxMemoryMiB ?? spec.memoryMiB) * 1024)
             world.store["/fake/\(id)/cmdline"] = spec.cmdline
+            world.store["/fake/\(id)/maxvcpus"] = String(spec.maxVcpus ?? spec.vcpus)
             // What libxl would get as `vif = [...]`, for tests of the layers that add vifs.
             world.store["/fake/\(id)/vifs"] = spec.vifs.map { "mac=\($0.mac ?? ""),vifname=\($0.backendName ?? "")" }.joined(separator: " ")
             // libxl links each frontend to its backend directory the same way.
@@ -214,6 +216,31 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
 
     public func pause(_ domain: DomainID) throws(RunxlError) {
         try update(domain) { info, _ in if info.state == .running { info.state = .paused } }
+    }
+
+    /// The fake's balloon reaches its target at once.
+    public func setMemoryTarget(_ domain: DomainID, mebibytes: Int) throws(RunxlError) {
+        try withWorld { (world: inout World) throws(RunxlError) in
+            guard var info = world.domains[domain.rawValue] else { throw Self.notFound(domain) }
+            let ceiling = info.maxMemoryKiB ?? info.memoryKiB
+            guard mebibytes > 0, UInt64(mebibytes) * 1024 <= ceiling else {
+                throw RunxlError(.invalidDomainConfig, "memory target \(mebibytes) MiB is above domain \(domain)'s \(ceiling / 1024) MiB")
+            }
+            info.memoryKiB = UInt64(mebibytes) * 1024
+            world.domains[domain.rawValue] = info
+        }
+    }
+
+    public func setAvailableVcpus(_ domain: DomainID, count: Int) throws(RunxlError) {
+        try withWorld { (world: inout World) throws(RunxlError) in
+            guard var info = world.domains[domain.rawValue] else { throw Self.notFound(domain) }
+            let ceiling = Int(world.store["/fake/\(domain)/maxvcpus"] ?? "") ?? info.vcpus
+            guard count >= 1, count <= ceiling else {
+                throw RunxlError(.invalidDomainConfig, "\(count) vCPUs is above domain \(domain)'s \(ceiling)")
+            }
+            info.vcpus = count
+            world.domains[domain.rawValue] = info
+        }
     }
 
     public func shutdown(_ domain: DomainID) throws(RunxlError) {

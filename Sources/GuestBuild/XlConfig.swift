@@ -26,6 +26,8 @@ public enum XlConfig {
         if !spec.cmdline.isEmpty { lines.append("extra = \(quote(spec.cmdline))") }
         lines.append("memory = \(spec.memoryMiB)")
         lines.append("vcpus = \(spec.vcpus)")
+        if let maxMemory = spec.maxMemoryMiB, maxMemory != spec.memoryMiB { lines.append("maxmem = \(maxMemory)") }
+        if let maxVcpus = spec.maxVcpus, maxVcpus != spec.vcpus { lines.append("maxvcpus = \(maxVcpus)") }
         if !spec.disks.isEmpty {
             var disks: [String] = []
             for (index, disk) in spec.disks.enumerated() {

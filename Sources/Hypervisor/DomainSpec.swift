@@ -102,8 +102,15 @@ public struct DomainSpec: Codable, Sendable, Equatable {
     public var ramdisk: String?
     /// The kernel command line.
     public var cmdline: String
+    /// The memory the guest boots with, and its balloon target until someone moves it.
     public var memoryMiB: Int
+    /// The vCPUs online at boot.
     public var vcpus: Int
+    /// The most memory the guest can balloon up to (Xen's maxmem), fixed for the domain's life;
+    /// nil is `memoryMiB`. A pod's VM is created with room to grow as its containers join.
+    public var maxMemoryMiB: Int?
+    /// The most vCPUs the domain can have online (Xen's max_vcpus), fixed at create; nil is `vcpus`.
+    public var maxVcpus: Int?
     public var disks: [DiskSpec]
     public var vifs: [VifSpec]
     public var shares: [ShareSpec]
@@ -113,7 +120,7 @@ public struct DomainSpec: Codable, Sendable, Equatable {
 
     public init(
         name: String, type: GuestType, kernel: String, ramdisk: String? = nil, cmdline: String = "",
-        memoryMiB: Int = 256, vcpus: Int = 1, disks: [DiskSpec] = [], vifs: [VifSpec] = [],
+        memoryMiB: Int = 256, vcpus: Int = 1, maxMemoryMiB: Int? = nil, maxVcpus: Int? = nil, disks: [DiskSpec] = [], vifs: [VifSpec] = [],
         shares: [ShareSpec] = [], onPoweroff: LifecycleAction = .destroy, onReboot: LifecycleAction = .destroy,
         onCrash: LifecycleAction = .destroy
     ) {
@@ -124,6 +131,8 @@ public struct DomainSpec: Codable, Sendable, Equatable {
         self.cmdline = cmdline
         self.memoryMiB = memoryMiB
         self.vcpus = vcpus
+        self.maxMemoryMiB = maxMemoryMiB
+        self.maxVcpus = maxVcpus
         self.disks = disks
         self.vifs = vifs
         self.shares = shares

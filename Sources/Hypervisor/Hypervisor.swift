@@ -84,6 +84,14 @@ public protocol Hypervisor: AnyObject, Sendable {
     func saveDomain(_ domain: DomainID, to path: String) throws(RunxlError)
     func unpause(_ domain: DomainID) throws(RunxlError)
     func pause(_ domain: DomainID) throws(RunxlError)
+    /// Moves the guest's balloon target: its balloon driver then takes memory from Xen or gives it
+    /// back, within the ceiling fixed at create (`DomainSpec.maxMemoryMiB`). Returns once Xen and
+    /// xenstore hold the new target, not once the guest has reached it.
+    func setMemoryTarget(_ domain: DomainID, mebibytes: Int) throws(RunxlError)
+    /// Makes vCPUs 0..<count available and the rest unavailable, within the count fixed at create
+    /// (`DomainSpec.maxVcpus`). A Linux guest brings an available vCPU up only once its own
+    /// userspace onlines it; runxl-init does that.
+    func setAvailableVcpus(_ domain: DomainID, count: Int) throws(RunxlError)
     /// Asks the guest to shut down cleanly (Xen's `control/shutdown` key).
     func shutdown(_ domain: DomainID) throws(RunxlError)
     /// Destroys the domain at once. Destroying a domain that no longer exists is not an error.

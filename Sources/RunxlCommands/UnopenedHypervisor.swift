@@ -9,6 +9,8 @@ final class UnopenedHypervisor: Hypervisor, @unchecked Sendable {
     func saveDomain(_ domain: DomainID, to path: String) throws(RunxlError) { throw refuse() }
     func unpause(_ domain: DomainID) throws(RunxlError) { throw refuse() }
     func pause(_ domain: DomainID) throws(RunxlError) { throw refuse() }
+    func setMemoryTarget(_ domain: DomainID, mebibytes: Int) throws(RunxlError) { throw refuse() }
+    func setAvailableVcpus(_ domain: DomainID, count: Int) throws(RunxlError) { throw refuse() }
     func shutdown(_ domain: DomainID) throws(RunxlError) { throw refuse() }
     func destroy(_ domain: DomainID) throws(RunxlError) { throw refuse() }
     func listDomains() throws(RunxlError) -> [DomainInfo] { throw refuse() }

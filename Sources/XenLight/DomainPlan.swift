@@ -49,7 +49,9 @@ struct DomainPlan: Equatable, Sendable {
     var ramdisk: String?
     var cmdline: String
     var memoryKiB: UInt64
+    var maxMemoryKiB: UInt64
     var vcpus: Int
+    var maxVcpus: Int
     var disks: [Disk]
     var nics: [Nic]
     var shares: [Share]
@@ -101,8 +103,24 @@ struct DomainPlan: Equatable, Sendable {
         kernel = spec.kernel
         ramdisk = spec.ramdisk
         cmdline = spec.cmdline
+        let maxMemoryMiB = spec.maxMemoryMiB ?? spec.memoryMiB
+        guard maxMemoryMiB >= spec.memoryMiB, maxMemoryMiB <= 1 << 20 else {
+            throw RunxlError(
+                .invalidDomainConfig,
+                "domain '\(spec.name)' has a memory ceiling of \(maxMemoryMiB) MiB; give between its "
+                    + "\(spec.memoryMiB) MiB and 1 TiB")
+        }
+        let maxVcpus = spec.maxVcpus ?? spec.vcpus
+        guard (spec.vcpus...Self.maximumVCPUs).contains(maxVcpus) else {
+            throw RunxlError(
+                .invalidDomainConfig,
+                "domain '\(spec.name)' has a ceiling of \(maxVcpus) vCPUs; give between its \(spec.vcpus) and "
+                    + "\(Self.maximumVCPUs)")
+        }
         memoryKiB = UInt64(spec.memoryMiB) * 1024
+        maxMemoryKiB = UInt64(maxMemoryMiB) * 1024
         vcpus = spec.vcpus
+        self.maxVcpus = maxVcpus
         disks = []
         for disk in spec.disks {
             guard disk.path.hasPrefix("/") else {

@@ -173,11 +173,12 @@ extension XenLightHypervisor {
         config.c_info.type = type
         config.c_info.name = try duplicate(plan.name)
         rx_libxl_domain_build_info_init_type(&config.b_info, type)
-        config.b_info.max_memkb = plan.memoryKiB
+        // A ceiling above the boot size costs Xen nothing until the balloon grows into it.
+        config.b_info.max_memkb = plan.maxMemoryKiB
         config.b_info.target_memkb = plan.memoryKiB
-        config.b_info.max_vcpus = Int32(plan.vcpus)
+        config.b_info.max_vcpus = Int32(plan.maxVcpus)
         try call("libxl_cpu_bitmap_alloc", "cannot allocate the vCPU map of domain '\(plan.name)'") {
-            rx_libxl_cpu_bitmap_alloc(context, &config.b_info.avail_vcpus, Int32(plan.vcpus))
+            rx_libxl_cpu_bitmap_alloc(context, &config.b_info.avail_vcpus, Int32(plan.maxVcpus))
         }
         libxl_bitmap_set_none(&config.b_info.avail_vcpus)
         for vcpu in 0..<plan.vcpus { rx_libxl_bitmap_set(&config.b_info.avail_vcpus, Int32(vcpu)) }

@@ -159,6 +159,35 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
         }
     }
 
+    public func setMemoryTarget(_ domain: DomainID, mebibytes: Int) throws(RunxlError) {
+        try refuseDom0(domain, "resize")
+        guard mebibytes > 0, mebibytes <= 1 << 20 else {
+            throw RunxlError(.invalidDomainConfig, "a memory target of \(mebibytes) MiB for domain \(domain); give between 1 MiB and 1 TiB")
+        }
+        // enforce=1: Xen's own limit follows the target, as `xl mem-set` does, so a guest that
+        // ignored its balloon target still could not take more.
+        try call("libxl_set_memory_target", "cannot set the memory target of domain \(domain) to \(mebibytes) MiB", domain: domain) {
+            rx_libxl_set_memory_target(context, domain.rawValue, Int64(mebibytes) * 1024, 0, 1)
+        }
+    }
+
+    public func setAvailableVcpus(_ domain: DomainID, count: Int) throws(RunxlError) {
+        try refuseDom0(domain, "resize")
+        guard count >= 1, count <= DomainPlan.maximumVCPUs else {
+            throw RunxlError(.invalidDomainConfig, "\(count) vCPUs for domain \(domain); give between 1 and \(DomainPlan.maximumVCPUs)")
+        }
+        var map = libxl_bitmap()
+        try call("libxl_cpu_bitmap_alloc", "cannot allocate a vCPU map for domain \(domain)") {
+            rx_libxl_cpu_bitmap_alloc(context, &map, Int32(count))
+        }
+        defer { rx_libxl_bitmap_dispose(&map) }
+        libxl_bitmap_set_none(&map)
+        for vcpu in 0..<count { rx_libxl_bitmap_set(&map, Int32(vcpu)) }
+        try call("libxl_set_vcpuonline", "cannot make \(count) vCPUs available to domain \(domain)", domain: domain) {
+            rx_libxl_set_vcpuonline(context, domain.rawValue, &map, nil)
+        }
+    }
+
     /// Writes the PV shutdown request (`control/shutdown` = `poweroff`) and returns, as a
     /// signal is sent and not waited on. `libxl_domain_shutdown` also waits up to a minute for
     /// the guest to acknowledge and then fails: a unikernel that watches no key (Unikraft's HTTP

@@ -26,6 +26,23 @@ import Testing
         #expect(plan.onPoweroff == .destroy && plan.onReboot == .destroy && plan.onCrash == .destroy)
     }
 
+    /// A pod's VM: maxmem and max_vcpus above what it boots with; a ceiling below is refused.
+    @Test func ceilingsCarryOverAndMayNotBeBelowTheBootSize() throws {
+        var spec = spec
+        #expect(try DomainPlan(spec).maxMemoryKiB == 262_144)
+        #expect(try DomainPlan(spec).maxVcpus == 2)
+        spec.maxMemoryMiB = 1024
+        spec.maxVcpus = 4
+        let plan = try DomainPlan(spec)
+        #expect(plan.memoryKiB == 262_144 && plan.maxMemoryKiB == 1_048_576)
+        #expect(plan.vcpus == 2 && plan.maxVcpus == 4)
+        for (memory, vcpus) in [(128, 4), (1024, 1), (1024, 129)] {
+            spec.maxMemoryMiB = memory
+            spec.maxVcpus = vcpus
+            #expect(throws: RunxlError.self) { try DomainPlan(spec) }
+        }
+    }
+
     @Test func sharesCarryOverWithOneTagEachAndAbsolutePaths() throws {
         var spec = spec
         spec.shares = [ShareSpec(tag: "runxl-root", path: "/run/runxl/a/share/root"), ShareSpec(tag: "runxl-control", path: "/run/runxl/a/share/control")]

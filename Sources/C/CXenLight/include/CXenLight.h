@@ -78,6 +78,13 @@
     FUNCTION(int, libxl_cpu_bitmap_alloc, (libxl_ctx *context, libxl_bitmap *map, int max_cpus), \
              (context, map, max_cpus)) \
     PROCEDURE(libxl_bitmap_set, (libxl_bitmap *map, int bit), (map, bit)) \
+    PROCEDURE(libxl_bitmap_dispose, (libxl_bitmap *map), (map)) \
+    FUNCTION(int, libxl_set_memory_target, \
+             (libxl_ctx *context, uint32_t domid, int64_t target_memkb, int relative, int enforce), \
+             (context, domid, target_memkb, relative, enforce)) \
+    FUNCTION(int, libxl_set_vcpuonline, \
+             (libxl_ctx *context, uint32_t domid, libxl_bitmap *cpumap, const libxl_asyncop_how *how), \
+             (context, domid, cpumap, how)) \
     FUNCTION(int, libxl_domain_create_new, \
              (libxl_ctx *context, libxl_domain_config *config, uint32_t *domid, const libxl_asyncop_how *how, \
               const libxl_asyncprogress_how *progress), \
