@@ -231,7 +231,10 @@ public struct GuestBuilder: Sendable {
 
         let domain = DomainSpec(
             name: domainName, type: settings.type, kernel: kernel.path, ramdisk: ramdisk, cmdline: settings.cmdline,
-            memoryMiB: memoryMiB, vcpus: settings.vcpus)
+            memoryMiB: memoryMiB, vcpus: settings.vcpus,
+            // A ceiling below what the guest boots with would be no ceiling: the boot size wins.
+            maxMemoryMiB: settings.maxMemoryMiB.map { max($0, memoryMiB) },
+            maxVcpus: settings.maxVcpus.map { max($0, settings.vcpus) })
         var resolved = settings
         resolved.memoryMiB = memoryMiB
         return BuiltGuest(domain: domain, settings: resolved, kernel: kernel, initramfs: initramfs, process: process)

@@ -48,6 +48,11 @@ public struct GuestDefaults: Sendable, Equatable {
     public var bootDirectory: String = "/boot"
     /// Memory the guest kernel itself needs besides the container's files and processes.
     public var kernelOverheadMiB: Int = 64
+    /// A pod sandbox's VM ceilings when neither its annotations nor the host config say. Xen
+    /// gives nothing for a ceiling until the balloon grows into it; the guest kernel keeps page
+    /// descriptors for it (docs/pods.md has the measured cost).
+    public var podMaxMemoryMiB: Int = 1024
+    public var podMaxVcpus: Int = 4
 
     public init() {}
 }
@@ -62,6 +67,9 @@ public struct GuestSettings: Sendable, Equatable {
     public var initrd: String?
     public var memoryMiB: Int
     public var vcpus: Int
+    /// The ceilings the VM can grow to as a pod's containers join it; nil: it never grows.
+    public var maxMemoryMiB: Int?
+    public var maxVcpus: Int?
     /// The full kernel command line.
     public var cmdline: String
     public var compression: ArchiveCompression
@@ -186,6 +194,8 @@ public enum GuestSettingsResolver {
             vcpusSource = .hostConfig("vcpus")
         }
 
+        let (maxMemoryMiB, maxVcpus) = try ceilings(annotations: annotations, host: host, defaults: defaults)
+
         // Initramfs compression.
         var compression = host.compression ?? defaults.compression
         if let text = annotations[RunxlAnnotations.initramfsCompression] {
@@ -230,9 +240,39 @@ public enum GuestSettingsResolver {
         }
 
         return GuestSettings(
-            type: type, kernel: kernel, initrd: initrd, memoryMiB: memoryMiB, vcpus: vcpus, cmdline: cmdline,
+            type: type, kernel: kernel, initrd: initrd, memoryMiB: memoryMiB, vcpus: vcpus,
+            maxMemoryMiB: maxMemoryMiB, maxVcpus: maxVcpus, cmdline: cmdline,
             compression: compression, typeSource: typeSource, kernelSource: kernelSource,
             memorySource: memorySource, vcpusSource: vcpusSource)
+    }
+
+    /// The ceilings a VM is created with (docs/pods.md, "Resources"): its annotations', else a pod
+    /// sandbox's from the host config or the defaults; nil (no room to grow) for any other VM.
+    public static func ceilings(
+        annotations: [String: String], host: HostConfig, defaults: GuestDefaults = GuestDefaults()
+    ) throws(RunxlError) -> (maxMemoryMiB: Int?, maxVcpus: Int?) {
+        let isPodSandbox = PodAnnotations.markSandbox(annotations)
+        var maxMemoryMiB: Int?
+        if let text = annotations[RunxlAnnotations.maxMemory] {
+            maxMemoryMiB = try positiveInteger(text, key: RunxlAnnotations.maxMemory, unit: "MiB", limit: 1 << 20)
+        } else if isPodSandbox {
+            maxMemoryMiB = try hostCeiling(host.podMaxMemoryMiB, key: "podMaxMemoryMiB", limit: 1 << 20) ?? defaults.podMaxMemoryMiB
+        }
+        var maxVcpus: Int?
+        if let text = annotations[RunxlAnnotations.maxVcpus] {
+            maxVcpus = try positiveInteger(text, key: RunxlAnnotations.maxVcpus, unit: "vCPUs", limit: 128)
+        } else if isPodSandbox {
+            maxVcpus = try hostCeiling(host.podMaxVcpus, key: "podMaxVcpus", limit: 128) ?? defaults.podMaxVcpus
+        }
+        return (maxMemoryMiB, maxVcpus)
+    }
+
+    private static func hostCeiling(_ value: Int?, key: String, limit: Int) throws(RunxlError) -> Int? {
+        guard let value else { return nil }
+        guard value >= 1, value <= limit else {
+            throw RunxlError(.invalidConfig, "\"\(key)\" in \(HostConfig.defaultPath) must be in 1...\(limit)")
+        }
+        return value
     }
 
     private static func positiveInteger(_ text: String, key: String, unit: String, limit: Int) throws(RunxlError) -> Int {

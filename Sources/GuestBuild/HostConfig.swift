@@ -27,12 +27,20 @@ public struct HostConfig: Codable, Sendable, Equatable {
     /// Whether share-mode Linux guests are restored from VM templates (saved under `cacheDir`'s
     /// `templates/`) rather than booted, when config.json's annotations do not say.
     public var templates: Bool?
+    /// The memory a pod sandbox's VM can grow to as its containers join (`PodCapacity`); left
+    /// out: `GuestDefaults.podMaxMemoryMiB`.
+    public var podMaxMemoryMiB: Int?
+    /// The vCPUs a pod sandbox's VM can bring online; left out: `GuestDefaults.podMaxVcpus`.
+    public var podMaxVcpus: Int?
 
     public init(
         defaultType: GuestType? = nil, kernel: String? = nil, memoryMiB: Int? = nil, vcpus: Int? = nil,
         cacheDir: String? = nil, compression: ArchiveCompression? = nil, modules: [String]? = nil,
-        rootfs: RootfsMode? = nil, initramfsCacheMiB: Int? = nil, templates: Bool? = nil
+        rootfs: RootfsMode? = nil, initramfsCacheMiB: Int? = nil, templates: Bool? = nil,
+        podMaxMemoryMiB: Int? = nil, podMaxVcpus: Int? = nil
     ) {
+        self.podMaxMemoryMiB = podMaxMemoryMiB
+        self.podMaxVcpus = podMaxVcpus
         self.templates = templates
         self.rootfs = rootfs
         self.initramfsCacheMiB = initramfsCacheMiB

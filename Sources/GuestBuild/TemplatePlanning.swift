@@ -18,6 +18,9 @@ extension GuestBuilder {
     /// template.
     func templatePlan(for domain: DomainSpec, spec: Spec) throws(RunxlError) -> TemplatePlan? {
         guard try Self.templatesWanted(spec: spec, host: options.host), let ramdisk = domain.ramdisk else { return nil }
+        // A template is saved at its boot size; a VM that may grow (a pod's) needs its ceiling
+        // fixed at its own create, which a restore would not give it.
+        guard domain.maxMemoryMiB == nil, domain.maxVcpus == nil else { return nil }
         guard domain.type == .pvh else {
             // The lab: a PV guest restored from a saved image gets some of its 9pfs shares and
             // not others, by where Xen put its memory (QEMU's back end cannot map the data

@@ -69,6 +69,12 @@ public enum RunxlAnnotations {
     public static let memory = prefix + "memory"
     /// Number of virtual CPUs (a positive integer).
     public static let vcpus = prefix + "vcpus"
+    /// The most memory, in MiB, the container's VM can grow to as a pod's further containers
+    /// join it (Xen's maxmem, fixed at create); a pod sandbox's default is the host config's
+    /// `podMaxMemoryMiB`.
+    public static let maxMemory = prefix + "max-memory"
+    /// The most vCPUs the container's VM can bring online as a pod's containers join it.
+    public static let maxVcpus = prefix + "max-vcpus"
     /// Appended to the guest kernel command line.
     public static let cmdlineExtra = prefix + "cmdline.extra"
     /// `none`, `gzip`, `zstd` or `lz4`: how the initramfs is compressed.
@@ -142,4 +148,19 @@ extension Features {
         "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND",
         "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
     ]
+}
+
+/// The annotations by which Kubernetes' runtimes mark a pod's containers: (the container-type
+/// key, the sandbox-id key) of containerd's CRI, then CRI-O's (which podman also sets on a pod's
+/// further containers). The type is `sandbox` for the pod's first container, `container` otherwise.
+public enum PodAnnotations {
+    public static let keys = [
+        (type: "io.kubernetes.cri.container-type", sandboxID: "io.kubernetes.cri.sandbox-id"),
+        (type: "io.kubernetes.cri-o.ContainerType", sandboxID: "io.kubernetes.cri-o.SandboxID"),
+    ]
+
+    /// Whether the annotations mark the pod's sandbox: the container whose VM becomes the pod's.
+    public static func markSandbox(_ annotations: [String: String]) -> Bool {
+        keys.contains { annotations[$0.type] == "sandbox" }
+    }
 }

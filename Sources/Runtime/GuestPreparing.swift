@@ -86,14 +86,22 @@ extension GuestPreparing {
 /// Validates the bundle the way the real builder does and describes a domain without building
 /// anything: for the fake hypervisor.
 public struct ValidatingGuestPreparer: GuestPreparing {
-    public init() {}
+    /// The ceilings the real builder would give the domain (`GuestSettingsResolver.ceilings`),
+    /// so the fake's pods grow as real ones do.
+    public typealias Ceilings = @Sendable (Spec) throws(RunxlError) -> (maxMemoryMiB: Int?, maxVcpus: Int?)
+    let ceilings: Ceilings
+
+    public init(ceilings: @escaping Ceilings = { _ in (nil, nil) }) {
+        self.ceilings = ceilings
+    }
 
     public func prepare(
         id: ContainerID, bundle: String, rootfs: String, spec: Spec, stateDirectory: String, network: GuestNetwork?
     ) throws(RunxlError) -> PreparedGuest {
-        PreparedGuest(domain: DomainSpec(
+        let (maxMemoryMiB, maxVcpus) = try ceilings(spec)
+        return PreparedGuest(domain: DomainSpec(
             name: DomainNaming.name(for: id), type: .pv, kernel: "/nonexistent/fake-kernel",
-            cmdline: (spec.process?.args ?? []).joined(separator: " ")))
+            cmdline: (spec.process?.args ?? []).joined(separator: " "), maxMemoryMiB: maxMemoryMiB, maxVcpus: maxVcpus))
     }
 
     /// Only what the fake's guests read: the program, its environment and directory, the

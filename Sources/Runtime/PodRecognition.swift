@@ -11,9 +11,10 @@ public import RunxlBase
 ///   `io.kubernetes.cri-o.ContainerType=container` and `io.kubernetes.cri-o.SandboxID=<infra id>`,
 ///   and joins the infra's network, ipc and uts namespaces through the infra's pid,
 ///   `/proc/PID/ns/TYPE`, which under runxl is the infra's supervisor.
-/// - containerd's CRI marks every container with `io.kubernetes.cri.container-type` (`sandbox`
-///   for the pause container, `container` otherwise) and `io.kubernetes.cri.sandbox-id`, and gives
-///   each the sandbox's network namespace file.
+/// - containerd 1.6's CRI (captured in the lab through a logging wrapper) marks every container
+///   with `io.kubernetes.cri.container-type` (`sandbox` for the pause container, `container`
+///   otherwise) and `io.kubernetes.cri.sandbox-id`. The sandbox gets the network namespace file
+///   CNI made; a further container joins network, ipc and uts as `/proc/<sandbox pid>/ns/TYPE`.
 /// The namespace paths are read too, for a caller that passes no annotation.
 public enum PodRole: Sendable, Equatable {
     /// The pod's first container (a Kubernetes sandbox): the one whose VM would be the pod's.
@@ -23,12 +24,6 @@ public enum PodRole: Sendable, Equatable {
 }
 
 enum PodRecognition {
-    /// (the container-type key, the sandbox-id key) of containerd's CRI, then CRI-O's.
-    static let criAnnotations = [
-        ("io.kubernetes.cri.container-type", "io.kubernetes.cri.sandbox-id"),
-        ("io.kubernetes.cri-o.ContainerType", "io.kubernetes.cri-o.SandboxID"),
-    ]
-
     /// The namespaces a pod's containers share (Kubernetes and podman's default `--share`).
     static let podNamespaces: [LinuxNamespaceType] = [.network, .ipc, .uts]
 
@@ -37,7 +32,7 @@ enum PodRecognition {
     /// need not read every other container's record.
     static func mayJoinAPod(_ spec: Spec) -> Bool {
         let annotations = spec.annotations ?? [:]
-        if criAnnotations.contains(where: { annotations[$0.0] != nil }) { return true }
+        if PodAnnotations.keys.contains(where: { annotations[$0.type] != nil }) { return true }
         return (spec.linux?.namespaces ?? []).contains { podNamespaces.contains($0.type) && !($0.path ?? "").isEmpty }
     }
 
@@ -45,7 +40,7 @@ enum PodRecognition {
     /// nil for a container on its own.
     static func role(of spec: Spec, others: [(id: ContainerID, record: ContainerRecord)]) -> PodRole? {
         let annotations = spec.annotations ?? [:]
-        for (typeKey, sandboxKey) in criAnnotations {
+        for (typeKey, sandboxKey) in PodAnnotations.keys {
             switch annotations[typeKey] {
             case "sandbox":
                 return .sandbox

@@ -1,3 +1,4 @@
+import GuestBuild
 import Hypervisor
 import Runtime
 import RunxlBase
@@ -43,7 +44,11 @@ enum Backend {
 
     /// GuestBuild's for Xen; the fake only validates.
     private static func preparer(_ global: GlobalOptions) throws(RunxlError) -> any GuestPreparing {
-        TestSeams.current.fakeHypervisor == nil ? try XenBackend.preparer(logger: global.logger) : ValidatingGuestPreparer()
+        guard TestSeams.current.fakeHypervisor != nil else { return try XenBackend.preparer(logger: global.logger) }
+        let host = try HostConfig.load()
+        return ValidatingGuestPreparer { spec throws(RunxlError) in
+            try GuestSettingsResolver.ceilings(annotations: spec.annotations ?? [:], host: host)
+        }
     }
 
     /// An engine for verbs that only read records: no hypervisor is opened until one is used.

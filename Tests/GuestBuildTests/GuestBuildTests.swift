@@ -204,6 +204,37 @@ private func spec(args: [String] = ["sh", "-c", "echo hi"], annotations: [String
         #expect(defaulted.memorySource == .builtIn)
     }
 
+    /// A pod sandbox gets room to grow (docs/pods.md, "Resources"); any VM can ask for it; every
+    /// other VM has none, so its guest pays nothing for page descriptors it would never use.
+    @Test func podCeilings() throws {
+        let sandbox = ["io.kubernetes.cri.container-type": "sandbox"]
+        let defaults = GuestDefaults()
+        #expect(try GuestSettingsResolver.ceilings(annotations: sandbox, host: host) == (defaults.podMaxMemoryMiB, defaults.podMaxVcpus))
+        #expect(try GuestSettingsResolver.ceilings(annotations: ["io.kubernetes.cri-o.ContainerType": "sandbox"], host: host) == (1024, 4))
+        let hosted = HostConfig(podMaxMemoryMiB: 512, podMaxVcpus: 2)
+        #expect(try GuestSettingsResolver.ceilings(annotations: sandbox, host: hosted) == (512, 2))
+        var annotated = sandbox
+        annotated[RunxlAnnotations.maxMemory] = "2048"
+        annotated[RunxlAnnotations.maxVcpus] = "8"
+        #expect(try GuestSettingsResolver.ceilings(annotations: annotated, host: hosted) == (2048, 8))
+        #expect(try GuestSettingsResolver.ceilings(annotations: [RunxlAnnotations.maxMemory: "700"], host: host) == (700, nil))
+        #expect(try GuestSettingsResolver.ceilings(annotations: ["io.kubernetes.cri.container-type": "container"], host: host) == (nil, nil))
+        #expect(try GuestSettingsResolver.ceilings(annotations: [:], host: host) == (nil, nil))
+
+        let resolved = try GuestSettingsResolver.resolve(spec: spec(annotations: sandbox), host: host)
+        #expect(resolved.maxMemoryMiB == 1024 && resolved.maxVcpus == 4)
+        #expect(throws: RunxlError.self) {
+            try GuestSettingsResolver.ceilings(annotations: sandbox, host: HostConfig(podMaxMemoryMiB: 0))
+        }
+        for bad in ["0", "many", "129"] {
+            #expect {
+                try GuestSettingsResolver.ceilings(annotations: [RunxlAnnotations.maxVcpus: bad], host: host)
+            } throws: { error in
+                (error as? RunxlError)?.code == .invalidAnnotation
+            }
+        }
+    }
+
     @Test func memoryLimitSizesTheGuest() throws {
         var limited = spec()
         limited.linux = Linux(resources: LinuxResources(memory: LinuxMemory(limit: 100 << 20)))
@@ -331,6 +362,15 @@ private func spec(args: [String] = ["sh", "-c", "echo hi"], annotations: [String
             on_crash = "destroy"
 
             """)
+    }
+
+    /// A VM that can grow: xl's own names for the ceilings, only when they differ.
+    @Test func ceilingsBecomeMaxmemAndMaxvcpus() throws {
+        let spec = DomainSpec(name: "runxl-pod", type: .pv, kernel: "/k", memoryMiB: 256, vcpus: 1, maxMemoryMiB: 1024, maxVcpus: 4)
+        let text = try XlConfig.render(spec)
+        #expect(text.contains("memory = 256\nvcpus = 1\nmaxmem = 1024\nmaxvcpus = 4\n"))
+        let flat = DomainSpec(name: "runxl-one", type: .pv, kernel: "/k", memoryMiB: 256, vcpus: 1, maxMemoryMiB: 256)
+        #expect(!(try XlConfig.render(flat)).contains("max"))
     }
 
     @Test func controlAndNonASCIIBytesAreEscaped() {
