@@ -61,6 +61,12 @@ public struct ProcessDescription: Sendable, Equatable {
     /// An exec session into a pod's further container that runs already: init starts the
     /// process in that container's mount namespace and root, as `nsenter -m -r` would.
     public var joinPodMember: String?
+    /// How many vCPUs the pod's VM has now that this container joined it: init brings vCPUs
+    /// 0..<onlineVcpus online before the process starts (Linux leaves a vCPU Xen made available
+    /// offline until userspace onlines it).
+    public var onlineVcpus: Int?
+    /// The bound on `onlineVcpus`, as libxl's on a domain's vCPUs.
+    public static let maximumVcpus = 128
 
     public init(
         args: [String], env: [String] = [], cwd: String = "/", user: User = User(),
@@ -69,7 +75,7 @@ public struct ProcessDescription: Sendable, Equatable {
         maskedPaths: [String] = [], readonlyPaths: [String] = [], readonlyRoot: Bool = false,
         sysctl: [Sysctl] = [], devices: [Device] = [], seccomp: SeccompProfile? = nil, pidNamespace: Bool = false,
         oomScoreAdj: Int? = nil, consoleSize: ConsoleSize? = nil, podMember: String? = nil,
-        joinPodMember: String? = nil
+        joinPodMember: String? = nil, onlineVcpus: Int? = nil
     ) {
         self.args = args
         self.env = env
@@ -92,6 +98,7 @@ public struct ProcessDescription: Sendable, Equatable {
         self.consoleSize = consoleSize
         self.podMember = podMember
         self.joinPodMember = joinPodMember
+        self.onlineVcpus = onlineVcpus
     }
 
     public struct ConsoleSize: Sendable, Equatable {
@@ -327,6 +334,7 @@ extension ProcessDescription {
         }
         if let podMember { members["podMember"] = .string(podMember) }
         if let joinPodMember { members["joinPodMember"] = .string(joinPodMember) }
+        if let onlineVcpus { members["onlineVcpus"] = .number(String(onlineVcpus)) }
         var bytes = JSONValue.object(members).serialized(pretty: false)
         bytes.append(0x0A)
         return bytes
@@ -386,7 +394,8 @@ extension ProcessDescription {
             oomScoreAdj: try root.optional("oomScoreAdj") { try $0.int() },
             consoleSize: try root.optional("consoleSize") { try ConsoleSize(try ObjectReader($0)) },
             podMember: try root.optional("podMember") { try $0.string(noNUL: true) },
-            joinPodMember: try root.optional("joinPodMember") { try $0.string(noNUL: true) })
+            joinPodMember: try root.optional("joinPodMember") { try $0.string(noNUL: true) },
+            onlineVcpus: try root.optional("onlineVcpus") { try $0.int() })
         for (field, member) in [("podMember", description.podMember), ("joinPodMember", description.joinPodMember)] {
             if let member, !isPodMemberName(member) {
                 throw GuestProtocolError("process.\(field) '\(member)' is not a container id (one path component, no dot names)")
@@ -394,6 +403,9 @@ extension ProcessDescription {
         }
         if description.podMember != nil && description.joinPodMember != nil {
             throw GuestProtocolError("process: podMember and joinPodMember exclude each other")
+        }
+        if let count = description.onlineVcpus, !(1...maximumVcpus).contains(count) {
+            throw GuestProtocolError("process.onlineVcpus \(count) is outside 1...\(maximumVcpus)")
         }
         if let score = description.oomScoreAdj, !oomScoreAdjRange.contains(score) {
             throw GuestProtocolError("process.oomScoreAdj \(score) is outside \(oomScoreAdjRange)")

@@ -73,6 +73,7 @@ final class ExecSessions {
             refuse(session, InitFailure("exec: \(error.message)"))
             return
         }
+        if let count = description.onlineVcpus { VcpuOnline.bringOnline(count: count, warn: warn) }
         do {
             let entry = try launch(description)
             sessions[session] = entry

@@ -89,6 +89,8 @@ struct InitMain {
                 try GuestNetworkSetup.apply(network)
             }
             try SharedRoot.enter()
+            // Share mode only: a pod's VM, which may grow, has a control share.
+            if SharedRoot.controlDescriptor >= 0 { VcpuOnline.prepare() }
             try FileSystemSetup.apply(description, console: console)
         } else {
             // Subreaper: orphans of the process come back to init as they would to PID 1.

@@ -37,7 +37,8 @@ import Testing
             ]),
         pidNamespace: true,
         oomScoreAdj: -500,
-        consoleSize: .init(rows: 21, columns: 71))
+        consoleSize: .init(rows: 21, columns: 71),
+        onlineVcpus: 3)
 
     @Test func fullRoundTrip() throws {
         let bytes = Self.full.encoded()
@@ -88,6 +89,8 @@ import Testing
         #"{"version":1,"args":["a"],"consoleSize":{"height":24,"width":65536}}"#,
         #"{"version":1,"args":["a"],"consoleSize":{"height":24}}"#,
         #"{"version":1,"args":["a"],"consoleSize":{"height":24,"width":80,"depth":1}}"#,
+        #"{"version":1,"args":["a"],"onlineVcpus":0}"#, #"{"version":1,"args":["a"],"onlineVcpus":129}"#,
+        #"{"version":1,"args":["a"],"onlineVcpus":"2"}"#,
     ])
     func malformedDocumentsAreRejected(text: String) {
         #expect(throws: GuestProtocolError.self) { try ProcessDescription.decode(Array(text.utf8)) }
