@@ -143,6 +143,7 @@ public final class ContainerEngine {
             KillInjection.reached(.afterPrepare)
             record.domainName = guest.domain.name
             record.unikernel = guest.unikernel
+            record.podCapacity = PodCapacity(guest.domain)
             var domainSpec = guest.domain
             if !guest.takesNetwork { networkPlan = nil }
             if let plan = networkPlan {
@@ -486,6 +487,9 @@ public final class ContainerEngine {
         KillInjection.reached(.beforeRemove)
         try store.removeRecord(id)
         KillInjection.reached(.afterRecordRemove)
+        if let sandbox = record?.podSandbox, record?.podClaim != nil, let sandboxID = try? ContainerID(sandbox) {
+            shrinkPod(sandboxID)
+        }
         try store.remove(id)
         if var record {
             record.status = .stopped

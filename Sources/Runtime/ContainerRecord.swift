@@ -53,6 +53,10 @@ public struct ContainerRecord: Codable, Sendable {
     public var podMounts: [String]?
     /// Its directory in the sandbox's control share, which delete removes.
     public var podDirectory: String?
+    /// A pod's first container whose VM can grow as further containers join (`PodCapacity`).
+    public var podCapacity: PodCapacity?
+    /// A further container's share of its pod's VM, counted from create to delete (`PodClaim`).
+    public var podClaim: PodClaim?
 
     public init(
         ociVersion: String, id: String, status: ContainerStatus, bundle: String, rootfs: String,

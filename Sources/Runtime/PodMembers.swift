@@ -72,12 +72,14 @@ extension ContainerEngine {
             let lock = try store.lock(id)
             defer { lock.unlock() }
             try store.saveSpec(spec, id: id)
-            let member = try preparer.preparePodMember(
+            var member = try preparer.preparePodMember(
                 id: id, spec: spec, rootfs: record.rootfs, sandboxState: store.directory(sandbox.id))
-            try FileSystem.writeAtomically(podProcessPath(id), member.description.encoded(), mode: 0o600)
             record.podDirectory = member.directory
             record.podMounts = member.hostMounts.map(\.target)
             try store.save(record, id: id)
+            // Before anything is bound: past the pod's ceiling nothing is made.
+            member.description.onlineVcpus = try growPod(sandbox.id, for: id, claim: PodClaim(spec: spec), record: &record)
+            try FileSystem.writeAtomically(podProcessPath(id), member.description.encoded(), mode: 0o600)
             if !member.hostMounts.isEmpty {
                 let domain = try domainID(of: sandbox.record)
                 guard let found = ShareBackendWatch.backendPID(of: domain) else {
@@ -105,6 +107,7 @@ extension ContainerEngine {
             if let backend, let targets = record.podMounts { try? ShareMounts.detach(targets, fromBackend: backend) }
             if let directory = record.podDirectory { try? FileSystem.removeTree(directory) }
             try? store.remove(id)
+            if record.podClaim != nil { shrinkPod(sandbox.id) }
             throw error
         }
     }

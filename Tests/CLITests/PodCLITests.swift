@@ -78,6 +78,35 @@ import Testing
         #expect(world.filesUnderRoot().isEmpty, "\(world.filesUnderRoot())")
     }
 
+    /// Every order of deleting a pod of three (its first container and two running members,
+    /// one of them grown into the pod's VM): no domain, record, file or supervisor is left.
+    @Test(arguments: [
+        ["pause", "a", "b"], ["pause", "b", "a"], ["a", "pause", "b"], ["b", "pause", "a"], ["a", "b", "pause"], ["b", "a", "pause"],
+    ])
+    func deletingAPodInAnyOrderLeavesNothing(order: [String]) throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let cri = ["io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": "pause"]
+        let sandbox = try world.makeBundle("pause", args: ["fake-sleep"]) { config in
+            config["annotations"] = ["io.kubernetes.cri.container-type": "sandbox", "io.kubernetes.cri.sandbox-id": "pause"]
+        }
+        #expect(try world.run(["run", "--detach", "--bundle", sandbox, "pause"]).status == 0)
+        for name in ["a", "b"] {
+            let member = try world.makeBundle(name, args: ["fake-wait"]) { config in
+                config["annotations"] = cri
+                if name == "a" { config["linux"] = ["resources": ["memory": ["limit": 64 << 20]]] }
+            }
+            #expect(try world.run(["run", "--detach", "--bundle", member, name]).status == 0)
+        }
+        for name in order {
+            let deleted = try world.run(["delete", "--force", name])
+            #expect(deleted.status == 0, "\(name): \(deleted.stderr)")
+        }
+        try waitUntil { ["pause", "a", "b"].allSatisfy { supervisors(of: $0, in: world).isEmpty } }
+        #expect(!world.fakeDomainsRemain())
+        #expect(world.filesUnderRoot().isEmpty, "\(world.filesUnderRoot())")
+    }
+
     /// A pod member whose first container is not runxl's cannot run anywhere runxl knows:
     /// create says so and makes nothing.
     @Test func aMemberOfAnUnknownPodIsRefusedAndLeavesNothing() throws {
@@ -98,9 +127,16 @@ import Testing
     func aMemberCreateKilledAtEachStepIsRecoveredAndLeavesThePodRunning(point: String, recovery: String) throws {
         let world = try RunxlProcess()
         defer { world.cleanup() }
-        let infra = try world.makeBundle("infra", args: ["fake-sleep"])
+        // A sandbox that grows, and a member with a limit: its share must come back too.
+        let infra = try world.makeBundle("infra", args: ["fake-sleep"]) { config in
+            config["annotations"] = ["io.kubernetes.cri.container-type": "sandbox"]
+        }
         #expect(try world.run(["run", "--detach", "--bundle", infra, "infra"]).status == 0)
-        let member = try world.makeBundle("member", args: ["fake-wait"], mutate: Self.member(of: "infra"))
+        let boot = try #require(try onlyDomain(world))
+        let member = try world.makeBundle("member", args: ["fake-wait"]) { config in
+            Self.member(of: "infra")(&config)
+            config["linux"] = ["resources": ["memory": ["limit": 100 << 20]]]
+        }
         let killed = try world.run(["create", "--bundle", member, "member"], extraEnvironment: ["RUNXL_INJECT_KILL": point])
         #expect(killed.status == SIGKILL, "create must die at \(point): \(killed.stderr)")
         let recovered = recovery == "delete"
@@ -111,8 +147,86 @@ import Testing
         #expect(supervisors(of: "member", in: world).isEmpty)
         #expect(try status(world, "infra") == "running")
         #expect(try domainCount(world) == 1)
+        #expect(try onlyDomain(world) == boot, "the pod's VM is back to its size")
         #expect(try world.run(["delete", "--force", "infra"]).status == 0)
         #expect(world.filesUnderRoot().isEmpty, "\(world.filesUnderRoot())")
+    }
+
+    /// A CRI sandbox's VM is made able to grow (the pod ceilings' defaults, 1024 MiB and 4
+    /// vCPUs); each member's limits grow it at create, past the ceiling create refuses and
+    /// makes nothing, and each member's delete gives its share back.
+    @Test func aSandboxsVMGrowsWithItsMembersLimitsWithinItsCeiling() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        let sandbox = try world.makeBundle("pause", args: ["fake-sleep"]) { config in
+            config["annotations"] = ["io.kubernetes.cri.container-type": "sandbox", "io.kubernetes.cri.sandbox-id": "pause"]
+        }
+        #expect(try world.run(["create", "--bundle", sandbox, "pause"]).status == 0)
+        #expect(try world.run(["start", "pause"]).status == 0)
+        let boot = try #require(try onlyDomain(world))
+        #expect(boot.vcpus == 1)
+
+        func member(_ name: String, memoryMiB: Int, cpuQuota: Int?) throws -> String {
+            try world.makeBundle(name, args: ["fake-wait"]) { config in
+                config["annotations"] = ["io.kubernetes.cri.container-type": "container", "io.kubernetes.cri.sandbox-id": "pause"]
+                var linux = config["linux"] as? [String: Any] ?? [:]
+                var resources: [String: Any] = ["memory": ["limit": memoryMiB << 20]]
+                if let cpuQuota { resources["cpu"] = ["quota": cpuQuota, "period": 100_000] }
+                linux["resources"] = resources
+                config["linux"] = linux
+            }
+        }
+        #expect(try world.run(["create", "--bundle", try member("web", memoryMiB: 128, cpuQuota: 150_000), "web"]).status == 0)
+        #expect(try onlyDomain(world)?.memoryMiB == boot.memoryMiB + 128)
+        #expect(try onlyDomain(world)?.vcpus == 3, "1 + ceil(1.5)")
+        #expect(try world.run(["create", "--bundle", try member("db", memoryMiB: 64, cpuQuota: nil), "db"]).status == 0)
+        #expect(try onlyDomain(world)?.memoryMiB == boot.memoryMiB + 192)
+
+        let huge = try world.run(["create", "--bundle", try member("huge", memoryMiB: 1024, cpuQuota: 800_000), "huge"])
+        #expect(huge.status != 0)
+        #expect(huge.stderr.contains("can grow to 1024 MiB and 448 MiB are taken"), "\(huge.stderr)")
+        #expect(try world.run(["state", "huge"]).status != 0, "nothing made past the ceiling")
+        #expect(try onlyDomain(world)?.memoryMiB == boot.memoryMiB + 192, "and the VM unchanged")
+
+        #expect(try world.run(["delete", "--force", "web"]).status == 0)
+        #expect(try onlyDomain(world)?.memoryMiB == boot.memoryMiB + 64)
+        #expect(try onlyDomain(world)?.vcpus == 1)
+        #expect(try world.run(["delete", "--force", "db"]).status == 0)
+        #expect(try onlyDomain(world)?.memoryMiB == boot.memoryMiB)
+        #expect(try world.run(["delete", "--force", "pause"]).status == 0)
+        #expect(world.filesUnderRoot().isEmpty, "\(world.filesUnderRoot())")
+    }
+
+    /// A VM created without room to grow (podman's infra: nothing marks it at create) keeps its
+    /// size; its members share it, their limits are not counted.
+    @Test func aPodWithoutCeilingKeepsItsSize() throws {
+        let world = try RunxlProcess()
+        defer { world.cleanup() }
+        try startPod(in: world)
+        let boot = try #require(try onlyDomain(world))
+        let limited = try world.makeBundle("limited", args: ["fake-wait"]) { config in
+            Self.member(of: "infra")(&config)
+            config["linux"] = ["resources": ["memory": ["limit": 4096 << 20]]]
+        }
+        #expect(try world.run(["create", "--bundle", limited, "limited"]).status == 0)
+        #expect(try onlyDomain(world) == boot)
+        #expect(try world.run(["delete", "--force", "limited"]).status == 0)
+        #expect(try world.run(["delete", "--force", "infra"]).status == 0)
+    }
+
+    /// The one fake domain's memory and vCPUs.
+    private func onlyDomain(_ world: RunxlProcess) throws -> FakeDomainSize? {
+        guard let data = FileManager.default.contents(atPath: world.fakeDirectory + "/world.json"),
+            let object = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let domains = object["domains"] as? [Any], domains.count == 2, let info = domains[1] as? [String: Any],
+            let memory = info["memoryKiB"] as? Int, let vcpus = info["vcpus"] as? Int
+        else { return nil }
+        return FakeDomainSize(memoryMiB: memory / 1024, vcpus: vcpus)
+    }
+
+    struct FakeDomainSize: Equatable {
+        var memoryMiB: Int
+        var vcpus: Int
     }
 
     /// Live `runxl supervise ... ID` processes of this world.
