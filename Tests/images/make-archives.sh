@@ -3,6 +3,7 @@
 #   OUT/layout          OCI image layout, tag latest (one gzip layer, Cmd ["sh"], linux/amd64)
 #   OUT/busybox-oci.tar oci-archive of it
 #   OUT/busybox-docker.tar  docker-archive of it (`docker save` format), tagged busybox:latest
+#   OUT/pause-docker.tar    the same image with Cmd ["sleep", "2147483647"], tagged localhost/pause:1
 #   OUT/multi           OCI layout whose index.json names an image index with linux/amd64 and
 #                       linux/arm64 manifests (tag latest)
 #   OUT/arm64-only      OCI layout of an image whose config says linux/arm64
@@ -50,6 +51,11 @@ done
 umoci gc --layout "$out/layered"
 skopeo copy --quiet oci:"$out/layout":latest oci-archive:"$out/busybox-oci.tar":latest
 skopeo copy --quiet oci:"$out/layout":latest docker-archive:"$out/busybox-docker.tar":busybox:latest
+# containerd CRI's pause image (its sandbox_image, run as each pod's first container; there is
+# no registry to pull registry.k8s.io/pause from): the busybox image, whose Cmd sleeps.
+skopeo copy --quiet oci:"$out/layout":latest oci:"$work/pause":latest
+umoci config --image "$work/pause:latest" --config.cmd sleep --config.cmd 2147483647
+skopeo copy --quiet oci:"$work/pause":latest docker-archive:"$out/pause-docker.tar":localhost/pause:1
 
 build_image "$work/arm" latest arm64
 skopeo copy --quiet oci:"$work/arm":latest oci:"$out/arm64-only":latest

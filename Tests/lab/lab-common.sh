@@ -30,6 +30,13 @@ load_network_modules() {
     modprobe "$module" 2>/dev/null || echo "note: modprobe $module failed"
   done
 }
+# share_mode_on / share_mode_off: the host config switched to share mode, runxl's default, for
+# a suite whose pods need it (the suites' config runs initramfs mode, above), and put back.
+share_mode_on() {
+  cp /etc/runxl/config.json /tmp/runxl-config-before-share.json
+  /usr/bin/python3 -c 'import json; p = "/etc/runxl/config.json"; c = json.load(open(p)); c["rootfs"] = "share"; json.dump(c, open(p, "w"))'
+}
+share_mode_off() { mv /tmp/runxl-config-before-share.json /etc/runxl/config.json; }
 # median X...: the middle value (the mean of the two middle ones for an even count), as the
 # bench scripts compute it.
 # veth_namespace NS HOSTIF PREFIX: network namespace NS, as CNI makes one, with eth0 at

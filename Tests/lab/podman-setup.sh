@@ -40,7 +40,8 @@ export CONTAINERS_CONF=$clients/containers.conf CONTAINERS_STORAGE_CONF=$clients
 # Every client call is bounded, so a hang costs one check, not the whole lab run.
 pm() { timeout -k 5 180 podman --runtime runxl --root "$clients/podman-graph" --runroot "$clients/podman-run" "$@"; }
 podman_domains() { xl list | awk 'NR > 2 { print $1 }' | grep -c . ; }
-# podman and containerd pass no --root: runxl's default, as runc's is /run/runc.
+# podman passes no --root: runxl's default, as runc's is /run/runc. (containerd's shim passes
+# /run/containerd/runc/NAMESPACE.)
 runxl_state_empty() { [ -z "$(ls -A /run/runxl 2>/dev/null)" ]; }
 # layout_archive LAYOUT NAME: $clients/NAME.tar, the OCI layout with its image named NAME (the
 # test layouts all name theirs "latest"), for `podman load` and `ctr images import`.

@@ -103,13 +103,7 @@ rm -rf /var/tmp/lab-rootfs/tmp/w
 
 # The suites' host config runs initramfs mode (lab-common.sh); a pod needs share mode, runxl's
 # default, whose 9pfs backend takes each further container's rootfs.
-cp /etc/runxl/config.json /tmp/runxl-pods-config.json
-/usr/bin/python3 - <<'PY'
-import json
-config = json.load(open("/etc/runxl/config.json"))
-config["rootfs"] = "share"
-json.dump(config, open("/etc/runxl/config.json", "w"))
-PY
+share_mode_on
 
 echo "== pods: a podman pod is one VM; its containers share localhost"
 # The infra image is busybox with `sleep 600` as its Cmd (--infra-command takes one word only);
@@ -176,6 +170,6 @@ pm rmi -f localhost/rxpod-infra >/dev/null 2>&1
 expect "pods: podman pod rm -f leaves no domain" 0 "$(podman_domains)"
 runxl_state_empty && pass "pods: podman pod rm -f leaves no runxl state" || fail "pods: runxl state left: $(ls -A /run/runxl)"
 
-mv /tmp/runxl-pods-config.json /etc/runxl/config.json
+share_mode_off
 
 if [ -n "${pods_standalone:-}" ]; then finish_lab; fi
