@@ -183,9 +183,10 @@ public struct PodMemberShare: Sendable {
         ) { position, source in GuestShares.podMemberBindSource(id, index: position, hostSource: source) }
         var process = try ProcessDescription(spec: spec, lookup: RootfsLookup(rootfs: rootfs), guestMounts: guestMounts)
         process.podMember = id
-        // The pod's uts and pid namespaces are the first container's.
+        // The pod's uts namespace is the first container's. Its pid namespace is its own when the
+        // spec asks for a new one (runc's default, the CRI's and podman's); one by path (a pod
+        // that shares its processes) is the pod's.
         process.hostname = nil
-        process.pidNamespace = false
         description = process
         self.hostMounts = hostMounts
         binds = checked.map { ($0.source, $0.isDirectory) }

@@ -97,7 +97,28 @@ final class ExecSessions {
     }
 
     private func launch(_ description: ProcessDescription) throws(InitFailure) -> Session {
+        // An exec into a member is made in the member's pid namespace, as runc's exec joins the
+        // container's: init's children are made there for this one fork.
+        if let member = description.joinPodMember, let pid = podMembers[member] {
+            return try PodMemberRoot.forkingInPidNamespace("\(pid)/ns/pid", of: "pod member \(member)", warn: warn) {
+                () throws(InitFailure) in try launchProcess(description)
+            }
+        }
+        // A member's own pid namespace: clone(CLONE_NEWPID) makes one only from the namespace the
+        // caller itself is in (EINVAL after init's unshare for the first container, as the lab
+        // showed), so init's children are made in init's own for this fork; the new namespace is
+        // a sibling of the first container's, as runc's containers are on a host.
+        if description.podMember != nil && description.pidNamespace {
+            return try PodMemberRoot.forkingInPidNamespace("self/ns/pid", of: "runxl-init", warn: warn) {
+                () throws(InitFailure) in try launchProcess(description)
+            }
+        }
+        return try launchProcess(description)
+    }
+
+    private func launchProcess(_ description: ProcessDescription) throws(InitFailure) -> Session {
         let enter = try enterRoot(description)
+        let ownPidNamespace = description.podMember != nil && description.pidNamespace
         if description.terminal {
             let (master, replica) = try Pseudoterminal.allocateInGuest(purpose: "exec")
             defer { close(replica) }
@@ -107,6 +128,7 @@ final class ExecSessions {
             }
             var launcher = Launcher(description: description, stdio: .terminal(replica), switchUser: true, warn: warn)
             launcher.enterRoot = enter
+            launcher.ownPidNamespace = ownPidNamespace
             let pid = try launcher.launch().pid
             _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
             return Session(pid: pid, input: master, outputs: [master])
@@ -122,6 +144,7 @@ final class ExecSessions {
             description: description, stdio: .pipes(stdin: stdinPipe[0], stdout: stdoutPipe[1], stderr: stderrPipe[1]),
             switchUser: true, warn: warn)
         launcher.enterRoot = enter
+        launcher.ownPidNamespace = ownPidNamespace
         let pid: pid_t
         do {
             pid = try launcher.launch().pid

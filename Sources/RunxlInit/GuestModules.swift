@@ -1,9 +1,5 @@
 import Glibc
 
-// finit_module has no glibc wrapper: through syscall(2), whose integer arguments a fixed-arity
-// declaration passes in the same registers (see System.swift).
-@_silgen_name("syscall") private func c_syscall3(_ number: Int, _ first: Int, _ second: UnsafePointer<CChar>, _ third: Int) -> Int
-
 /// The kernel modules the host put into the initramfs (`/.runxl/modules`, listed in load order
 /// in `order`), loaded first thing, before the network and the mounts need their drivers: the
 /// guest kernel is the distribution's, whose Xen network and disk frontends (and ext4) are
@@ -39,7 +35,10 @@ enum GuestModules {
                 continue
             }
             let compressed = [".xz", ".zst", ".gz"].contains { name.hasSuffix($0) }
-            let result = c_syscall3(finitModule, Int(fd), "", compressed ? compressedFile : 0)
+            // finit_module has no glibc wrapper.
+            let result = "".withCString { noArguments in
+                c_syscall(finitModule, Int(fd), Int(bitPattern: noArguments), compressed ? compressedFile : 0, 0, 0)
+            }
             let code = errno
             close(fd)
             if result != 0 && code != EEXIST {

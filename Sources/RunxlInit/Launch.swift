@@ -24,6 +24,11 @@ struct Launcher {
     /// The child is the first process of a pid namespace init has just made: it mounts the
     /// spec's /proc again, so that /proc shows that namespace (runc mounts it from inside too).
     var firstOfPidNamespace = false
+    /// The child is made in a pid namespace of its own and is its PID 1: a pod's further
+    /// container, as runc gives each container its own. The caller makes sure init's children
+    /// are made in init's own namespace (clone's condition). The spec's /proc, mounted by the
+    /// child, then shows the new namespace.
+    var ownPidNamespace = false
     /// The child stops just before its exec until `StartGate.open` (the host's `start`): the
     /// process exists, with its namespaces, user and descriptors, as runc's init waits on
     /// exec.fifo, so exec sessions can join it before it runs.
@@ -60,7 +65,7 @@ struct Launcher {
                 permitted: CapabilitySets.resolve(sets.permitted, warn: warn),
                 ambient: CapabilitySets.resolve(sets.ambient, warn: warn))
         }
-        let pid = fork()
+        let pid = ownPidNamespace ? Self.forkIntoNewPidNamespace() : fork()
         if pid == -1 {
             let code = errno
             for fd in errorPipe + gatePipe where fd >= 0 { close(fd) }
@@ -92,6 +97,19 @@ struct Launcher {
         var status: Int32 = 0
         _ = retryingEINTR { Int(waitpid(pid, &status, 0)) }
         throw Self.decodeFailure(report)
+    }
+
+    /// fork(2) into a new pid namespace: clone(2) (glibc wraps it only for a child on a stack of
+    /// its own) with no stack is a fork with flags
+    /// (SIGCHLD: init waits for it as for any child). unshare(CLONE_NEWPID) would instead move
+    /// every later child of init into the new namespace.
+    private static func forkIntoNewPidNamespace() -> pid_t {
+        #if arch(x86_64)
+        let clone = 56
+        #else
+        let clone = 220
+        #endif
+        return pid_t(truncatingIfNeeded: c_syscall(clone, Int(Linux.cloneNewPID) | Int(SIGCHLD), 0, 0, 0, 0))
     }
 
     static func encodeFailure(_ failure: InitFailure) -> [UInt8] {

@@ -63,6 +63,27 @@ enum PodMemberRoot {
     /// Makes this process's mount namespace and root those of the member's running `process`,
     /// for an exec into it (as `nsenter -m -r`): the root is opened first, through init's own
     /// /proc, since setns moves the caller to the new namespace's own root.
+    /// Runs `body` (one fork) with init's children made in the pid namespace at `path` under
+    /// init's own /proc, then puts init's back. setns(CLONE_NEWPID) moves only the caller's future
+    /// children, so init itself stays where it is; a failure to put it back is reported, as every
+    /// later process of the pod would otherwise start in that namespace.
+    static func forkingInPidNamespace<Result>(
+        _ path: String, of owner: String, warn: (String) -> Void, _ body: () throws(InitFailure) -> Result
+    ) throws(InitFailure) -> Result {
+        let proc = SharedRoot.procDescriptor
+        let own = try check(openat(proc, "self/ns/pid_for_children", O_RDONLY | O_CLOEXEC), "open init's pid namespace for children")
+        defer { close(own) }
+        let target = try check(openat(proc, path, O_RDONLY | O_CLOEXEC), "\(owner): open its pid namespace")
+        defer { close(target) }
+        try check(c_setns(target, Linux.cloneNewPID), "\(owner): enter its pid namespace")
+        defer {
+            if c_setns(own, Linux.cloneNewPID) != 0 {
+                warn("runxl-init: cannot return to the pod's pid namespace after a fork in \(owner)'s: \(errnoText(errno))")
+            }
+        }
+        return try body()
+    }
+
     static func join(_ member: String, process: pid_t) throws(InitFailure) {
         let proc = SharedRoot.procDescriptor
         let namespace = try check(

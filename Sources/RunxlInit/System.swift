@@ -10,6 +10,9 @@ import RunxlBase
 @_silgen_name("capset") func c_capset(_ header: UnsafeMutableRawPointer, _ data: UnsafeMutableRawPointer) -> Int32
 @_silgen_name("reboot") func c_reboot(_ command: Int32) -> Int32
 @_silgen_name("unshare") func c_unshare(_ flags: Int32) -> Int32
+/// syscall(2) for the calls glibc has no wrapper for (finit_module, a clone without a stack of
+/// its own); one declaration, as Swift requires one type per C symbol.
+@_silgen_name("syscall") func c_syscall(_ number: Int, _ a: Int, _ b: Int, _ c: Int, _ d: Int, _ e: Int) -> Int
 @_silgen_name("pipe2") func c_pipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
 
 enum Linux {

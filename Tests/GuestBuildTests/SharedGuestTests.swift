@@ -235,9 +235,13 @@ private func shareSpec(_ mounts: [OCI.Mount] = [], annotations: [String: String]
         #expect(member.description.podMember == "web")
         #expect(member.description.mounts.map(\.source) == ["proc", GuestShares.controlMountPoint + "/pod/web/binds/0/hosts"])
         #expect(member.description.mounts[1].source.hasPrefix(GuestShares.podMemberBindsPrefix("web")))
-        // The pod's uts and pid namespaces are its first container's.
+        // The pod's uts namespace is its first container's; a new pid namespace is its own, as
+        // under runc, and one given by path (a pod sharing its processes) is the pod's.
         #expect(member.description.hostname == nil)
-        #expect(!member.description.pidNamespace)
+        #expect(member.description.pidNamespace)
+        var sharing = spec
+        sharing.linux = Linux(namespaces: [LinuxNamespace(type: .pid, path: "/proc/42/ns/pid")])
+        #expect(!(try PodMemberShare(id: "web", spec: sharing, rootfs: rootfs, sandboxState: sandbox)).description.pidNamespace)
         try member.createMountPoints()
         #expect(FileSystem.isDirectory(control + "/pod/web/root"))
         #expect(FileSystem.exists(control + "/pod/web/binds/0/hosts") && !FileSystem.isDirectory(control + "/pod/web/binds/0/hosts"))
