@@ -78,9 +78,15 @@ member_bundle rxidle 'exec sleep 600'
 timeout 120 "$runxl" --root "$root" run --detach --bundle "$work/rxidle" rxidle </dev/null >/dev/null 2>&1
 echo "FIGURE pods: one pod of 3 containers: Xen memory used (MiB): $((free_before - $(xen_free_mib))), 9pfs backends' RSS in dom0 (KiB): $(backends_rss_kib)"
 rx delete --force rxidle
+# httpd is PID 1 of the member's own pid namespace: a TERM it has no handler for does nothing,
+# as under runc; KILL ends it.
 timeout 60 "$runxl" --root "$root" kill rxweb TERM
+sleep 2
+expect "pods: a member's PID 1 ignores a TERM it has no handler for, as under runc" running \
+  "$(rx state rxweb 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')"
+timeout 60 "$runxl" --root "$root" kill rxweb KILL
 for _ in $(seq 1 60); do rx state rxweb 2>/dev/null | grep -q '"stopped"' && break; sleep 0.5; done
-expect "pods: kill TERM stops a member" stopped "$(rx state rxweb 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')"
+expect "pods: kill KILL stops a member" stopped "$(rx state rxweb 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')"
 rx delete rxweb
 expect "pods: deleting a member takes its binds out of the pod's backend" 0 "$(member_binds)"
 expect "pods: the pod's VM runs on" running "$(rx state rxsb 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')"
@@ -137,8 +143,9 @@ if pm create --name rxpod-base "$image" true >/dev/null 2>/tmp/pod.err \
   pm run --rm --pod rxpod "$image" sh -c 'echo to-stderr >&2; exit 7' >/tmp/pod.out 2>/tmp/pod.err
   expect "pods: a member's exit status reaches podman" 7 "$?"
   grep -q to-stderr /tmp/pod.err && pass "pods: a member's stderr reaches podman" || fail "pods: member stderr: $(tail -c 400 /tmp/pod.err)"
-  pm run --rm --pod rxpod "$image" sh -c 'hostname; cat /proc/1/comm' >/tmp/pod.out 2>/tmp/pod.err
+  pm run --rm --pod rxpod "$image" sh -c 'hostname; cat /proc/1/comm; echo $$' >/tmp/pod.out 2>/tmp/pod.err
   expect "pods: a member has the pod's hostname" rxpod "$(head -n 1 /tmp/pod.out)"
+  expect "pods: a member is PID 1 of its own pid namespace, as under runc" "sh 1" "$(sed -n 2,3p /tmp/pod.out | paste -sd' ')"
 
   # The member's writes land in its rootfs on the host, where podman cp reads them.
   rm -f /tmp/pod-cp

@@ -112,10 +112,12 @@ cri_start() {
   cri_dir=$1
   containerd --config "$1/config.toml" >"$1/containerd.log" 2>&1 &
   cri_containerd_pid=$!
-  local _
-  for _ in $(seq 1 100); do
-    cri version >/dev/null 2>&1 && return 0
-    sleep 0.2
+  # Bounded by time, not tries: each `cri` call starts Python and runs protoc (seconds in the
+  # lab's emulated dom0); a containerd that died is not waited for.
+  local deadline=$((SECONDS + 60))
+  while [ "$SECONDS" -lt "$deadline" ] && kill -0 "$cri_containerd_pid" 2>/dev/null; do
+    [ -S "$1/containerd.sock" ] && cri version >/dev/null 2>&1 && return 0
+    sleep 0.5
   done
   echo "containerd's CRI did not answer on $1/containerd.sock:" >&2
   tail -n 20 "$1/containerd.log" >&2
