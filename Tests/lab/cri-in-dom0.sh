@@ -56,7 +56,7 @@ elif ! cri_import /run/cri "$work/images/busybox-docker.tar" "$work/images/pause
   fail "cri: image import into containerd's k8s.io namespace"
 else
   pass "cri: containerd's CRI answers ($(cri --field runtime_version version 2>&1))"
-  image=docker.io/library/busybox:latest
+  cri_image=docker.io/library/busybox:latest
   start=$(now)
   pod=$(cri run-pod --name crip --handler runxl --state /run/cri/crip.json 2>/tmp/cri.err)
   status=$?
@@ -69,7 +69,7 @@ else
 
   # The server: 128 MiB and 1.5 CPUs of limits, which the pod's VM grows by.
   start=$(now)
-  web=$(cri create --state /run/cri/crip.json --name web --image "$image" --memory $((128 << 20)) \
+  web=$(cri create --state /run/cri/crip.json --name web --image "$cri_image" --memory $((128 << 20)) \
     --cpu-quota 150000 --cpu-period 100000 -- \
     sh -c 'mkdir -p /tmp/w; echo cri-hello >/tmp/w/i; exec httpd -f -p 8080 -h /tmp/w' 2>/tmp/cri.err) &&
     cri start "$web" 2>>/tmp/cri.err
@@ -89,7 +89,7 @@ else
     "$([ "${mem_total:-0}" -gt 300000 ] && echo yes || echo "no: MemTotal $mem_total kB")"
 
   # The client: reads the server's page over the pod's localhost, then exits with 3.
-  client=$(cri create --state /run/cri/crip.json --name client --image "$image" -- \
+  client=$(cri create --state /run/cri/crip.json --name client --image "$cri_image" -- \
     sh -c 'for i in $(seq 1 150); do wget -q -O- http://127.0.0.1:8080/i && exit 3; sleep 0.2; done; exit 1' \
     2>/tmp/cri.err) && cri start "$client" 2>>/tmp/cri.err
   expect "cri: the second container starts in the pod" 0 "$?"
@@ -107,7 +107,7 @@ else
   # Past the pod's ceiling (1024 MiB by default): CRI's CreateContainer only records the
   # container; StartContainer runs the runtime's create, which refuses it and makes nothing.
   records_before=$(ls -A "$cri_root" | grep -c .)
-  huge=$(cri create --state /run/cri/crip.json --name huge --image "$image" --memory $((2048 << 20)) -- true 2>/tmp/cri.err) &&
+  huge=$(cri create --state /run/cri/crip.json --name huge --image "$cri_image" --memory $((2048 << 20)) -- true 2>/tmp/cri.err) &&
     cri start "$huge" >/tmp/cri.out 2>>/tmp/cri.err
   status=$?
   expect "cri: a container past the pod's memory ceiling is refused, saying why" "yes" \
@@ -131,7 +131,7 @@ else
 
   # The sandbox first: a pod removed while its container runs.
   pod2=$(cri run-pod --name crip2 --handler runxl --state /run/cri/crip2.json 2>/tmp/cri.err) &&
-    sleeper=$(cri create --state /run/cri/crip2.json --name sleeper --image "$image" -- sleep 600 2>>/tmp/cri.err) &&
+    sleeper=$(cri create --state /run/cri/crip2.json --name sleeper --image "$cri_image" -- sleep 600 2>>/tmp/cri.err) &&
     cri start "$sleeper" 2>>/tmp/cri.err
   expect "cri: a second pod with a running container" 0 "$?"
   cri stop-pod "$pod2" 2>>/tmp/cri.err && cri remove-pod "$pod2" 2>>/tmp/cri.err
