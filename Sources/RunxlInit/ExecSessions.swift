@@ -108,7 +108,7 @@ final class ExecSessions {
         // caller itself is in (EINVAL after init's unshare for the first container, as the lab
         // showed), so init's children are made in init's own for this fork; the new namespace is
         // a sibling of the first container's, as runc's containers are on a host.
-        if description.podMember != nil && description.pidNamespace {
+        if Self.startsOwnPidNamespace(description) {
             return try PodMemberRoot.forkingInPidNamespace("self/ns/pid", of: "runxl-init", warn: warn) {
                 () throws(InitFailure) in try launchProcess(description)
             }
@@ -116,9 +116,15 @@ final class ExecSessions {
         return try launchProcess(description)
     }
 
+    /// A pod's further container whose spec asks for a new pid namespace; any other session
+    /// is made in init's children's namespace (an exec runs among the processes it joins).
+    private static func startsOwnPidNamespace(_ description: ProcessDescription) -> Bool {
+        description.podMember != nil && description.pidNamespace
+    }
+
     private func launchProcess(_ description: ProcessDescription) throws(InitFailure) -> Session {
         let enter = try enterRoot(description)
-        let ownPidNamespace = description.podMember != nil && description.pidNamespace
+        let ownPidNamespace = Self.startsOwnPidNamespace(description)
         if description.terminal {
             let (master, replica) = try Pseudoterminal.allocateInGuest(purpose: "exec")
             defer { close(replica) }

@@ -99,10 +99,9 @@ struct Launcher {
         throw Self.decodeFailure(report)
     }
 
-    /// fork(2) into a new pid namespace: clone(2) (glibc wraps it only for a child on a stack of
-    /// its own) with no stack is a fork with flags
-    /// (SIGCHLD: init waits for it as for any child). unshare(CLONE_NEWPID) would instead move
-    /// every later child of init into the new namespace.
+    /// fork(2) into a new pid namespace: clone(2) with no stack of its own is a fork with flags
+    /// (glibc wraps clone only for a child on a stack of its own); SIGCHLD, so init waits for it
+    /// as for any child. unshare(CLONE_NEWPID) would instead move every later child of init.
     private static func forkIntoNewPidNamespace() -> pid_t {
         #if arch(x86_64)
         let clone = 56
