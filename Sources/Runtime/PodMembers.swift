@@ -1,8 +1,8 @@
 internal import FoundationEssentials
-public import GuestProtocol
+import GuestProtocol
 import Hypervisor
-public import OCI
-public import RunxlBase
+import OCI
+import RunxlBase
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
 import OCI
-public import RunxlBase
+import RunxlBase
 
 /// A container's place in a pod, read from what its caller passed.
 ///

@@ -1,7 +1,7 @@
 import Glibc
 import Hypervisor
 public import OCI
-public import RunxlBase
+import RunxlBase
 
 /// What a pod's VM was created able to grow to (docs/pods.md, "Resources"): kept in its first
 /// container's record when the VM's ceilings are above its boot size.
