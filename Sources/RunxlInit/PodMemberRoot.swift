@@ -60,9 +60,6 @@ enum PodMemberRoot {
         try FileSystemSetup.apply(description, console: console)
     }
 
-    /// Makes this process's mount namespace and root those of the member's running `process`,
-    /// for an exec into it (as `nsenter -m -r`): the root is opened first, through init's own
-    /// /proc, since setns moves the caller to the new namespace's own root.
     /// Runs `body` (one fork) with init's children made in the pid namespace at `path` under
     /// init's own /proc, then puts init's back. setns(CLONE_NEWPID) moves only the caller's future
     /// children, so init itself stays where it is; a failure to put it back is reported, as every
@@ -84,6 +81,9 @@ enum PodMemberRoot {
         return try body()
     }
 
+    /// Makes this process's mount namespace and root those of the member's running `process`,
+    /// for an exec into it (as `nsenter -m -r`): the root is opened first, through init's own
+    /// /proc, since setns moves the caller to the new namespace's own root.
     static func join(_ member: String, process: pid_t) throws(InitFailure) {
         let proc = SharedRoot.procDescriptor
         let namespace = try check(
