@@ -177,11 +177,7 @@ extension XenLightHypervisor {
         config.b_info.max_memkb = plan.maxMemoryKiB
         config.b_info.target_memkb = plan.memoryKiB
         config.b_info.max_vcpus = Int32(plan.maxVcpus)
-        try call("libxl_cpu_bitmap_alloc", "cannot allocate the vCPU map of domain '\(plan.name)'") {
-            rx_libxl_cpu_bitmap_alloc(context, &config.b_info.avail_vcpus, Int32(plan.maxVcpus))
-        }
-        libxl_bitmap_set_none(&config.b_info.avail_vcpus)
-        for vcpu in 0..<plan.vcpus { rx_libxl_bitmap_set(&config.b_info.avail_vcpus, Int32(vcpu)) }
+        try fillVcpuMap(&config.b_info.avail_vcpus, size: plan.maxVcpus, available: plan.vcpus, of: "domain '\(plan.name)'")
         // The type-independent kernel fields (Xen >= 4.10) serve PV and PVH alike.
         config.b_info.kernel = try duplicate(plan.kernel)
         config.b_info.cmdline = try duplicate(plan.cmdline)

@@ -177,15 +177,21 @@ public final class XenLightHypervisor: Hypervisor, @unchecked Sendable {
             throw RunxlError(.invalidDomainConfig, "\(count) vCPUs for domain \(domain); give between 1 and \(DomainPlan.maximumVCPUs)")
         }
         var map = libxl_bitmap()
-        try call("libxl_cpu_bitmap_alloc", "cannot allocate a vCPU map for domain \(domain)") {
-            rx_libxl_cpu_bitmap_alloc(context, &map, Int32(count))
-        }
         defer { rx_libxl_bitmap_dispose(&map) }
-        libxl_bitmap_set_none(&map)
-        for vcpu in 0..<count { rx_libxl_bitmap_set(&map, Int32(vcpu)) }
+        try fillVcpuMap(&map, size: count, available: count, of: "domain \(domain)")
         try call("libxl_set_vcpuonline", "cannot make \(count) vCPUs available to domain \(domain)", domain: domain) {
             rx_libxl_set_vcpuonline(context, domain.rawValue, &map, nil)
         }
+    }
+
+    /// Allocates `map` for `size` vCPUs with vCPUs 0..<available set: a domain's available vCPUs,
+    /// at create and when a pod's VM grows.
+    func fillVcpuMap(_ map: inout libxl_bitmap, size: Int, available: Int, of owner: String) throws(RunxlError) {
+        try call("libxl_cpu_bitmap_alloc", "cannot allocate the vCPU map of \(owner)") {
+            rx_libxl_cpu_bitmap_alloc(context, &map, Int32(size))
+        }
+        libxl_bitmap_set_none(&map)
+        for vcpu in 0..<available { rx_libxl_bitmap_set(&map, Int32(vcpu)) }
     }
 
     /// Writes the PV shutdown request (`control/shutdown` = `poweroff`) and returns, as a
