@@ -72,5 +72,7 @@ public enum GuestShares {
 
     /// The guest kernel's modules for 9p over Xen, in the names modprobe knows (their
     /// dependencies, netfs and fscache on 6.1, come from modules.dep).
-    public static let guestModules = ["9pnet_xen", "9p"]
+    public static let guestModules = [transportModule, "9p"]
+    /// 9P's Xen transport: loading it probes the guest's 9pfs devices, which connects them.
+    public static let transportModule = "9pnet_xen"
 }

@@ -14,8 +14,23 @@ public enum GuestTemplate {
     /// The fresh randomness each restored copy gets, in bytes (256 bits, a full CRNG seed).
     public static let seedBytes = 32
 
+    /// The word on a warm VM's kernel command line (`WarmPool`): a guest booted ahead of any
+    /// container, whose init reports `GuestReport.templateReady` and then waits for
+    /// `HostMessage.resumeFromTemplate`, as a template does, but is never saved: the host hands
+    /// the running guest to the next container of its shape.
+    public static let warmFlag = "runxl.warm"
+
     /// Whether a kernel command line (`/proc/cmdline`) is a template's.
     public static func isTemplate(commandLine: String) -> Bool {
-        commandLine.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).contains { $0 == Substring(commandLineFlag) }
+        has(commandLineFlag, in: commandLine)
+    }
+
+    /// Whether a kernel command line is a warm VM's.
+    public static func isWarm(commandLine: String) -> Bool {
+        has(warmFlag, in: commandLine)
+    }
+
+    private static func has(_ flag: String, in commandLine: String) -> Bool {
+        commandLine.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).contains { $0 == Substring(flag) }
     }
 }

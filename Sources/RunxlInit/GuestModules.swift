@@ -6,7 +6,9 @@ import Glibc
 /// modules. There is no modprobe in the guest.
 enum GuestModules {
     static let directory = "/.runxl/modules"
-    nonisolated(unsafe) private static var loaded = false
+    /// The list's names loaded so far, or held back by `loadAll(except:)` for a later call.
+    nonisolated(unsafe) private static var loaded: Set<String> = []
+    nonisolated(unsafe) private static var listRead = false
 
     #if arch(x86_64)
     private static let finitModule = 313
@@ -16,18 +18,27 @@ enum GuestModules {
     /// MODULE_INIT_COMPRESSED_FILE: the kernel decompresses a `.ko.xz`/`.ko.zst`/`.ko.gz` itself.
     private static let compressedFile = 4
 
+    nonisolated(unsafe) private static var order: [String] = []
+
     /// Loads every listed module once; one already in the kernel is fine. A module that fails
-    /// is reported and skipped: the mount that needs it then fails with its own error.
-    static func loadAll(console: Console) {
-        guard !loaded else { return }
-        loaded = true
-        // Most guests need no module and have no list.
-        guard fileMode(directory + "/order") != nil else { return }
-        guard let order = try? readWholeFile(directory + "/order", limit: 1 << 20) else {
-            console.diagnostic("no kernel modules in the initramfs (\(directory)/order is missing)")
-            return
+    /// is reported and skipped: the mount that needs it then fails with its own error. Modules
+    /// named in `except` (modprobe names, without the file's extension) wait for a later call: a
+    /// warm VM loads all but the one whose probe would connect its shares (`TemplateResume`).
+    static func loadAll(console: Console, except: [String] = []) {
+        if !listRead {
+            listRead = true
+            // Most guests need no module and have no list.
+            guard fileMode(directory + "/order") != nil else { return }
+            guard let bytes = try? readWholeFile(directory + "/order", limit: 1 << 20) else {
+                console.diagnostic("no kernel modules in the initramfs (\(directory)/order is missing)")
+                return
+            }
+            order = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init).filter { !$0.contains("/") }
         }
-        for name in String(decoding: order, as: UTF8.self).split(separator: "\n") where !name.contains("/") {
+        for name in order where !loaded.contains(name) {
+            let module = name.split(separator: ".").first.map(String.init) ?? name
+            if except.contains(module) { continue }
+            loaded.insert(name)
             let path = directory + "/" + name
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {

@@ -43,6 +43,11 @@ struct InitMain {
                 }
                 try TemplateResume.holdUntilRestored(host: xenbus, console: console)
                 SharedRoot.channelWaitSeconds = TemplateResume.shareWaitSeconds
+            } else if isGuest && TemplateResume.isWarm {
+                guard let xenbus = host as? XenbusChannel else {
+                    throw InitFailure("a warm guest learns of its container through xenstore, which is unavailable")
+                }
+                try TemplateResume.holdUntilAdopted(host: xenbus, console: console)
             }
             var path = isGuest ? ProcessDescription.path : (environmentValue("RUNXL_INIT_PROCESS") ?? ProcessDescription.path)
             if isGuest && fileMode(path) == nil {

@@ -14,6 +14,24 @@ enum TemplateResume {
         return GuestTemplate.isTemplate(commandLine: String(decoding: bytes, as: UTF8.self))
     }
 
+    /// Whether this guest is a warm VM of the host's pool (`GuestTemplate.warmFlag`).
+    static var isWarm: Bool {
+        guard let bytes = try? readWholeFile("/proc/cmdline", limit: 4096) else { return false }
+        return GuestTemplate.isWarm(commandLine: String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// A warm VM's pause point: reports ready and returns once the host handed the guest to a
+    /// container. Every module but 9pfs's Xen transport is loaded before: the 9pfs front ends
+    /// must not connect until the host has bound the container's rootfs and control directory
+    /// over the shares' directories, because QEMU's back end opens a share's root when its front
+    /// end connects and never again; the transport's probe is what connects them.
+    static func holdUntilAdopted(host: XenbusChannel, console: Console) throws(InitFailure) {
+        GuestModules.loadAll(console: console, except: [GuestShares.transportModule])
+        try host.report(.templateReady)
+        // Booted on its own, a warm VM has its own RNG state; the host's seed adds to it.
+        seedRandomness(try host.waitForResume(), console: console)
+    }
+
     /// Reports the template ready and returns once the host restored it for a container: the
     /// host saves the guest while init waits here, so everything before (the kernel's boot, the
     /// modules) is done once per template, not once per container.
