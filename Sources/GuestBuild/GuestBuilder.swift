@@ -44,6 +44,9 @@ public struct BuiltGuest: Sendable {
     public var hostMounts: [HostMount] = []
     /// Share mode with templates on: the VM template the domain may be restored from.
     public var template: TemplatePlan?
+    /// Share mode: the identity of the kernel and initramfs files (`bootFilesIdentity`), which a
+    /// warm VM of this guest's shape must have booted.
+    public var bootIdentity: String?
 }
 
 /// The JSON written next to a converted guest: what it is and how it was made.

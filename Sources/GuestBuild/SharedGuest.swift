@@ -118,6 +118,7 @@ extension GuestBuilder {
         ]
         guest.hostMounts = hostMounts
         guest.template = try templatePlan(for: guest.domain, spec: spec)
+        guest.bootIdentity = try bootFilesIdentity(kernel: guest.domain.kernel, ramdisk: initramfs.path)
         return guest
     }
 

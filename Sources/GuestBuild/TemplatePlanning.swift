@@ -37,22 +37,30 @@ extension GuestBuilder {
         }
         var hasher = SHA256()
         hasher.update("runxl VM template 1\0\(domain.type.rawValue)\0\(domain.cmdline)\0\(domain.memoryMiB)\0\(domain.vcpus)\0")
-        let cache = options.resolvedCacheDirectory + "/"
-        for (path, role) in [(domain.kernel, "guest kernel"), (ramdisk, "initramfs")] {
-            // The caches name their files after their content (and touch them on each use), so
-            // such a path is the identity; any other file is known by its inode and times.
-            if path.hasPrefix(cache) {
-                hasher.update("cached\0\(path)\0")
-            } else {
-                _ = try InitramfsBuilder.hashFileIdentity(path, role: role, into: &hasher)
-            }
-        }
+        hasher.update(try bootFilesIdentity(kernel: domain.kernel, ramdisk: ramdisk))
         let key = String(hasher.finalizeHex().prefix(32))
         let template = DomainSpec(
             name: "\(GuestTemplate.domainNamePrefix)\(key.prefix(16))", type: domain.type, kernel: domain.kernel, ramdisk: ramdisk,
             cmdline: domain.cmdline + " " + GuestTemplate.commandLineFlag, memoryMiB: domain.memoryMiB, vcpus: domain.vcpus)
         let directory = options.resolvedCacheDirectory + "/" + Self.templatesDirectoryName
         return TemplatePlan(domain: template, imagePath: "\(directory)/template-\(key).xen-save")
+    }
+
+    /// What names a guest's kernel and initramfs for as long as their content stays: a VM booted
+    /// from them (a template, a warm VM) serves a guest with the same identity only. The caches
+    /// name their files after their content (and touch them on each use), so such a path is the
+    /// identity; any other file is known by its inode and times.
+    func bootFilesIdentity(kernel: String, ramdisk: String) throws(RunxlError) -> String {
+        var hasher = SHA256()
+        let cache = options.resolvedCacheDirectory + "/"
+        for (path, role) in [(kernel, "guest kernel"), (ramdisk, "initramfs")] {
+            if path.hasPrefix(cache) {
+                hasher.update("cached\0\(path)\0")
+            } else {
+                _ = try InitramfsBuilder.hashFileIdentity(path, role: role, into: &hasher)
+            }
+        }
+        return hasher.finalizeHex()
     }
 
     static func templatesWanted(spec: Spec, host: HostConfig) throws(RunxlError) -> Bool {

@@ -16,10 +16,15 @@ public struct PreparedGuest: Sendable {
     public var takesNetwork: Bool
     /// The VM template `domain` may be restored from instead of booted (`GuestTemplates`).
     public var template: TemplatePlan?
+    /// What the kernel and initramfs files are, for as long as they stay the same
+    /// (`GuestBuilder.bootFilesIdentity`); nil when the preparer cannot say, and then no warm
+    /// VM (`WarmPool`) is taken for the guest.
+    public var bootIdentity: String?
     public init(
         domain: DomainSpec, unikernel: String? = nil, hostMounts: [HostMount] = [], takesNetwork: Bool = true,
-        template: TemplatePlan? = nil
+        template: TemplatePlan? = nil, bootIdentity: String? = nil
     ) {
+        self.bootIdentity = bootIdentity
         self.domain = domain
         self.unikernel = unikernel
         self.hostMounts = hostMounts

@@ -56,7 +56,8 @@ struct XenGuestPreparer: GuestPreparing {
             let kind = guest.declaration.kind
             return PreparedGuest(domain: guest.domain, unikernel: kind.rawValue, takesNetwork: kind.flavour.configuresNetwork)
         case .linux(let guest):
-            return PreparedGuest(domain: guest.domain, hostMounts: guest.hostMounts, template: guest.template)
+            return PreparedGuest(
+                domain: guest.domain, hostMounts: guest.hostMounts, template: guest.template, bootIdentity: guest.bootIdentity)
         }
     }
 }

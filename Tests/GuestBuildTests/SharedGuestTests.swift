@@ -91,6 +91,10 @@ private func shareSpec(_ mounts: [OCI.Mount] = [], annotations: [String: String]
         #expect(first.initramfs?.key == second.initramfs?.key)
         #expect(second.initramfs?.cacheHit == true)
         #expect(second.domain.memoryMiB == first.domain.memoryMiB)
+        // The cache touches the file it hands out; its identity, which a warm VM must match,
+        // stays (the lab's first run keyed on the file's times and never matched).
+        #expect(first.bootIdentity != nil)
+        #expect(first.bootIdentity == second.bootIdentity)
     }
 
     @Test func modeComesFromTheAnnotationThenTheHostConfig() throws {
