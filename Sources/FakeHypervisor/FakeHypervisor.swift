@@ -174,8 +174,23 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
                 Self.report(.templateReady, domain, &world)
                 return
             }
-            // A restored copy's init goes on only once the host says which container it is.
-            if world.store["/fake/\(domain)/restored"] == "1", Self.message(.resume, domain, world) == nil { return }
+            if Self.commandLineWords(domain, world).contains(Substring(GuestTemplate.warmFlag)),
+                world.store["/fake/\(domain)/warm"] == nil
+            {
+                // A warm VM's init waits for a container, as a restored copy does below; one
+                // whose guest ends at once (`fake-exit N`) never gets there.
+                if Self.commandLineWords(domain, world).first == "fake-exit" {
+                    Self.runFakeProcess(domain, &info, &world)
+                    return
+                }
+                Self.report(.templateReady, domain, &world)
+                world.store["/fake/\(domain)/warm"] = "1"
+                return
+            }
+            // A restored copy's init, and a warm VM's, go on only once the host says which
+            // container it is.
+            let waitsForResume = world.store["/fake/\(domain)/restored"] == "1" || world.store["/fake/\(domain)/warm"] == "1"
+            if waitsForResume, Self.message(.resume, domain, world) == nil { return }
             // A guest booted by create holds its process until start opens the gate.
             // Init has made the process, held at its gate or not.
             Self.report(.ready(pid: 1), domain, &world)
@@ -193,7 +208,7 @@ public final class FakeHypervisor: Hypervisor, @unchecked Sendable {
     /// `FakeGuest`, when there is one, plays it).
     private static func runFakeProcess(_ domain: DomainID, _ info: inout DomainInfo, _ world: inout World) {
         world.store["/fake/\(domain)/process"] = "running"
-        let words = commandLineWords(domain, world)
+        let words = commandLineWords(domain, world).filter { $0 != Substring(GuestTemplate.warmFlag) }
         if words.count == 2, words[0] == "fake-exit", let code = Int32(words[1]) {
             end(domain, .exited(code), &info, &world)
         }

@@ -27,6 +27,8 @@ public final class ContainerEngine {
     public var hookRunner = HookRunner()
     /// How a network namespace named in config.json reaches the guest (tests put a double here).
     public var network: any NetworkAttaching = NamespaceNetwork()
+    /// Pre-booted guests create may take instead of booting one (host config `warmPool`).
+    public var warmPool: WarmPool?
 
     public init(store: StateStore, hypervisor: any Hypervisor, hypervisorName: String, preparer: any GuestPreparing) {
         self.store = store
@@ -154,23 +156,30 @@ public final class ContainerEngine {
             record.hostCgroup = HostCgroup.directory(for: spec.linux?.cgroupsPath)
             try store.save(record, id: id)
             trace.mark("create \(id): guest prepared")
-            domain = try ShareMounts.withMounts(guest.hostMounts) { () throws(RunxlError) in
-                if let template = guest.template {
-                    var templates = GuestTemplates(hypervisor: hypervisor)
-                    templates.warn = warn
-                    if let restored = try templates.restore(domainSpec, from: template) {
-                        trace.mark("create \(id): restored from the VM template")
-                        return restored
+            let (warm, refill) = networkPlan == nil ? try adoptWarmVM(domainSpec, guest: guest, id: id, record: &record) : (nil, false)
+            if let warm {
+                domain = warm
+            } else {
+                domain = try ShareMounts.withMounts(guest.hostMounts) { () throws(RunxlError) in
+                    if let template = guest.template {
+                        var templates = GuestTemplates(hypervisor: hypervisor)
+                        templates.warn = warn
+                        if let restored = try templates.restore(domainSpec, from: template) {
+                            trace.mark("create \(id): restored from the VM template")
+                            return restored
+                        }
                     }
+                    return try hypervisor.createDomain(domainSpec, paused: true)
                 }
-                return try hypervisor.createDomain(domainSpec, paused: true)
             }
             KillInjection.reached(.afterDomainCreate)
             record.domainID = domain
             try store.save(record, id: id)
             trace.mark("create \(id): domain created paused")
-            // A unikernel has no init to hold its start: it stays paused until `start`.
-            let bootsBeforeStart = options.bootsBeforeStart && guest.unikernel == nil
+            if refill, let domain { warmPool?.requestFill(domain) }
+            // A unikernel has no init to hold its start: it stays paused until `start`. A warm
+            // VM has booted already: its init holds the process at the gate whoever asked.
+            let bootsBeforeStart = (options.bootsBeforeStart || warm != nil) && guest.unikernel == nil
             if bootsBeforeStart, let domain {
                 try GuestLink(hypervisor, domain: domain).send(.holdAtGate)
             }
@@ -222,6 +231,7 @@ public final class ContainerEngine {
             // `launch` supervises in-process: its pid is this process.
             if let pid = record.pid, !options.supervisor.isThisProcess { Glibc.kill(pid, SIGKILL) }
             if let cgroup = record.hostCgroup { HostCgroup.remove(cgroup) }
+            if let slot = record.warmSlot { WarmPool.release(slot) }
             try? store.remove(id)
             throw error
         }
@@ -484,6 +494,7 @@ public final class ContainerEngine {
         }
         if let cgroup = record?.hostCgroup { HostCgroup.remove(cgroup) }
         if let record, record.podSandbox != nil { removePodMemberFiles(of: record) }
+        if let slot = record?.warmSlot { WarmPool.release(slot) }
         KillInjection.reached(.beforeRemove)
         try store.removeRecord(id)
         KillInjection.reached(.afterRecordRemove)

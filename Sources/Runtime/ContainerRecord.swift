@@ -57,6 +57,9 @@ public struct ContainerRecord: Codable, Sendable {
     public var podCapacity: PodCapacity?
     /// A further container's share of its pod's VM, counted from create to delete (`PodClaim`).
     public var podClaim: PodClaim?
+    /// The warm VM's slot (`WarmPool`) when the container's VM came from the pool: its shares
+    /// serve that directory, which delete removes after the domain.
+    public var warmSlot: String?
 
     public init(
         ociVersion: String, id: String, status: ContainerStatus, bundle: String, rootfs: String,

@@ -133,6 +133,11 @@ public struct GarbageCollector {
 
     private func collectDomains(into report: inout GarbageReport) throws(RunxlError) {
         for domain in try engine.hypervisor.listDomains() where domain.name.hasPrefix(DomainNaming.prefix) {
+            // The warm pool's VMs belong to no root: `runxl warm drain` stops them.
+            if domain.name.hasPrefix(WarmPool.domainNamePrefix) {
+                report.kept.append("domain \(domain.name) (\(domain.id)) is a warm VM; runxl warm drain stops the idle ones")
+                continue
+            }
             let idText = String(domain.name.dropFirst(DomainNaming.prefix.count))
             // A record (live or not) owns its domain; it was handled above.
             if let id = try? ContainerID(idText), engine.store.exists(id) { continue }

@@ -80,7 +80,8 @@ public struct GuestTemplates: Sendable {
         do throws(RunxlError) {
             let domain = try hypervisor.createDomain(template.domain, paused: false)
             do throws(RunxlError) {
-                try waitUntilReady(domain, name: template.domain.name)
+                try Self.waitUntilReady(
+                    hypervisor, domain: domain, name: template.domain.name, timeoutSeconds: bootTimeoutSeconds, what: "template guest")
                 try hypervisor.saveDomain(domain, to: partial)
             } catch {
                 try? hypervisor.destroy(domain)
@@ -103,19 +104,22 @@ public struct GuestTemplates: Sendable {
         return true
     }
 
-    /// Waits for init's `templateReady`, or for the guest to end without it (an init that does not
-    /// know templates runs on as a container guest with no container, and powers off).
-    private func waitUntilReady(_ domain: DomainID, name: String) throws(RunxlError) {
+    /// Waits for init's `templateReady` in a template or a warm VM (`WarmPool`), or for the guest
+    /// to end without it (an init that does not know the flag runs on as a container guest with
+    /// no container, and powers off).
+    static func waitUntilReady(
+        _ hypervisor: any Hypervisor, domain: DomainID, name: String, timeoutSeconds: Double, what: String
+    ) throws(RunxlError) {
         let link = try GuestLink(hypervisor, domain: domain)
-        let deadline = Clock.monotonicSeconds() + bootTimeoutSeconds
+        let deadline = Clock.monotonicSeconds() + timeoutSeconds
         let console = "see /var/log/xen/console/guest-\(name).log"
         while Clock.monotonicSeconds() < deadline {
             if try link.waitFor(.template, timeoutSeconds: 1) != nil { return }
             guard let info = try hypervisor.domainInfo(domain), info.state != .shutdown, info.state != .dying else {
-                throw RunxlError(.guestBootFailed, "the template guest '\(name)' ended before it was ready; \(console)")
+                throw RunxlError(.guestBootFailed, "the \(what) '\(name)' ended before it was ready; \(console)")
             }
         }
-        throw RunxlError(.timeout, "the template guest '\(name)' was not ready within \(Int(bootTimeoutSeconds)) s; \(console)")
+        throw RunxlError(.timeout, "the \(what) '\(name)' was not ready within \(Int(timeoutSeconds)) s; \(console)")
     }
 
     /// Fresh bytes from the host kernel's CRNG for the restored guest's.

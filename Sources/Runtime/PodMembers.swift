@@ -74,6 +74,16 @@ extension ContainerEngine {
             try store.saveSpec(spec, id: id)
             var member = try preparer.preparePodMember(
                 id: id, spec: spec, rootfs: record.rootfs, sandboxState: store.directory(sandbox.id))
+            if let slot = sandbox.record.warmSlot {
+                // The pod's VM came from the warm pool: its backend serves the slot, where the
+                // sandbox's control directory is bound, so the member's mounts go on there.
+                let sandboxState = store.directory(sandbox.id)
+                member.hostMounts = member.hostMounts.map { mount in
+                    var moved = mount
+                    moved.target = WarmPool.moved(mount.target, from: sandboxState, to: slot)
+                    return moved
+                }
+            }
             record.podDirectory = member.directory
             record.podMounts = member.hostMounts.map(\.target)
             try store.save(record, id: id)
