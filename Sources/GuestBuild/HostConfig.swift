@@ -32,13 +32,17 @@ public struct HostConfig: Codable, Sendable, Equatable {
     public var podMaxMemoryMiB: Int?
     /// The vCPUs a pod sandbox's VM can bring online; left out: `GuestDefaults.podMaxVcpus`.
     public var podMaxVcpus: Int?
+    /// Pre-booted guests kept for each guest shape the host has run (`WarmPool`,
+    /// docs/fast-start.md); left out or 0: none, every create boots its guest.
+    public var warmPool: Int?
 
     public init(
         defaultType: GuestType? = nil, kernel: String? = nil, memoryMiB: Int? = nil, vcpus: Int? = nil,
         cacheDir: String? = nil, compression: ArchiveCompression? = nil, modules: [String]? = nil,
         rootfs: RootfsMode? = nil, initramfsCacheMiB: Int? = nil, templates: Bool? = nil,
-        podMaxMemoryMiB: Int? = nil, podMaxVcpus: Int? = nil
+        podMaxMemoryMiB: Int? = nil, podMaxVcpus: Int? = nil, warmPool: Int? = nil
     ) {
+        self.warmPool = warmPool
         self.podMaxMemoryMiB = podMaxMemoryMiB
         self.podMaxVcpus = podMaxVcpus
         self.templates = templates
@@ -58,8 +62,15 @@ public struct HostConfig: Codable, Sendable, Equatable {
     public static func load(path: String = defaultPath) throws(RunxlError) -> HostConfig {
         guard FileSystem.exists(path) else { return HostConfig() }
         let bytes = try FileSystem.read(path)
-        return try JSONDocument.decode(HostConfig.self, from: bytes, documentName: path, code: .invalidConfig)
+        let config = try JSONDocument.decode(HostConfig.self, from: bytes, documentName: path, code: .invalidConfig)
+        if let size = config.warmPool, !(0...maximumWarmPool).contains(size) {
+            throw RunxlError(.invalidConfig, "\(path): warmPool is \(size); use 0 to \(maximumWarmPool) warm VMs per guest shape")
+        }
+        return config
     }
+
+    /// Each warm VM holds its memory while it waits; more than this per shape is a mistake.
+    public static let maximumWarmPool = 16
 
     public var cacheDirectory: String { cacheDir ?? Self.defaultCacheDirectory }
 }

@@ -27,11 +27,26 @@ enum Backend {
                 store: store, hypervisor: try XenBackend.open(logger: logger), hypervisorName: "xen", preparer: try preparer(global))
         }
         engine.warn = { logger.warning($0) }
+        engine.warmPool = try warmPool()
         if global.debug {
             engine.trace = PhaseTrace { logger.debugMessage($0) }
             engine.trace.mark("\(engine.hypervisorName) backend open")
         }
         return engine
+    }
+
+    /// The host config's warm pool, whose refills run as a detached `runxl warm fill`; nil when
+    /// it keeps no warm VMs.
+    static func warmPool() throws(RunxlError) -> WarmPool? {
+        guard let size = try HostConfig.load().warmPool, size > 0 else { return nil }
+        var pool = WarmPool(size: size)
+        pool.requestFill = { domain in
+            guard let executable = try? Processes.currentExecutable() else { return }
+            _ = try? Processes.spawn(
+                executable, [Warm.spec.name, WarmAction.fill.rawValue, "--\(Warm.afterFlag)", String(domain.rawValue)],
+                detachStandardStreams: true)
+        }
+        return pool
     }
 
     /// An engine for `exec`: no hypervisor is opened (the supervisor carries the exec to the

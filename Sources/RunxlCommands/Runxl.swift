@@ -69,7 +69,7 @@ public enum Runxl {
     static let verbs: [any Verb.Type] = [
         Create.self, Start.self, State.self, Kill.self, Delete.self, Run.self, List.self, Ps.self,
         Pause.self, Resume.self, Events.self, Features.self, SpecVerb.self, Launch.self, ImageVerb.self, Supervise.self,
-        UnpackLayers.self, Exec.self, ExecWait.self, Gc.self,
+        UnpackLayers.self, Exec.self, ExecWait.self, Gc.self, Warm.self,
     ]
 
     static var versionText: String { "runxl version \(version)\nspec: \(Spec.currentVersion)\n" }
