@@ -29,30 +29,27 @@ public enum KernelModules {
                 .invalidKernel,
                 "no modules for guest kernel \(release): \(depFile) is missing (install that kernel's modules or set \"modules\": [] in \(HostConfig.defaultPath))")
         }
-        let text = String(decoding: try FileSystem.read(depFile), as: UTF8.self)
-        var dependencies: [String: [String]] = [:]
-        var pathsByName: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let path = String(line[..<colon])
-            dependencies[path] = line[line.index(after: colon)...].split(separator: " ").map(String.init)
-            pathsByName[moduleName(path)] = path
-        }
+        // Only the lines needed are read out of the file (memmem per module), not all of its
+        // thousands: create pays this on every guest, and under the lab's emulation building
+        // the whole table cost about a second.
+        let table = ModulesDependencyFile(try FileSystem.read(depFile))
         var ordered: [String] = []
         var seen: Set<String> = []
-        func visit(_ path: String) {
+        func visit(_ path: String, dependencies: [String]) {
             guard seen.insert(path).inserted else { return }
-            for dependency in dependencies[path] ?? [] { visit(dependency) }
+            for dependency in dependencies {
+                visit(dependency, dependencies: table.dependencies(ofPath: dependency) ?? [])
+            }
             ordered.append(path)
         }
         for name in names {
-            guard let path = pathsByName[normalize(name)] else {
+            guard let (path, dependencies) = table.entry(named: normalize(name)) else {
                 // Built into the kernel is as good as loadable.
                 let builtin = (try? FileSystem.read(directory + "/modules.builtin")).map { String(decoding: $0, as: UTF8.self) } ?? ""
                 if builtin.split(separator: "\n").contains(where: { moduleName(String($0)) == normalize(name) }) { continue }
                 throw RunxlError(.invalidKernel, "kernel module '\(name)' is not in \(depFile)")
             }
-            visit(path)
+            visit(path, dependencies: dependencies)
         }
         return ordered.map { path in
             let file = path.split(separator: "/").last.map(String.init) ?? path
@@ -77,14 +74,88 @@ public enum KernelModules {
         return version.isEmpty ? nil : String(decoding: version, as: UTF8.self)
     }
 
-    private static func moduleName(_ path: String) -> String {
+    static func moduleName(_ path: String) -> String {
         var file = Substring(path.split(separator: "/").last ?? Substring(path))
         for suffix in [".xz", ".zst", ".gz"] where file.hasSuffix(suffix) { file = file.dropLast(suffix.count) }
         if file.hasSuffix(".ko") { file = file.dropLast(3) }
         return normalize(String(file))
     }
 
-    private static func normalize(_ name: String) -> String {
+    static func normalize(_ name: String) -> String {
         String(name.map { $0 == "-" ? "_" : $0 })
+    }
+}
+
+/// `modules.dep`'s lines (`PATH: DEPENDENCY...`), looked up by module name or path in the raw
+/// bytes.
+struct ModulesDependencyFile {
+    let bytes: [UInt8]
+
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    /// The line of the module whose name (normalised: `_` for `-`) is `name`.
+    func entry(named name: String) -> (path: String, dependencies: [String])? {
+        // A file name may spell a separator either way; try the name as given and with dashes.
+        for spelling in Set([name, String(name.map { $0 == "_" ? "-" : $0 })]) {
+            for start in occurrences(of: Array("/\(spelling).ko".utf8)) + occurrences(of: Array("\(spelling).ko".utf8), atLineStart: true) {
+                guard let line = line(around: start), let colon = bytes[line].firstIndex(of: UInt8(ascii: ":")), colon > start else {
+                    continue
+                }
+                let path = String(decoding: bytes[line.lowerBound..<colon], as: UTF8.self)
+                guard KernelModules.moduleName(path) == name else { continue }
+                return (path, dependencies(in: bytes[(colon + 1)..<line.upperBound]))
+            }
+        }
+        return nil
+    }
+
+    /// The dependencies on `path`'s line; nil when it has none.
+    func dependencies(ofPath path: String) -> [String]? {
+        for start in occurrences(of: Array("\(path):".utf8), atLineStart: true) {
+            guard let line = line(around: start) else { continue }
+            return dependencies(in: bytes[(start + path.utf8.count + 1)..<line.upperBound])
+        }
+        return nil
+    }
+
+    private func dependencies(in text: ArraySlice<UInt8>) -> [String] {
+        text.split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The line holding offset `index`, without its newline.
+    private func line(around index: Int) -> Range<Int>? {
+        guard index < bytes.count else { return nil }
+        var start = index
+        while start > 0, bytes[start - 1] != UInt8(ascii: "\n") { start -= 1 }
+        var end = index
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\n") { end += 1 }
+        return start..<end
+    }
+
+    /// Every offset where `needle` starts (only at a line's start, when asked): memchr for its
+    /// first byte, memcmp for the rest (glibc's memmem needs _GNU_SOURCE, which Swift's Glibc
+    /// module leaves out).
+    private func occurrences(of needle: [UInt8], atLineStart: Bool = false) -> [Int] {
+        guard let first = needle.first else { return [] }
+        var found: [Int] = []
+        bytes.withUnsafeBytes { haystack in
+            needle.withUnsafeBytes { wanted in
+                guard let base = haystack.baseAddress, let wantedBase = wanted.baseAddress else { return }
+                var offset = 0
+                while offset + needle.count <= haystack.count {
+                    guard let hit = memchr(base + offset, Int32(first), haystack.count - offset - needle.count + 1) else { break }
+                    let position = base.distance(to: UnsafeRawPointer(hit))
+                    if memcmp(hit, wantedBase, needle.count) == 0,
+                        !atLineStart || position == 0 || bytes[position - 1] == UInt8(ascii: "\n")
+                    {
+                        found.append(position)
+                    }
+                    offset = position + 1
+                }
+            }
+        }
+        return found
     }
 }

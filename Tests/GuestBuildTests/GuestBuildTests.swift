@@ -117,6 +117,32 @@ private func spec(args: [String] = ["sh", "-c", "echo hi"], annotations: [String
         #expect(entries.contains { $0.path == ".runxl/modules/xenfs.ko" })
     }
 
+    /// The lookup reads only the lines it needs; it must find what the whole table finds: a
+    /// name spelled with dashes or underscores, a compressed file, a module that is also some
+    /// other module's dependency (its path appears after another line's colon first).
+    @Test func theLookupFindsWhatTheWholeTableFinds() throws {
+        let scratch = try ScratchDirectory()
+        try scratch.file(
+            "modules/9.9.9/modules.dep",
+            """
+            kernel/fs/netfs/netfs.ko:
+            kernel/net/9p/9pnet_xen.ko.xz: kernel/net/9p/9pnet.ko kernel/drivers/xen/xen-front-pgdir-shbuf.ko
+            kernel/net/9p/9pnet.ko:
+            kernel/drivers/xen/xen-front-pgdir-shbuf.ko:
+            kernel/fs/9p/9p.ko: kernel/fs/netfs/netfs.ko kernel/net/9p/9pnet.ko
+            kernel/drivers/net/xen-netfront.ko:
+
+            """)
+        let root = scratch.path + "/modules"
+        let transport = try KernelModules.resolve(["9pnet_xen", "9p"], release: "9.9.9", modulesRoot: root)
+        #expect(transport.map(\.guestName) == ["9pnet.ko", "xen-front-pgdir-shbuf.ko", "9pnet_xen.ko.xz", "netfs.ko", "9p.ko"])
+        #expect(transport.first?.hostPath == root + "/9.9.9/kernel/net/9p/9pnet.ko")
+        for spelling in ["xen-netfront", "xen_netfront"] {
+            #expect(try KernelModules.resolve([spelling], release: "9.9.9", modulesRoot: root).map(\.guestName) == ["xen-netfront.ko"])
+        }
+        #expect(throws: RunxlError.self) { try KernelModules.resolve(["9pnet_x"], release: "9.9.9", modulesRoot: root) }
+    }
+
     @Test func unknownModuleIsAnError() throws {
         let release = try #require(try HostKernels.newest().split(separator: "/").last?.dropFirst("vmlinuz-".count))
         #expect(throws: RunxlError.self) { try KernelModules.resolve(["no_such_module_x"], release: String(release)) }
