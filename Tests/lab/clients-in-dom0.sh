@@ -142,22 +142,7 @@ done
 expect "podman unikernels leave no domain" 0 "$(podman_domains)"
 
 echo "== containerd + ctr with the runc shim and runxl as its binary"
-ctrd=$clients/containerd
-mkdir -p "$ctrd"
-cat >"$ctrd/config.toml" <<EOF
-version = 2
-root = "$ctrd/root"
-state = "$ctrd/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$ctrd/containerd.sock"
-EOF
-RUNXL_INIT=$RUNXL_INIT containerd --config "$ctrd/config.toml" >"$ctrd/log" 2>&1 &
-containerd_pid=$!
-c() { timeout -k 5 180 ctr --address "$ctrd/containerd.sock" "$@"; }
-for _ in $(seq 1 100); do c version >/dev/null 2>&1 && break; sleep 0.2; done
-c images import --all-platforms "$work/images/busybox-oci.tar" >/tmp/ctr.import 2>&1 || fail "ctr import: $(tail -c 400 /tmp/ctr.import)"
-ctr_image=$(c images ls -q | head -n 1)
+start_containerd
 [ -n "$ctr_image" ] && pass "ctr image import ($ctr_image)" || fail "no image in containerd"
 
 start=$(now)

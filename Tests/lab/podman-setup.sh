@@ -52,6 +52,27 @@ layout_archive() {
   tar -C "$clients/$2" -cf "$clients/$2.tar" .
 }
 
+# start_containerd: containerd as the README documents it for ctr (the CRI plugin off), its
+# state under $clients/containerd ($ctrd), `c` as its ctr, the busybox image imported
+# ($ctr_image) and $containerd_pid to stop it with.
+start_containerd() {
+  ctrd=$clients/containerd
+  mkdir -p "$ctrd"
+  cat >"$ctrd/config.toml" <<EOF
+version = 2
+root = "$ctrd/root"
+state = "$ctrd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$ctrd/containerd.sock"
+EOF
+  RUNXL_INIT=$RUNXL_INIT containerd --config "$ctrd/config.toml" >"$ctrd/log" 2>&1 &
+  containerd_pid=$!
+  c() { timeout -k 5 180 ctr --address "$ctrd/containerd.sock" "$@"; }
+  for _ in $(seq 1 100); do c version >/dev/null 2>&1 && break; sleep 0.2; done
+  c images import --all-platforms "$work/images/busybox-oci.tar" >/tmp/ctr.import 2>&1 || fail "ctr import: $(tail -c 400 /tmp/ctr.import)"
+  ctr_image=$(c images ls -q | head -n 1)
+}
 # cgroup2 for podman's cgroupfs manager (the lab's dom0 init mounts none).
 mountpoint -q /sys/fs/cgroup || mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
 
