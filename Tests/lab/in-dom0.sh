@@ -166,6 +166,7 @@ lab_section_time; . "$(dirname "${BASH_SOURCE[0]}")/clients-in-dom0.sh"
 lab_section_time; . "$(dirname "${BASH_SOURCE[0]}")/network-in-dom0.sh"
 lab_section_time; . "$(dirname "${BASH_SOURCE[0]}")/pods-in-dom0.sh"
 lab_section_time; . "$(dirname "${BASH_SOURCE[0]}")/cri-in-dom0.sh"
+lab_section_time; . "$(dirname "${BASH_SOURCE[0]}")/warm-in-dom0.sh"
 lab_section_time; . "$(dirname "${BASH_SOURCE[0]}")/installed-in-dom0.sh"
 lab_section_time; . "$(dirname "${BASH_SOURCE[0]}")/runtime-tools-in-dom0.sh"
 # Its own process (its own root, store and rx), whose check lines count in this run's summary
