@@ -18,7 +18,7 @@ mkdir -p /etc/runxl /var/lib/runxl "$root"
 # initramfs mode by default: sections 1-5 compare runxl with `xl create` of the same kernel and
 # initramfs; section 6 names each bundle's mode (share is the runtime's own default); section 7
 # measures issue 17's levers with xl alone (the kernel's boot timeline, PV against PVH, xl save
-# and restore).
+# and restore); section 8 its targets with the warm pool (share mode).
 cat >/etc/runxl/config.json <<JSON
 {"kernel": "$RUNXL_LAB_KERNEL", "cacheDir": "/var/lib/runxl/cache", "rootfs": "initramfs"}
 JSON
@@ -104,6 +104,19 @@ runxl_sample() {
   else
     note "runxl launch failed (status $status): $(tail -c 300 /tmp/bench-rx.err)"
   fi
+}
+
+# podman_first RUNTIME [FLAGS...]: SAMPLE = seconds from podman run to its output line (after
+# podman-setup.sh: $clients, $image).
+podman_first() {
+  local runtime=$1 start=$EPOCHREALTIME
+  shift
+  SAMPLE=""
+  rm -f /tmp/bench-first
+  timeout -k 5 180 podman --runtime "$runtime" --root "$clients/podman-graph" --runroot "$clients/podman-run" \
+    run --rm "$@" "$image" echo podman-first 2>/tmp/bench-pm.err |
+    { IFS= read -r line; [ "$line" = podman-first ] && echo "$EPOCHREALTIME" >/tmp/bench-first; cat >/dev/null; }
+  [ -f /tmp/bench-first ] && SAMPLE=$(elapsed "$start" "$(</tmp/bench-first)") || note "podman ($runtime $*) failed: $(tail -c 300 /tmp/bench-pm.err)"
 }
 
 # One `xl create` of the converted guest (or of the config CONFIG) under a fresh name: sets
@@ -510,6 +523,10 @@ fi
 
 if wanted 6 || [[ " ${RUNXL_BENCH_SECTIONS:-} " =~ \ 6[a-f]\  ]]; then
 . "$(dirname "${BASH_SOURCE[0]}")/shares-bench-in-dom0.sh"
+fi
+
+if wanted 8; then
+. "$(dirname "${BASH_SOURCE[0]}")/warm-bench-in-dom0.sh"
 fi
 
 echo "== cleanup"

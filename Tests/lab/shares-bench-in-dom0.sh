@@ -63,17 +63,6 @@ bench_work=$work
 work=$RUNXL_LAB_WORK
 . "$(dirname "${BASH_SOURCE[0]}")/podman-setup.sh"
 work=$bench_work
-# podman_first RUNTIME [FLAGS...]: SAMPLE = seconds from podman run to its output line.
-podman_first() {
-  local runtime=$1 start=$EPOCHREALTIME
-  shift
-  SAMPLE=""
-  rm -f /tmp/bench-first
-  timeout -k 5 180 podman --runtime "$runtime" --root "$clients/podman-graph" --runroot "$clients/podman-run" \
-    run --rm "$@" "$image" echo podman-first 2>/tmp/bench-pm.err |
-    { IFS= read -r line; [ "$line" = podman-first ] && echo "$EPOCHREALTIME" >/tmp/bench-first; cat >/dev/null; }
-  [ -f /tmp/bench-first ] && SAMPLE=$(elapsed "$start" "$(</tmp/bench-first)") || note "podman ($runtime $*) failed: $(tail -c 300 /tmp/bench-pm.err)"
-}
 podman_first runxl; podman_first runc
 pm_share=(); pm_initramfs=(); pm_runc=()
 for ((n = 1; n <= samples; n++)); do
