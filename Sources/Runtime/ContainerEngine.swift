@@ -156,7 +156,7 @@ public final class ContainerEngine {
             record.hostCgroup = HostCgroup.directory(for: spec.linux?.cgroupsPath)
             try store.save(record, id: id)
             trace.mark("create \(id): guest prepared")
-            let (warm, refill) = networkPlan == nil ? try adoptWarmVM(domainSpec, guest: guest, id: id, record: &record) : (nil, false)
+            let (warm, refill) = networkPlan == nil ? try adoptWarmVM(domainSpec, guest: guest, id: id, record: &record) : (nil, nil)
             if let warm {
                 domain = warm
             } else {
@@ -176,7 +176,7 @@ public final class ContainerEngine {
             record.domainID = domain
             try store.save(record, id: id)
             trace.mark("create \(id): domain created paused")
-            if refill, let domain { warmPool?.requestFill(domain) }
+            if let refill, let domain { warmPool?.requestFill(domain, refill) }
             // A unikernel has no init to hold its start: it stays paused until `start`. A warm
             // VM has booted already: its init holds the process at the gate whoever asked.
             let bootsBeforeStart = (options.bootsBeforeStart || warm != nil) && guest.unikernel == nil

@@ -103,8 +103,9 @@ public struct WarmPool: Sendable {
     public var bootTimeoutSeconds = 120.0
     /// Starts a filler in the background (the CLI spawns `runxl warm fill`); create calls it
     /// when it leaves its shape short, with its container's domain, whose start the filler lets
-    /// pass first (`waitForStart`).
-    public var requestFill: @Sendable (DomainID) -> Void = { _ in }
+    /// pass first (`waitForStart`), and the shape's key: only a shape in use is refilled, never
+    /// one a new kernel or runxl-init left behind.
+    public var requestFill: @Sendable (DomainID, String) -> Void = { _, _ in }
     /// How long a filler lets a container's start go first at most.
     public static let startWaitSeconds = 60.0
 
@@ -178,14 +179,14 @@ public struct WarmPool: Sendable {
         return nil
     }
 
-    /// Boots warm VMs until each recorded shape has `size` idle or booting; one filler per shape
-    /// at a time (others return at once). A shape whose VM fails to boot is not tried again until
-    /// its `.failed` file is removed: every create would otherwise pay for a boot that fails.
-    /// The names of the VMs made.
+    /// Boots warm VMs until each recorded shape (or only shape `key`) has `size` idle or booting;
+    /// one filler per shape at a time (others return at once). A shape whose VM fails to boot is
+    /// not tried again until its `.failed` file is removed: every create would otherwise pay for
+    /// a boot that fails. The names of the VMs made.
     @discardableResult
-    public func fill(hypervisor: any Hypervisor, warn: @Sendable (String) -> Void) -> [String] {
+    public func fill(only key: String? = nil, hypervisor: any Hypervisor, warn: @Sendable (String) -> Void) -> [String] {
         var made: [String] = []
-        for shape in shapes() where size > 0 {
+        for shape in shapes() where size > 0 && (key == nil || shape.key == key) {
             let failure = "\(shapesDirectory)/\(shape.key).failed"
             guard !FileSystem.exists(failure) else { continue }
             guard let lock = try? FileLock(path: "\(shapesDirectory)/\(shape.key).lock", timeoutSeconds: 0) else { continue }
@@ -249,9 +250,14 @@ public struct WarmPool: Sendable {
     }
 
     /// Destroys every idle warm VM, and those whose filler or claimer died on the way; a VM a
-    /// container holds is left to that container. What was destroyed, one line each.
+    /// container holds is left to that container. The recorded shapes are forgotten too (the
+    /// next create of each records it again), so a drained pool boots nothing more on its own.
+    /// What was destroyed, one line each.
     public func drain(hypervisor: any Hypervisor) -> [String] {
         var lines: [String] = []
+        if let names = try? FileSystem.listDirectory(shapesDirectory) {
+            for name in names where name.hasSuffix(".json") { unlink("\(shapesDirectory)/\(name)") }
+        }
         for name in slots(of: nil) {
             let slot = directory + "/" + name
             let idle = rename(slot + "/" + Self.readyMarker, slot + "/" + Self.claimedMarker) == 0
@@ -308,26 +314,26 @@ public struct WarmPool: Sendable {
 extension ContainerEngine {
     /// A warm VM handed to container `id` for `spec` (its guest as prepared), paused, with the
     /// container's files bound into its backend and init told to go on once unpaused; nil when
-    /// the pool has none of its shape (the caller boots the guest). `refill`: the shape is short,
-    /// and the caller asks for a fill once its domain exists. A VM that cannot be handed over is
+    /// the pool has none of its shape (the caller boots the guest). `refill`: the shape's key
+    /// when it is short, for the caller to ask for a fill once its domain exists. A VM that cannot be handed over is
     /// destroyed, said on `warn`, and nil returned: the pool never makes a create fail that a
     /// boot would have served.
     func adoptWarmVM(
         _ spec: DomainSpec, guest: PreparedGuest, id: ContainerID, record: inout ContainerRecord
-    ) throws(RunxlError) -> (domain: DomainID?, refill: Bool) {
+    ) throws(RunxlError) -> (domain: DomainID?, refill: String?) {
         guard let pool = warmPool, guest.unikernel == nil, guest.template == nil, let identity = guest.bootIdentity else {
-            return (nil, false)
+            return (nil, nil)
         }
         let stateDirectory = store.directory(id)
-        guard let shape = WarmShape(container: spec, stateDirectory: stateDirectory, bootIdentity: identity) else { return (nil, false) }
+        guard let shape = WarmShape(container: spec, stateDirectory: stateDirectory, bootIdentity: identity) else { return (nil, nil) }
         do {
             try pool.remember(shape)
         } catch {
             warn("the warm pool cannot record this guest's shape: \(error.message)")
-            return (nil, false)
+            return (nil, nil)
         }
         let vm = pool.claim(shape, owner: stateDirectory, hypervisor: hypervisor)
-        let refill = pool.available(shape.key) < pool.size
+        let refill = pool.available(shape.key) < pool.size ? shape.key : nil
         guard let vm else { return (nil, refill) }
         record.domainName = vm.name
         record.warmSlot = vm.slot

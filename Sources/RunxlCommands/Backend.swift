@@ -40,10 +40,11 @@ enum Backend {
     static func warmPool() throws(RunxlError) -> WarmPool? {
         guard let size = try HostConfig.load().warmPool, size > 0 else { return nil }
         var pool = WarmPool(size: size)
-        pool.requestFill = { domain in
+        pool.requestFill = { domain, shape in
             guard let executable = try? Processes.currentExecutable() else { return }
             _ = try? Processes.spawn(
-                executable, [Warm.spec.name, WarmAction.fill.rawValue, "--\(Warm.afterFlag)", String(domain.rawValue)],
+                executable,
+                [Warm.spec.name, WarmAction.fill.rawValue, "--\(Warm.afterFlag)", String(domain.rawValue), "--\(Warm.shapeFlag)", shape],
                 detachStandardStreams: true)
         }
         return pool

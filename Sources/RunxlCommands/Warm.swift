@@ -14,19 +14,26 @@ enum WarmAction: String, CaseIterable {
 
 /// `runxl warm fill|drain|ls`: the pool of pre-booted guests (`WarmPool`, docs/fast-start.md)
 /// that the host config's `warmPool` turns on. `fill` boots warm VMs for every guest shape the
-/// host has run until each has its number (create starts it in the background when it takes
-/// one); `drain` destroys the idle ones and frees their memory; `ls` lists them.
+/// host has run since the last drain until each has its number (create starts it in the
+/// background for its own shape); `drain` destroys the idle ones, frees their memory and
+/// forgets the shapes; `ls` lists them.
 struct Warm: Verb {
     /// How create starts `fill`: after the start of the container in domain N (`WarmPool.waitForStart`),
     /// in a process that leaves the caller's session, descriptors and cgroup.
     static let afterFlag = "after-domain"
+    /// The shape create left short: the refill boots that one only.
+    static let shapeFlag = "shape"
     static let spec = VerbSpec(
         name: "warm", summary: "the pool of pre-booted guests: fill, drain, ls", usage: "fill|drain|ls",
-        flags: [FlagSpec(afterFlag, value: "DOMID", help: "run as create's background refill", hidden: true)])
+        flags: [
+            FlagSpec(afterFlag, value: "DOMID", help: "run as create's background refill", hidden: true),
+            FlagSpec(shapeFlag, value: "KEY", help: "fill only this guest shape", hidden: true),
+        ])
 
     let global: GlobalOptions
     let action: WarmAction
     let after: DomainID?
+    let shape: String?
 
     init(_ arguments: ParsedArguments, global: GlobalOptions) throws(RunxlError) {
         self.global = global
@@ -37,6 +44,7 @@ struct Warm: Verb {
             throw RunxlError(.usage, "warm: unknown action '\(name)'; use one of \(names)")
         }
         self.action = action
+        shape = arguments.value(Self.shapeFlag)
         if let text = arguments.value(Self.afterFlag) {
             guard let number = UInt32(text) else { throw RunxlError(.usage, "warm: --\(Self.afterFlag) takes a domain id, not '\(text)'") }
             after = DomainID(number)
@@ -61,7 +69,7 @@ struct Warm: Verb {
             let logger = global.logger
             let hypervisor = try Backend.engine(global).hypervisor
             if let after { WarmPool.waitForStart(of: after, hypervisor: hypervisor) }
-            for name in pool.fill(hypervisor: hypervisor, warn: { logger.warning($0) }) {
+            for name in pool.fill(only: shape, hypervisor: hypervisor, warn: { logger.warning($0) }) {
                 text += "booted: \(name)\n"
             }
         }

@@ -49,7 +49,7 @@ import Testing
                 store: StateStore(root: directory + "/root"), hypervisor: fake, hypervisorName: "fake", preparer: ShapedPreparer())
             var pool = WarmPool(directory: directory + "/warm", size: size)
             let calls = calls
-            pool.requestFill = { _ in calls.fill() }
+            pool.requestFill = { _, _ in calls.fill() }
             self.pool = pool
             engine.warmPool = pool
             engine.warn = { calls.warn($0) }
@@ -124,10 +124,12 @@ import Testing
         #expect(try !setup.domainNames.contains(name))
         try setup.engine.delete(try ContainerID("first"), force: true)
         #expect(setup.calls.warnings.isEmpty)
-        // The idle one goes with drain, and nothing of the pool is left.
+        // The idle one goes with drain, and nothing of the pool is left; the shape is forgotten,
+        // so a fill boots nothing until a create records it again.
         #expect(setup.pool.drain(hypervisor: setup.fake).count == 1)
         #expect(try setup.domainNames.isEmpty)
         #expect(setup.slots().isEmpty)
+        #expect(setup.fill().isEmpty)
     }
 
     @Test func aWarmVMServesOnlyItsOwnShapeAndOneContainer() throws {
@@ -145,8 +147,12 @@ import Testing
         // The one warm VM of that shape is gone: the next container boots its guest.
         let next = try setup.create("next", bundle: small)
         #expect(next.warmSlot == nil)
-        // A fill now serves both shapes.
-        #expect(setup.fill().count == 2)
+        // A refill asked for one shape boots that one; a plain fill serves every shape recorded.
+        let key = try #require(WarmShape(
+            container: DomainSpec(name: "x", type: .pv, kernel: "/nonexistent/kernel", cmdline: "sleep", memoryMiB: 128),
+            stateDirectory: "/x", bootIdentity: "fake boot files")?.key)
+        #expect(setup.pool.fill(only: key, hypervisor: setup.fake, warn: { _ in }).count == 1)
+        #expect(setup.fill().count == 1)
         for name in ["seed", "other", "taken", "next"] { try setup.engine.delete(try ContainerID(name), force: true) }
         #expect(setup.pool.drain(hypervisor: setup.fake).count == 2)
         #expect(try setup.domainNames.isEmpty)
