@@ -100,6 +100,34 @@ done
 expect "warm: delete after kill" 0 "$?"
 xl list | awk '{ print $1 }' | grep -qx "$warm_vm" && fail "warm: $warm_vm outlived delete" || pass "warm: delete destroyed the warm VM it ran in"
 
+# A pod whose first container took a warm VM: a further container's rootfs is bound where that
+# VM's backend serves the sandbox's control directory (the slot, not the state directory).
+warm_wait_ready 240 || fail "warm: the pool was not refilled within 240 s"
+warm_vm=$(warm_domains | head -n 1)
+warm_bundle warm-pod 'echo ready; exec sleep 600'
+timeout 120 "$runxl" --root "$root" run --detach --bundle /tmp/warm-pod warm-pod </dev/null >/dev/null 2>/tmp/warm.err
+xl list | awk '{ print $1 }' | grep -qx "$warm_vm" && pass "warm: a pod's first container took the warm VM" || fail "warm: the pod did not take $warm_vm: $(tail -c 300 /tmp/warm.err)"
+rm -rf /tmp/warm-member-rootfs && cp -a "$work/busybox-rootfs" /tmp/warm-member-rootfs
+rm -rf /tmp/warm-member && mkdir -p /tmp/warm-member && "$runxl" spec --bundle /tmp/warm-member
+/usr/bin/python3 - /tmp/warm-member/config.json <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config["root"] = {"path": "/tmp/warm-member-rootfs", "readonly": False}
+config["process"]["terminal"] = False
+config["process"]["args"] = ["sh", "-c", "echo member-wrote >/member-mark; echo member-in-pod; exit 6"]
+config["annotations"] = {"io.kubernetes.cri-o.ContainerType": "container", "io.kubernetes.cri-o.SandboxID": "warm-pod"}
+config.pop("hostname", None)
+json.dump(config, open(sys.argv[1], "w"), indent=1)
+PY
+timeout 120 "$runxl" --root "$root" run --bundle /tmp/warm-member warm-member </dev/null >/tmp/warm.out 2>/tmp/warm.err
+status=$?
+expect "warm: a further container runs in the pod's warm VM: status and output" "6 member-in-pod" "$status $(tr -d '\r' </tmp/warm.out)"
+[ "$status" = 6 ] || tail -c 600 /tmp/warm.err
+expect "warm: its writes reach its rootfs on the host" member-wrote "$(cat /tmp/warm-member-rootfs/member-mark 2>/dev/null)"
+"$runxl" --root "$root" delete --force warm-member 2>/dev/null
+"$runxl" --root "$root" delete --force warm-pod 2>/dev/null
+xl list | awk '{ print $1 }' | grep -qx "$warm_vm" && fail "warm: the pod's VM $warm_vm outlived the pod" || pass "warm: the pod's warm VM went with the pod"
+
 # podman on the pool: the same image twice, the second from a warm VM.
 . "$(dirname "${BASH_SOURCE[0]}")/podman-setup.sh"
 pm run --rm "$image" echo podman-cold </dev/null >/tmp/warm.pm 2>/tmp/warm.pm.err
