@@ -123,7 +123,7 @@ public struct Supervisor {
             status = UnikernelExit.status(after: end, written: written)
             explanation = UnikernelExit.explanation(after: end, written: written)
         } else {
-            status = exitStatus(after: end, domain: domain, reported: reported.status)
+            status = exitStatus(after: end, domain: domain, reported: reported)
         }
         if case .failed(let message) = status { explanation = message }
         if let explanation { explainFailure(explanation, attached) }
@@ -176,8 +176,13 @@ public struct Supervisor {
     }
 
     /// What ended the container, from the domain's end and the key runxl-init writes.
-    func exitStatus(after end: DomainEnd, domain: DomainID, reported: GuestExitStatus? = nil) -> GuestExitStatus {
-        let written = reported ?? writtenStatus(domain)
+    func exitStatus(after end: DomainEnd, domain: DomainID, reported: ReportedExit? = nil) -> GuestExitStatus {
+        // `reported` is read again after the store: the thread that takes init's exit report
+        // sets it and then destroys the domain, keys and all (`endAtExitReport`), so a store
+        // read that finds nothing after that thread ran means `reported` is set by now. Read
+        // only before the store, the status could be lost between the two reads on a busy host
+        // (the likely cause of a unit test's status 127 in one CI run).
+        let written = reported?.status ?? writtenStatus(domain) ?? reported?.status
         switch end {
         case .shutdown(.poweroff):
             return written ?? .failed("the guest powered off without reporting an exit status")
