@@ -124,11 +124,15 @@ public struct GuestTemplates: Sendable {
 
     /// Fresh bytes from the host kernel's CRNG for the restored guest's.
     static func seed() throws(RunxlError) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: GuestTemplate.seedBytes)
-        let count = bytes.withUnsafeMutableBytes { c_getrandom($0.baseAddress, $0.count, 0) }
-        guard count == bytes.count else {
+        try randomBytes(GuestTemplate.seedBytes, purpose: "a restored guest")
+    }
+
+    /// `count` bytes from the host kernel's CRNG (a resumed guest's seed, a warm VM's name).
+    static func randomBytes(_ count: Int, purpose: String) throws(RunxlError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        guard bytes.withUnsafeMutableBytes({ c_getrandom($0.baseAddress, $0.count, 0) }) == count else {
             let err = errno
-            throw RunxlError(.io, "cannot read random bytes for a restored guest", cause: SystemCallError("getrandom", errno: err))
+            throw RunxlError(.io, "cannot read random bytes for \(purpose)", cause: SystemCallError("getrandom", errno: err))
         }
         return bytes
     }

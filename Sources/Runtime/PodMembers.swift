@@ -77,12 +77,7 @@ extension ContainerEngine {
             if let slot = sandbox.record.warmSlot {
                 // The pod's VM came from the warm pool: its backend serves the slot, where the
                 // sandbox's control directory is bound, so the member's mounts go on there.
-                let sandboxState = store.directory(sandbox.id)
-                member.hostMounts = member.hostMounts.map { mount in
-                    var moved = mount
-                    moved.target = WarmPool.moved(mount.target, from: sandboxState, to: slot)
-                    return moved
-                }
+                member.hostMounts = WarmPool.moved(member.hostMounts, from: store.directory(sandbox.id), to: slot)
             }
             record.podDirectory = member.directory
             record.podMounts = member.hostMounts.map(\.target)

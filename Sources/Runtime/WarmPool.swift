@@ -7,8 +7,6 @@ import RunxlBase
 import Glibc
 #endif
 
-@_silgen_name("getrandom") private func c_getrandom(_ buffer: UnsafeMutableRawPointer?, _ count: Int, _ flags: UInt32) -> Int
-
 /// The part of a container's domain that a warm VM must have been booted with (issue 17's
 /// pre-created domains, docs/fast-start.md): kernel, initramfs, command line, memory, vCPUs and
 /// ceilings, and the 9pfs shares by their place in the state directory. Only a guest that a
@@ -53,12 +51,7 @@ public struct WarmShape: Codable, Sendable, Equatable {
                 mounts.append(HostMount(source: own, target: slot + "/" + share.path, readOnly: false, recursive: false))
             }
         }
-        for mount in hostMounts {
-            var moved = mount
-            moved.target = WarmPool.moved(mount.target, from: stateDirectory, to: slot)
-            mounts.append(moved)
-        }
-        return mounts
+        return mounts + WarmPool.moved(hostMounts, from: stateDirectory, to: slot)
     }
 }
 
@@ -220,7 +213,7 @@ public struct WarmPool: Sendable {
 
     /// One warm VM of `shape`, booted to init's ready report. On failure nothing of it is left.
     func boot(_ shape: WarmShape, hypervisor: any Hypervisor) throws(RunxlError) -> String {
-        let name = namePrefix(shape.key) + (try Self.randomHex(bytes: 4))
+        let name = namePrefix(shape.key) + Hex.encode(try GuestTemplates.randomBytes(4, purpose: "a warm VM's name"))
         let slot = directory + "/" + name
         try FileSystem.makeDirectories(slot, mode: 0o700)
         var domain: DomainID?
@@ -301,13 +294,13 @@ public struct WarmPool: Sendable {
         path.hasPrefix(from + "/") ? to + path.dropFirst(from.count) : path
     }
 
-    private static func randomHex(bytes count: Int) throws(RunxlError) -> String {
-        var bytes = [UInt8](repeating: 0, count: count)
-        guard bytes.withUnsafeMutableBytes({ c_getrandom($0.baseAddress, $0.count, 0) }) == count else {
-            let err = errno
-            throw RunxlError(.io, "cannot read random bytes for a warm VM's name", cause: SystemCallError("getrandom", errno: err))
+    /// Moves each mount's target from inside `from` to the same place inside `to`.
+    static func moved(_ mounts: [HostMount], from: String, to: String) -> [HostMount] {
+        mounts.map { mount in
+            var moved = mount
+            moved.target = Self.moved(mount.target, from: from, to: to)
+            return moved
         }
-        return Hex.encode(bytes)
     }
 }
 
